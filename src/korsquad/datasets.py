@@ -1,0 +1,171 @@
+"""The registry: the one place that describes each data set.
+
+For every data set: where its official files are (URL, byte size, sha256 where known), where they land under
+`--data_dir`, its language, whether it has unanswerable questions, how its contexts are written (plain text or
+HTML), which official metric scores it, and its default hyper-parameters (from the experiment tables).
+Nothing else in the project hard-codes a data set name or file.
+
+`python -m korsquad.datasets --check --data_name NAME FILE_OR_FOLDER` reads a file with the strict readers and
+prints a summary whose last line is one JSON object.
+"""
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UsageError, exit_on_usage_error
+
+SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset/"
+KORQUAD1_URL = "https://korquad.github.io/dataset/"
+KORQUAD2_URL = "https://github.com/korquad/korquad.github.io/raw/master/dataset/"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One official file: `dest` is relative to `<data_dir>/<data_name>/`."""
+
+    url: str
+    dest: str
+    split: str
+    size: int = None
+    sha256: str = None
+
+    @property
+    def is_zip(self):
+        return self.dest.endswith(".zip")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    family: str  # "squad" or "korquad": selects the hyper-parameter table
+    language: str
+    has_unanswerable: bool
+    metric: str  # the official metric, implemented in metrics.py
+    context_format: str  # "text", or "html" for KorQuAD 2.x Wikipedia pages
+    files: tuple
+    defaults: dict
+    eps_1e6_model_types: frozenset  # model types whose experiment-table adam_epsilon is 1e-6 (others 1e-8)
+    download_by_default: bool = True
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def multi_part(self):
+        """KorQuAD 2.x ships each split as several zip parts, extracted into a folder."""
+        return any(f.is_zip for f in self.files)
+
+    def split_path(self, data_dir, split):
+        """`<data_dir>/<name>/train.json` (or the folder `<data_dir>/<name>/train/` for KorQuAD 2.x)."""
+        base = Path(data_dir) / self.name
+        return base / split if self.multi_part else base / f"{split}.json"
+
+    def files_for(self, split):
+        return tuple(f for f in self.files if f.split == split)
+
+    def adam_epsilon(self, model_type):
+        return 1e-6 if model_type in self.eps_1e6_model_types else 1e-8
+
+
+# Defaults shared by both families; "batch_size_large" applies to large models (hidden size >= 1024).
+_COMMON = dict(
+    doc_stride=128,
+    max_query_length=64,
+    n_best_size=20,
+    max_answer_length=30,
+    null_score_diff_threshold=0.0,
+    batch_size=16,
+    batch_size_large=4,
+    num_train_epochs=3,
+    weight_decay=0.01,
+    negative_window_ratio=1.0,
+)
+SQUAD_DEFAULTS = dict(_COMMON, max_seq_length=384, learning_rate=3e-5)
+KORQUAD_DEFAULTS = dict(_COMMON, max_seq_length=512, learning_rate=5e-5)
+# KorQuAD 2.x answers are often whole table rows, cells or list items, far longer than the 30 tokens that fit
+# SQuAD-style phrases, and a document gives dozens of windows of which only a few hold the answer.
+# See `notes` of those specs for the measurements behind these values.
+KORQUAD2_DEFAULTS = dict(KORQUAD_DEFAULTS, max_answer_length=256, negative_window_ratio=0.1)
+
+SQUAD_EPS_1E6 = frozenset({"albert", "roberta", "xlm-roberta", "electra"})
+KORQUAD_EPS_1E6 = frozenset({"koelectra"})
+
+
+def _squad(version, has_unanswerable, metric, sizes):
+    files = tuple(
+        RemoteFile(f"{SQUAD_URL}{split}-v{version}.json", f"{split}.json", split, *sizes[split])
+        for split in ("train", "dev")
+    )
+    return DatasetSpec(f"squad_v{version}", "squad", "en", has_unanswerable, metric, "text", files,
+                       SQUAD_DEFAULTS, SQUAD_EPS_1E6)
+
+
+def _korquad2(version, parts, sizes, download_by_default=False):
+    base = f"{KORQUAD2_URL}KorQuAD_{version}/"
+    files = tuple(
+        RemoteFile(f"{base}{split}/KorQuAD_{version}_{split}_{i:02d}.zip",
+                   f"{split}/KorQuAD_{version}_{split}_{i:02d}.zip", split, sizes.get((split, i)))
+        for split, numbers in parts.items() for i in numbers
+    )
+    return DatasetSpec(f"korquad_v{version}", "korquad", "ko", False, "korquad_v2", "html", files,
+                       KORQUAD2_DEFAULTS, KORQUAD_EPS_1E6, download_by_default,
+                       notes={"max_answer_length": "KorQuAD 2.x answers include table rows, cells and lists"})
+
+
+REGISTRY = {
+    spec.name: spec
+    for spec in (
+        _squad("1.1", False, "squad_v1", {
+            "train": (30288272, "3527663986b8295af4f7fcdff1ba1ff3f72d07d61a20f487cb238a6ef92fd955"),
+            "dev": (4854279, "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9"),
+        }),
+        _squad("2.0", True, "squad_v2", {
+            "train": (42123633, "68dcfbb971bd3e96d5b46c7177b16c1a4e7d4bdef19fb204502738552dede002"),
+            "dev": (4370528, "80a5225e94905956a6446d296ca1093975c4d3b3260f1d6c8f68bc2ab77182d8"),
+        }),
+        DatasetSpec("korquad_v1.0", "korquad", "ko", False, "korquad_v1", "text", (
+            RemoteFile(f"{KORQUAD1_URL}KorQuAD_v1.0_train.json", "train.json", "train", 38527475,
+                       "40d5115879a701751781df721d901abfa736d8db5f89000f2619433f39bf2dd2"),
+            RemoteFile(f"{KORQUAD1_URL}KorQuAD_v1.0_dev.json", "dev.json", "dev", 3881058,
+                       "25ffeb51e6c51ec02c071b60a10188e10005c144110f0d876b26079d80a35bdf"),
+        ), KORQUAD_DEFAULTS, KORQUAD_EPS_1E6),
+        # KorQuAD 2.0 numbers its parts from 01; 2.1 (what the KorQuAD site serves now) from 00.
+        _korquad2("2.0", {"train": range(1, 14), "dev": range(1, 3)}, {}),
+        _korquad2("2.1", {"train": range(0, 13), "dev": range(0, 2)},
+                  {("dev", 0): 93536216, ("dev", 1): 56806828}),
+    )
+}
+
+
+def get_spec(data_name):
+    try:
+        return REGISTRY[data_name]
+    except KeyError:
+        raise UsageError(f"--data_name {data_name!r} is unknown; choose one of {', '.join(REGISTRY)}") from None
+
+
+def names(family=None):
+    return [name for name, spec in REGISTRY.items() if family is None or spec.family == family]
+
+
+@exit_on_usage_error
+def main(argv=None):
+    from .readers import read_dataset
+
+    parser = argparse.ArgumentParser(prog="python -m korsquad.datasets", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", required=True, help="read and validate a data set file")
+    parser.add_argument("--data_name", required=True, choices=list(REGISTRY))
+    parser.add_argument("--training", action="store_true",
+                        help="apply the training rules (an answer not found in its context is an error)")
+    parser.add_argument("path", help="a data set JSON file, or a folder of KorQuAD 2.x *.json parts")
+    args = parser.parse_args(argv)
+    examples, stats = read_dataset(args.path, get_spec(args.data_name), training=args.training)
+    print(f"{args.path}: {stats['articles']} articles, {stats['questions']} questions "
+          f"({stats['unanswerable']} unanswerable), {stats['answer_start_fixed']} answer starts fixed")
+    print(json.dumps(stats))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

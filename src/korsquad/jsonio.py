@@ -1,0 +1,41 @@
+"""Reading JSON with errors that name the file, and atomic writes that never leave a half-written file."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import UsageError
+
+
+def load_json(path):
+    """Parse a JSON file; a missing or malformed file raises UsageError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: file not found")
+    try:
+        with open(path, "rb") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UsageError(f"{path}: not valid JSON ({err})") from None
+
+
+def atomic_write_bytes(path, data):
+    """Write to a temporary file in the same folder, fsync, then rename over the final name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path, obj, indent=2):
+    text = json.dumps(obj, ensure_ascii=False, indent=indent) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"))

