@@ -1,0 +1,243 @@
+"""Hand-worked cases for every rule of the official SQuAD/KorQuAD metrics."""
+
+import pytest
+
+from korsquad import metrics
+from korsquad.errors import UsageError
+
+
+# --- SQuAD normalization -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("The Quick, brown fox!", "quick brown fox"),
+    ("an apple a day", "apple day"),
+    ("theory of anatomy", "theory of anatomy"),  # articles only as whole words
+    ("a-team", "ateam"),  # punctuation goes first, so "a-" is no longer a word
+    ("  lots\tof \n space ", "lots of space"),
+    ("“curly” quotes", "“curly” quotes"),  # only ASCII punctuation is deleted
+    ("", ""),
+])
+def test_normalize_squad(text, expected):
+    assert metrics.normalize_squad(text) == expected
+
+
+def test_squad_exact_match_ignores_case_articles_and_punctuation():
+    assert metrics.exact_match("squad_v1", "The Eiffel Tower.", "eiffel tower") == 1
+    assert metrics.exact_match("squad_v1", "Eiffel Towers", "eiffel tower") == 0
+
+
+def test_squad_token_f1_counts_a_multiset_intersection():
+    # pred tokens [dog, dog, cat], gold [dog, cat, cat]: common = dog + cat = 2, P = R = 2/3
+    assert metrics.f1("squad_v1", "dog dog cat", "dog cat cat") == pytest.approx(2 / 3)
+    # pred [big, red, dog] vs gold [red, dog, barks, loudly]: common 2, P 2/3, R 1/2 -> F1 4/7
+    assert metrics.f1("squad_v1", "the big red dog", "red dog barks loudly") == pytest.approx(4 / 7)
+    assert metrics.f1("squad_v1", "cat", "dog") == 0
+
+
+def test_empty_strings_squad_v1_versus_v2():
+    assert metrics.exact_match("squad_v1", "", "") == 1
+    assert metrics.f1("squad_v1", "", "") == 0  # nothing in common
+    assert metrics.f1("squad_v2", "", "") == 1  # "no answer" matches "no answer"
+    assert metrics.f1("squad_v2", "the", "") == 1  # "the" normalizes to nothing
+    assert metrics.f1("squad_v2", "", "Paris") == 0
+    assert metrics.f1("squad_v2", "Paris", "") == 0
+
+
+# --- KorQuAD 1.0 ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("《서울》(특별시)", "서울 특별시"),  # Korean and ASCII brackets become spaces
+    ("‘한국’과 \"미국\"", "한국 과 미국"),
+    ("서울(특별시)", "서울 특별시"),  # a space, not deletion as plain punctuation would do
+    ("〈KBS〉 뉴스", "kbs 뉴스"),
+    ("1,000원!", "1000원"),
+    ("「서울」·부산", "「서울」·부산"),  # other Unicode punctuation stays
+    ("The 한국", "the 한국"),  # no article removal
+])
+def test_normalize_korquad_v1(text, expected):
+    assert metrics.normalize_korquad_v1(text) == expected
+
+
+def test_squad_normalization_would_join_bracketed_words():
+    assert metrics.normalize_squad("서울(특별시)") == "서울특별시"
+
+
+def test_korquad_v1_exact_match_is_space_sensitive_but_f1_is_not():
+    assert metrics.exact_match("korquad_v1", "서울 특별시", "서울특별시") == 0
+    assert metrics.f1("korquad_v1", "서울 특별시", "서울특별시") == 1.0
+    assert metrics.exact_match("korquad_v1", "《서울 특별시》", "서울  특별시") == 1
+
+
+def test_korquad_character_f1_worked_example():
+    # pred chars 1,9,8,9,년 (5); gold chars of "1989년2월15일" (10): all 5 pred chars are in gold -> P 1, R 0.5
+    assert metrics.f1("korquad_v1", "1989년", "1989년 2월 15일") == pytest.approx(2 / 3)
+    assert round(100 * metrics.f1("korquad_v1", "1989년", "1989년 2월 15일"), 2) == 66.67
+
+
+def test_korquad_character_f1_counts_repeated_characters_once_each():
+    # pred 가,가,가 vs gold 가,나: common 1 -> P 1/3, R 1/2 -> F1 0.4
+    assert metrics.f1("korquad_v1", "가가가", "가나") == pytest.approx(0.4)
+
+
+def test_korquad_empty_prediction_scores_zero_f1():
+    assert metrics.f1("korquad_v1", "", "서울") == 0
+    assert metrics.f1("korquad_v1", "", "") == 0
+    assert metrics.exact_match("korquad_v1", "", "") == 1
+
+
+# --- KorQuAD 2.x ---------------------------------------------------------------------------------------------------
+
+def test_korquad_v2_strips_html_and_all_whitespace():
+    assert metrics.normalize_korquad_v2("<td>서울 특별시</td>") == "서울특별시"
+    assert metrics.normalize_korquad_v2('<a href="/wiki/x" title="신중현">신중현</a>') == "신중현"
+    assert metrics.exact_match("korquad_v2", "<a>신중현</a>", "신중현") == 1
+    # KorQuAD 1.0 keeps the space, so the same pair is an EM miss there
+    assert metrics.exact_match("korquad_v2", "서울 특별시", "<p>서울특별시</p>") == 1
+    assert metrics.exact_match("korquad_v1", "서울 특별시", "서울특별시") == 0
+
+
+def test_korquad_v2_decodes_entities_before_the_bracket_rule():
+    # "&lt;b&gt;" is the text "<b>", whose brackets then become (removed) spaces
+    assert metrics.normalize_korquad_v2("&lt;b&gt; 굵게") == "b굵게"
+
+
+def test_korquad_v2_character_f1_against_html_gold():
+    # pred "신대철" vs gold text "신중현": only 신 in common -> P 1/3, R 1/3
+    assert metrics.f1("korquad_v2", "신대철", "<a>신중현</a>") == pytest.approx(1 / 3)
+
+
+# --- totals --------------------------------------------------------------------------------------------------------
+
+def test_question_score_is_the_maximum_over_gold_answers():
+    golds = {"q1": ["in the 10th century", "10th and 11th centuries"]}
+    result = metrics.score("squad_v1", golds, {"q1": "10th and 11th centuries"})
+    assert result == {"exact_match": 100.0, "f1": 100.0}
+
+
+def test_missing_predictions_score_zero_and_extra_ids_are_ignored():
+    golds = {"q1": ["red dog"], "q2": ["cat"]}
+    predictions = {"q1": "red dog", "stray": "anything"}
+    assert metrics.score("squad_v1", golds, predictions) == {"exact_match": 50.0, "f1": 50.0}
+    assert metrics.score("korquad_v1", golds, predictions) == {"exact_match": 50.0, "f1": 50.0}
+    assert metrics.score("korquad_v2", golds, predictions) == {"exact_match": 50.0, "f1": 50.0}
+
+
+def test_korquad_v1_totals_mix_em_and_character_f1():
+    golds = {"a": ["1989년 2월 15일"], "b": ["서울특별시"]}
+    result = metrics.score("korquad_v1", golds, {"a": "1989년", "b": "서울 특별시"})
+    assert result["exact_match"] == 0.0
+    assert result["f1"] == pytest.approx(100 * (2 / 3 + 1) / 2)
+
+
+def test_v1_metric_needs_a_gold_answer_per_question():
+    with pytest.raises(UsageError, match="1 questions have no gold answer"):
+        metrics.score("squad_v1", {"q1": ["x"], "q2": []}, {"q1": "x"})
+
+
+def test_empty_data_set_and_unknown_metric_are_errors():
+    with pytest.raises(UsageError, match="no questions"):
+        metrics.score("squad_v1", {}, {})
+    with pytest.raises(ValueError, match="unknown metric"):
+        metrics.score("squad_v3", {"q": ["x"]}, {"q": "x"})
+
+
+# --- SQuAD 2.0 -----------------------------------------------------------------------------------------------------
+
+def test_squad_v2_keys_and_groups():
+    golds = {"has": ["Paris"], "none": []}
+    result = metrics.score("squad_v2", golds, {"has": "paris", "none": "London"})
+    assert list(result) == ["exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total",
+                            "NoAns_exact", "NoAns_f1", "NoAns_total"]
+    assert result["exact"] == 50.0 and result["total"] == 2
+    assert (result["HasAns_exact"], result["HasAns_total"]) == (100.0, 1)
+    assert (result["NoAns_exact"], result["NoAns_f1"], result["NoAns_total"]) == (0.0, 0.0, 1)
+
+
+def test_squad_v2_groups_only_when_present():
+    result = metrics.score("squad_v2", {"a": ["x"], "b": ["y"]}, {"a": "x", "b": ""})
+    assert list(result) == ["exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total"]
+    result = metrics.score("squad_v2", {"a": []}, {"a": ""})
+    assert list(result) == ["exact", "f1", "total", "NoAns_exact", "NoAns_f1", "NoAns_total"]
+    assert result["exact"] == result["f1"] == 100.0
+
+
+def test_squad_v2_drops_golds_that_normalize_to_nothing():
+    # "The" is dropped, so "" no longer matches; with only empty-normalizing golds, "" is the gold
+    assert metrics.score("squad_v2", {"q": ["The", "Paris"]}, {"q": ""})["exact"] == 0.0
+    assert metrics.score("squad_v2", {"q": ["The", "."]}, {"q": ""})["exact"] == 100.0
+    # answerable all the same: its answers list is not empty
+    assert metrics.score("squad_v2", {"q": ["The"]}, {"q": ""})["HasAns_total"] == 1
+
+
+def test_squad_v2_missing_prediction_is_an_error_naming_ids():
+    golds = {f"q{i}": ["x"] for i in range(8)}
+    with pytest.raises(UsageError, match=r"7 of 8 questions have no prediction \(q1, q2, q3, q4, q5, \.\.\.\)"):
+        metrics.score("squad_v2", golds, {"q0": "x"})
+
+
+def test_squad_v2_na_prob_above_one_means_no_answer():
+    golds = {"has": ["Paris"], "none": []}
+    predictions = {"has": "Paris", "none": "London"}
+    # na-prob exactly 1.0 is not above the threshold: the answers stand
+    at_one = metrics.score("squad_v2", golds, predictions, {"has": 1.0, "none": 1.0})
+    assert (at_one["HasAns_exact"], at_one["NoAns_exact"]) == (100.0, 0.0)
+    above = metrics.score("squad_v2", golds, predictions, {"has": 1.5, "none": 1.5})
+    assert (above["HasAns_exact"], above["HasAns_f1"]) == (0.0, 0.0)
+    assert (above["NoAns_exact"], above["NoAns_f1"]) == (100.0, 100.0)
+
+
+def test_squad_v2_na_probs_must_cover_every_question():
+    with pytest.raises(UsageError, match="lack 1 of 2 questions"):
+        metrics.score("squad_v2", {"a": ["x"], "b": []}, {"a": "x", "b": ""}, {"a": 0.5})
+
+
+def test_na_probs_only_for_squad_v2():
+    with pytest.raises(ValueError, match="only to the squad_v2"):
+        metrics.score("squad_v1", {"a": ["x"]}, {"a": "x"}, {"a": 0.5})
+
+
+# Walk: start at 2 (q2, q4 unanswerable), threshold 0.0.
+#   q1 (0.1, answerable, right)       +1 -> 3  best 3 @ 0.1
+#   q4 (0.2, unanswerable, "")        +0 -> 3  not strictly better: threshold stays 0.1
+#   then the two at 0.5 in na-prob file order:
+#   q2 (unanswerable, "x") -1 and q3 (answerable, right) +1
+WALK_GOLDS = {"q1": ["Paris"], "q2": [], "q3": ["Rome"], "q4": []}
+WALK_PREDICTIONS = {"q1": "Paris", "q2": "x", "q3": "Rome", "q4": ""}
+
+
+def test_best_threshold_walk_ties_keep_na_prob_file_order():
+    # q2 before q3: 3 -> 2 -> 3, never above 3, so best 3/4 at 0.1
+    q2_first = {"q1": 0.1, "q2": 0.5, "q3": 0.5, "q4": 0.2}
+    result = metrics.score("squad_v2", WALK_GOLDS, WALK_PREDICTIONS, q2_first)
+    assert (result["best_exact"], result["best_exact_thresh"]) == (75.0, 0.1)
+    assert (result["best_f1"], result["best_f1_thresh"]) == (75.0, 0.1)
+    # q3 before q2: 3 -> 4 (best 4/4 at 0.5) -> 3
+    q3_first = {"q1": 0.1, "q3": 0.5, "q2": 0.5, "q4": 0.2}
+    result = metrics.score("squad_v2", WALK_GOLDS, WALK_PREDICTIONS, q3_first)
+    assert (result["best_exact"], result["best_exact_thresh"]) == (100.0, 0.5)
+    assert list(result)[-4:] == ["best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh"]
+
+
+def test_best_threshold_uses_raw_scores_and_partial_f1():
+    golds = {"a": ["big red dog"], "b": []}
+    predictions = {"a": "red dog", "b": "cat"}
+    # a: EM 0, F1 0.8 (P 1, R 2/3); b: unanswerable but answered. Walk from 1 (b) @ 0.0:
+    # a (na 2.0): EM 1 + 0 = 1, not better; F1 1 + 0.8 = 1.8, best @ 2.0. b (na 3.0): -1.
+    probs = {"a": 2.0, "b": 3.0}
+    result = metrics.score("squad_v2", golds, predictions, probs)
+    assert (result["best_exact"], result["best_exact_thresh"]) == (50.0, 0.0)
+    assert result["best_f1"] == pytest.approx(90.0) and result["best_f1_thresh"] == 2.0
+    # the main keys use the threshold 1.0 instead: both count as "no answer", right only for b
+    assert (result["exact"], result["f1"]) == (50.0, 50.0)
+
+
+def test_best_threshold_skips_na_prob_ids_outside_the_data_set():
+    probs = {"other": 0.0, "q1": 0.1, "q3": 0.5, "q2": 0.5, "q4": 0.2}
+    result = metrics.score("squad_v2", WALK_GOLDS, WALK_PREDICTIONS, probs)
+    assert (result["best_exact"], result["best_exact_thresh"]) == (100.0, 0.5)
+
+
+def test_without_na_probs_there_are_no_best_keys():
+    result = metrics.score("squad_v2", WALK_GOLDS, WALK_PREDICTIONS)
+    assert not any(key.startswith("best") for key in result)
+    assert result["exact"] == 75.0  # q2 answered although unanswerable
