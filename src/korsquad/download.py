@@ -1,0 +1,444 @@
+"""Download the official data set files: streamed, retried, resumed, verified, and renamed only when complete.
+
+A file is fetched into `<final name>.part` in its final folder. An interrupted download resumes from there with
+an HTTP Range request where the server answers 206 (206 Partial Content), and starts again where it does not. The
+size and sha256 are checked where the registry knows them; only a verified file is renamed to its final name, so
+the final name never holds a partial or wrong file. A file without a known checksum gets a small
+`.<name>.verified` sidecar (size and sha256 at download time) so a later run recognizes it.
+
+KorQuAD 2.x parts are zips. Every member is checked before anything is written (no absolute path, no `..`, no
+symlink); the JSON members land flat in `<data_dir>/<name>/<split>/` (where the readers look for `*.json`), and a
+`.<zip name>.extracted` marker, written last and atomically, records that the part is complete. The zip is then
+deleted. A folder with JSON parts but no marker is extracted again.
+
+What is fetched or skipped is said on stdout; retries and progress bars go to stderr. Every failure is a
+UsageError with one line: the command-line tools exit with status 2.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import sys
+import time
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import requests
+from tqdm import tqdm
+
+from .datasets import REGISTRY, get_spec, names
+from .errors import UsageError
+from .jsonio import atomic_write_json
+
+CHUNK_BYTES = 1 << 16
+USER_AGENT = "korsquad-download/1.0"
+# Statuses that say "try again later"; any other 4xx/5xx will not change on a retry.
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+RETRYABLE_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError)
+MAX_RETRY_WAIT = 60.0
+
+
+@dataclass(frozen=True)
+class DownloadOptions:
+    timeout: float = 60.0  # seconds to connect, and seconds without a byte while reading
+    retries: int = 4  # further attempts after the first one fails
+    retry_wait: float = 1.0  # wait before retry k is retry_wait * 2**k seconds (capped at a minute)
+    progress: bool = True  # a tqdm bar on stderr per file
+
+
+class _Retryable(Exception):
+    """A failed attempt that another attempt may fix (a dropped connection, a busy server)."""
+
+
+def file_url(remote, mirror=None):
+    """The official address, or `<mirror>/<last part of the official address>`."""
+    if mirror is None:
+        return remote.url
+    if not re.match(r"https?://", mirror):
+        raise UsageError(f"--mirror {mirror!r} must be an http:// or https:// address")
+    return f"{mirror.rstrip('/')}/{remote.url.rsplit('/', 1)[-1]}"
+
+
+def final_path(spec, data_dir, remote):
+    return Path(data_dir) / spec.name / remote.dest
+
+
+def part_path(path):
+    return path.with_name(path.name + ".part")
+
+
+def sidecar_path(path):
+    return path.with_name(f".{path.name}.verified")
+
+
+def marker_path(zip_path):
+    return zip_path.with_name(f".{zip_path.name}.extracted")
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def mismatch(path, remote):
+    """Why `path` is not the file the registry describes, or None when its size and sha256 (where known) match."""
+    size = path.stat().st_size
+    if remote.size is not None and size != remote.size:
+        return f"size mismatch: got {size} bytes, expected {remote.size}"
+    if remote.sha256 is not None:
+        got = sha256_of(path)
+        if got != remote.sha256:
+            return f"sha256 mismatch: got {got}, expected {remote.sha256}"
+    return None
+
+
+def _read_record(path):
+    """A marker or sidecar written by this module, or None when it is missing or unreadable."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def is_verified(path, remote):
+    """True when `path` is complete: it matches the registry's size+sha256, or (no checksum known) its sidecar."""
+    if not path.is_file():
+        return False
+    if remote.sha256 is not None:
+        return mismatch(path, remote) is None
+    record = _read_record(sidecar_path(path))
+    return (record is not None and mismatch(path, remote) is None
+            and record.get("size") == path.stat().st_size and record.get("sha256") == sha256_of(path))
+
+
+def _content_range(response):
+    """(first byte, total) of a 206 or 416 answer's Content-Range; None for a part that is absent or unknown."""
+    match = re.fullmatch(r"bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)", response.headers.get("Content-Range", "").strip())
+    if not match:
+        return None, None
+    first, total = match.groups()
+    return (int(first) if first else None), (int(total) if total != "*" else None)
+
+
+def _offered_total(response, offset):
+    """The full file size the server is sending (None when it does not say)."""
+    if response.status_code == 206:
+        total = _content_range(response)[1]
+        if total is not None:
+            return total
+    length = response.headers.get("Content-Length")
+    if length is None or not length.isdigit():
+        return None
+    return int(length) + (offset if response.status_code == 206 else 0)
+
+
+def _attempt(session, url, part, expected_size, options):
+    """One request: append the rest of the file to `part`. Returns True when it resumed a partial file."""
+    offset = part.stat().st_size if part.exists() else 0
+    if expected_size is not None and offset > expected_size:
+        part.unlink()
+        offset = 0
+    if expected_size is not None and offset == expected_size:
+        return True  # a previous run got every byte but stopped before verifying
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    with session.get(url, headers=headers, stream=True, timeout=options.timeout) as response:
+        if response.status_code == 416 and offset:
+            if _content_range(response)[1] == offset:
+                return True  # nothing after the partial file: it is the whole file
+            part.unlink()
+            raise _Retryable("the server refused to resume the partial file; starting again")
+        resumed, total = _accept(response, url, part, offset, expected_size)
+        _stream(response, part, offset if resumed else 0, total, options)
+    return resumed
+
+
+def _accept(response, url, part, offset, expected_size):
+    """Check the answer's status and size: (whether it resumes at `offset`, the file's full size or None)."""
+    status = response.status_code
+    if status in RETRYABLE_STATUS:
+        raise _Retryable(f"HTTP {status} {response.reason}")
+    if status not in (200, 206):
+        raise UsageError(f"{url}: HTTP {status} {response.reason}")
+    if status == 206 and _content_range(response)[0] != offset:
+        part.unlink(missing_ok=True)
+        raise _Retryable("the server answered a different byte range; starting again")
+    resumed = status == 206 and offset > 0
+    total = _offered_total(response, offset if resumed else 0)
+    if expected_size is not None and total is not None and total != expected_size:
+        part.unlink(missing_ok=True)
+        raise UsageError(f"{url}: size mismatch: the server offers {total} bytes, expected {expected_size}")
+    return resumed, total
+
+
+def _stream(response, part, start, total, options):
+    """Write the body to `part` from byte `start` (0: a fresh file), with a progress bar on stderr."""
+    with open(part, "ab" if start else "wb") as out, tqdm(
+            total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024, desc=part.name[:-len(".part")],
+            file=sys.stderr, disable=not options.progress) as bar:
+        for chunk in response.iter_content(CHUNK_BYTES):
+            out.write(chunk)
+            bar.update(len(chunk))
+    received = part.stat().st_size
+    if total is not None and received != total:
+        raise _Retryable(f"the connection closed after {received} of {total} bytes")
+
+
+def _short(err):
+    """A one-line reason: requests' messages repeat the URL and the connection pool's state around the cause."""
+    text = " ".join(str(err).split())
+    os_error = re.search(r"\[Errno -?\d+\][^'\")]*", text)
+    if os_error:
+        return os_error.group(0).strip()
+    wrapped = re.match(r"\('([^']*)'", text)  # ('Connection broken: IncompleteRead(...)', IncompleteRead(...))
+    return wrapped.group(1) if wrapped else f"{type(err).__name__}: {text[:200]}"
+
+
+def fetch(session, url, part, expected_size, options):
+    """Stream `url` into `part`, resuming and retrying with exponential back-off. Returns True if it resumed."""
+    last_error = None
+    for attempt in range(options.retries + 1):
+        if attempt:
+            wait = min(options.retry_wait * 2 ** (attempt - 1), MAX_RETRY_WAIT)
+            print(f"retrying {url} in {wait:g}s ({last_error})", file=sys.stderr)
+            time.sleep(wait)
+        try:
+            return _attempt(session, url, part, expected_size, options)
+        except _Retryable as err:
+            last_error = str(err)
+        except RETRYABLE_ERRORS as err:
+            last_error = _short(err)
+        except requests.RequestException as err:  # a malformed address: retrying cannot help
+            raise UsageError(f"{url}: {_short(err)}") from None
+        except OSError as err:  # requests' errors are OSErrors too, so this comes last: the disk, not the net
+            raise UsageError(f"cannot write {part}: {err.strerror or err}") from None
+    raise UsageError(f"could not download {url} after {options.retries + 1} attempts: {last_error}")
+
+
+def download_file(session, url, path, remote, options):
+    """Make `path` a verified copy of `remote` (fetched from `url`); a verified file is not fetched again."""
+    if is_verified(path, remote):
+        print(f"{path}: already downloaded and verified")
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create {path.parent}: {err.strerror or err}") from None
+    part = part_path(path)
+    print(f"downloading {url} -> {path}")
+    resumed = fetch(session, url, part, remote.size, options)
+    problem = mismatch(part, remote)
+    if problem and resumed:  # the partial file may be from an older version of the file: start from zero once
+        print(f"{url}: {problem} after resuming; downloading again from the start", file=sys.stderr)
+        part.unlink()
+        fetch(session, url, part, remote.size, options)
+        problem = mismatch(part, remote)
+    if problem:
+        part.unlink()
+        raise UsageError(f"{url}: {problem}; the download was removed")
+    try:
+        os.replace(part, path)
+        if remote.sha256 is None:
+            atomic_write_json(sidecar_path(path), {"url": url, "size": path.stat().st_size,
+                                                   "sha256": sha256_of(path)})
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
+    return path
+
+
+def _is_unsafe(info):
+    name = info.filename.replace("\\", "/")
+    is_symlink = stat.S_ISLNK(info.external_attr >> 16)
+    return (is_symlink or name.startswith("/") or re.match(r"[A-Za-z]:", name) is not None
+            or ".." in name.split("/"))
+
+
+def _is_json_part(info):
+    """A JSON member, not a folder nor macOS metadata (`__MACOSX/`, `._name.json`)."""
+    path = PurePosixPath(info.filename.replace("\\", "/"))
+    return (not info.is_dir() and path.suffix == ".json" and "__MACOSX" not in path.parts
+            and not path.name.startswith("._"))
+
+
+def json_members(archive, zip_path, taken=None):
+    """{file name in the split folder: ZipInfo} of the JSON members, after checking every member is safe.
+
+    `taken` maps the names already extracted from other parts to their zip: a part must not overwrite them.
+    """
+    taken = taken or {}
+    members = {}
+    for info in archive.infolist():
+        if _is_unsafe(info):
+            raise UsageError(f"{zip_path}: unsafe member {info.filename!r} (absolute path, '..' or symlink); "
+                             f"nothing was extracted")
+        if _is_json_part(info):
+            name = PurePosixPath(info.filename.replace("\\", "/")).name
+            if name in members:
+                raise UsageError(f"{zip_path}: two members are named {name!r}; nothing was extracted")
+            if name in taken:
+                raise UsageError(f"{zip_path}: member {name!r} would overwrite the part extracted from "
+                                 f"{taken[name]}; nothing was extracted")
+            members[name] = info
+    if not members:
+        raise UsageError(f"{zip_path}: holds no *.json part")
+    return members
+
+
+def extract_json_parts(zip_path, dest_dir, taken=None):
+    """Extract the JSON members of `zip_path` flat into `dest_dir`; returns {file name: size}.
+
+    Each member goes to a hidden temporary name first and all are renamed once every one is complete, so a failure
+    leaves no half-written JSON part (the readers read every `*.json` in the folder).
+    """
+    dest_dir = Path(dest_dir)
+    written = []
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            members = json_members(archive, zip_path, taken)
+            needed = sum(info.file_size for info in members.values())
+            free = shutil.disk_usage(dest_dir).free
+            if needed > free:
+                raise UsageError(f"{zip_path}: extracting needs {needed} bytes, {dest_dir} has {free} free")
+            for name, info in members.items():
+                tmp = dest_dir / f".{name}.tmp"
+                written.append(tmp)
+                with archive.open(info) as src, open(tmp, "wb") as out:
+                    shutil.copyfileobj(src, out, CHUNK_BYTES)
+        for name in members:
+            os.replace(dest_dir / f".{name}.tmp", dest_dir / name)
+        return {name: (dest_dir / name).stat().st_size for name in members}
+    except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+        raise UsageError(f"{zip_path}: not a valid zip archive ({err}); delete it and run again") from None
+    except OSError as err:
+        raise UsageError(f"cannot extract {zip_path} into {dest_dir}: {err.strerror or err}") from None
+    finally:
+        for tmp in written:
+            tmp.unlink(missing_ok=True)
+
+
+def is_extracted(zip_path, remote):
+    """True when the marker of this part says extraction finished and every JSON part it lists is there."""
+    record = _read_record(marker_path(zip_path))
+    if record is None or not isinstance(record.get("members"), dict):
+        return False
+    for key in ("size", "sha256"):
+        if getattr(remote, key) is not None and record.get(key) != getattr(remote, key):
+            return False
+    folder = zip_path.parent
+    return all((folder / name).is_file() and (folder / name).stat().st_size == size
+               for name, size in record["members"].items())
+
+
+def names_from_other_parts(zip_path):
+    """{JSON file name: zip name} recorded by the markers of the other parts in the same folder."""
+    taken = {}
+    for marker in zip_path.parent.glob(".*.extracted"):
+        record = _read_record(marker)
+        if marker != marker_path(zip_path) and record and isinstance(record.get("members"), dict):
+            taken.update(dict.fromkeys(record["members"], marker.name[1:-len(".extracted")]))
+    return taken
+
+
+def download_zip_part(session, url, zip_path, remote, options):
+    """Download (unless already there) and extract one KorQuAD 2.x zip part, then delete the zip."""
+    if is_extracted(zip_path, remote):
+        print(f"{zip_path.name}: already downloaded and extracted")
+        return
+    download_file(session, url, zip_path, remote, options)
+    members = extract_json_parts(zip_path, zip_path.parent, names_from_other_parts(zip_path))
+    record = {"url": url, "size": zip_path.stat().st_size, "sha256": sha256_of(zip_path), "members": members}
+    try:
+        atomic_write_json(marker_path(zip_path), record)  # last: only now is the part complete
+        zip_path.unlink()
+        sidecar_path(zip_path).unlink(missing_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot finish extracting {zip_path}: {err.strerror or err}") from None
+
+
+def _new_session():
+    session = requests.Session()
+    # identity: byte sizes, Range offsets and checksums all refer to the file itself, not a gzip encoding of it.
+    session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+    return session
+
+
+def download_dataset(spec, data_dir, mirror=None, splits=None, options=DownloadOptions(), session=None):
+    """Download (and for KorQuAD 2.x extract) the files of `spec`; returns {split: spec.split_path(...)}.
+
+    `splits` picks some of the spec's splits (default all); `mirror` replaces the official host.
+    """
+    available = list(dict.fromkeys(f.split for f in spec.files))
+    splits = available if splits is None else list(splits)
+    unknown = [s for s in splits if s not in available]
+    if unknown:
+        raise UsageError(f"--split {unknown[0]!r}: {spec.name} has {', '.join(available)}")
+    own_session = session is None
+    session = _new_session() if own_session else session
+    try:
+        for split in splits:
+            for remote in spec.files_for(split):
+                url, path = file_url(remote, mirror), final_path(spec, data_dir, remote)
+                if remote.is_zip:
+                    download_zip_part(session, url, path, remote, options)
+                else:
+                    download_file(session, url, path, remote, options)
+    finally:
+        if own_session:
+            session.close()
+    return {split: spec.split_path(data_dir, split) for split in splits}
+
+
+def resolve_names(family, requested):
+    """The data sets to fetch: those asked for (checked against the family), else the family's defaults."""
+    family_names = names(family)
+    if not requested:
+        return [name for name in family_names if REGISTRY[name].download_by_default]
+    for name in requested:
+        if get_spec(name).family != family:
+            raise UsageError(f"--data_name {name!r} is not a {family} data set; choose from {', '.join(family_names)}")
+    return list(dict.fromkeys(requested))
+
+
+def build_parser(family, prog=None):
+    family_names = names(family)
+    defaults = resolve_names(family, None)
+    parser = argparse.ArgumentParser(
+        prog=prog, description=f"Download the {family} data sets into DOWNLOAD_DIR/<data_name>/, verified.")
+    parser.add_argument("--download_dir", default="./data", help="where the data sets land (default ./data)")
+    parser.add_argument("--data_name", nargs="+", metavar="NAME",
+                        help=f"any of {', '.join(family_names)} (default: {', '.join(defaults)})")
+    parser.add_argument("--split", nargs="+", metavar="SPLIT", help="only these splits, e.g. dev (default: all)")
+    parser.add_argument("--mirror", metavar="URL",
+                        help="fetch every file from URL/<file name> instead of the official host")
+    parser.add_argument("--retries", type=int, default=DownloadOptions.retries,
+                        help="further attempts after a failed one (default %(default)s)")
+    parser.add_argument("--retry_wait", type=float, default=DownloadOptions.retry_wait,
+                        help="seconds before the first retry, doubled each time (default %(default)s)")
+    parser.add_argument("--timeout", type=float, default=DownloadOptions.timeout,
+                        help="seconds to connect and seconds without data before an attempt fails "
+                             "(default %(default)s)")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bars on stderr")
+    return parser
+
+
+def run_cli(family, argv=None, prog=None):
+    """The body of download_squad.py / download_korquad.py; prints where each split landed."""
+    args = build_parser(family, prog).parse_args(argv)
+    if args.retries < 0 or args.retry_wait < 0 or args.timeout <= 0:
+        raise UsageError("--retries and --retry_wait must be >= 0 and --timeout > 0")
+    options = DownloadOptions(args.timeout, args.retries, args.retry_wait, not args.no_progress)
+    for name in resolve_names(family, args.data_name):
+        landed = download_dataset(get_spec(name), args.download_dir, args.mirror, args.split, options)
+        for split, path in landed.items():
+            print(f"{name} {split}: {path}")
+    return 0
