@@ -1,0 +1,191 @@
+"""LightningDataModule: examples -> cached features -> padded batches.
+
+`prepare_data` (one process per node under DDP) builds the feature caches; `setup` loads them on every process.
+Batches are padded to the longest sequence in the batch, rounded up to a multiple of 8, on the tokenizer's padding
+side. Evaluation batches are sorted by length and split between processes without the duplicates a
+DistributedSampler would add, so every feature is scored exactly once.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+from . import cache
+from .errors import UsageError
+from .features import build_features
+from .readers import data_files, read_examples
+
+# Examples per feature-building chunk: bounds memory on KorQuAD 2.x, where one question has dozens of windows.
+CHUNK_EXAMPLES = int(os.environ.get("KORSQUAD_CHUNK_EXAMPLES", "2000"))
+
+
+class QADataModule(pl.LightningDataModule):
+    def __init__(self, spec, tokenizer, *, data_dir, max_seq_length, doc_stride, max_query_length, batch_size,
+                 eval_batch_size, seed=42, negative_window_ratio=1.0, num_workers=0, max_train_samples=None,
+                 max_eval_samples=None, overwrite_cache=False, predict_file=None, with_token_type_ids=True,
+                 train_sampler_factory=None):
+        super().__init__()
+        self.spec = spec
+        self.tokenizer = tokenizer
+        self.data_dir = data_dir
+        self.window = dict(max_seq_length=max_seq_length, doc_stride=doc_stride, max_query_length=max_query_length)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.seed = seed
+        self.negative_window_ratio = negative_window_ratio
+        self.num_workers = num_workers
+        self.max_samples = {"train": max_train_samples, "dev": max_eval_samples, "predict": max_eval_samples}
+        self.overwrite_cache = overwrite_cache
+        self.predict_file = predict_file
+        self.with_token_type_ids = with_token_type_ids
+        self.train_sampler_factory = train_sampler_factory
+        self.splits = ()
+        self.eval_split = "dev"  # what val_dataloader serves: "dev", or "predict" for --do_predict
+        self.examples = {}
+        self.features = {}
+
+    def use_splits(self, *splits):
+        """Which of "train", "dev" and "predict" this run needs."""
+        self.splits = splits
+        return self
+
+    # ---- files -------------------------------------------------------------------------------------------
+    def split_source(self, split):
+        if split == "predict":
+            return self.predict_file
+        path = self.spec.split_path(self.data_dir, split)
+        if not path.exists():
+            raise UsageError(
+                f"{path} not found: fetch {self.spec.name} with `python download_{self.spec.family}.py "
+                f"--data_name {self.spec.name} --download_dir {self.data_dir}`")
+        return path
+
+    def read_split(self, split):
+        examples = read_examples(self.split_source(split), self.spec, training=split == "train",
+                                 labeled=split != "predict")
+        limit = self.max_samples[split]
+        return examples[:limit] if limit else examples
+
+    def feature_params(self, split):
+        params = dict(self.window, training=split == "train", limit=self.max_samples[split],
+                      context_format=self.spec.context_format)
+        if split == "train":
+            params.update(negative_window_ratio=self.negative_window_ratio, seed=self.seed)
+        return params
+
+    def cache_folder(self, split):
+        source = self.split_source(split)
+        key = cache.cache_key(data_files(source, self.spec), self.tokenizer, self.feature_params(split))
+        return Path(self.data_dir) / self.spec.name / "cache" / f"{split}-{key}"
+
+    # ---- Lightning hooks -----------------------------------------------------------------------------------
+    def prepare_data(self):
+        for split in self.splits:
+            folder = self.cache_folder(split)
+            if self.overwrite_cache or cache.load_features(folder) is None:
+                cache.save_features(self._build_chunks(split), folder)
+
+    def setup(self, stage=None):
+        for split in self.splits:
+            if split in self.features:
+                continue
+            folder = self.cache_folder(split)
+            features = cache.load_features(folder)
+            if features is None:  # prepare_data was not run (or another process removed it): build here
+                cache.save_features(self._build_chunks(split), folder)
+                features = cache.load_features(folder)
+            self.examples[split] = self.read_split(split)
+            self.features[split] = features
+
+    def _build_chunks(self, split):
+        examples = self.read_split(split)
+        params = {k: v for k, v in self.feature_params(split).items() if k != "limit"}
+        for number, first in enumerate(range(0, max(len(examples), 1), CHUNK_EXAMPLES)):
+            chunk = examples[first:first + CHUNK_EXAMPLES]
+            if "seed" in params:
+                params["seed"] = self.seed + number
+            yield first, build_features(chunk, self.tokenizer, **params)
+
+    # ---- loaders -------------------------------------------------------------------------------------------
+    def batcher(self, features):
+        return FeatureBatcher(features, self.tokenizer, self.with_token_type_ids, self.window["max_seq_length"])
+
+    def train_dataloader(self):
+        features = self.features["train"]
+        dataset = range(len(features))
+        world, rank = self._world()
+        if self.train_sampler_factory is not None:
+            batch_sampler = self.train_sampler_factory(features, self.batch_size, self.seed, rank, world)
+            return DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=self.batcher(features),
+                              num_workers=self.num_workers)
+        if world > 1:
+            sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.seed)
+        else:
+            sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, collate_fn=self.batcher(features),
+                          num_workers=self.num_workers)
+
+    def _eval_loader(self, split):
+        features = self.features[split]
+        world, rank = self._world()
+        batches = length_sorted_shard(np.diff(features.row_splits), self.eval_batch_size, rank, world)
+        return DataLoader(range(len(features)), batch_sampler=batches, collate_fn=self.batcher(features),
+                          num_workers=self.num_workers)
+
+    def val_dataloader(self):
+        return self._eval_loader(self.eval_split)
+
+    def _world(self):
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
+
+def length_sorted_shard(lengths, batch_size, rank, world):
+    """This process's evaluation batches: features sorted longest first, dealt round-robin so that every feature
+    goes to exactly one process (no padding duplicates), then cut into batches of similar length."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")[rank::world]
+    return [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+
+
+class FeatureBatcher:
+    """collate_fn: feature indices -> padded tensors (input_ids, attention_mask, token_type_ids, labels)."""
+
+    def __init__(self, features, tokenizer, with_token_type_ids, max_seq_length, multiple=8):
+        self.features = features
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.pad_type_id = getattr(tokenizer, "pad_token_type_id", 0)
+        self.left = tokenizer.padding_side == "left"
+        self.with_token_type_ids = with_token_type_ids
+        self.max_seq_length = max_seq_length
+        self.multiple = multiple
+
+    def __call__(self, indices):
+        f = self.features
+        indices = np.asarray(indices, dtype=np.int64)
+        starts, ends = f.row_splits[indices], f.row_splits[indices + 1]
+        lengths = (ends - starts).astype(np.int64)
+        width = int(min(-(-lengths.max() // self.multiple) * self.multiple, max(self.max_seq_length, lengths.max())))
+        input_ids = np.full((len(indices), width), self.pad_id, dtype=np.int64)
+        token_types = np.full((len(indices), width), self.pad_type_id, dtype=np.int64)
+        mask = np.zeros((len(indices), width), dtype=np.int64)
+        shift = width - lengths if self.left else np.zeros_like(lengths)
+        for row, (s, e, off) in enumerate(zip(starts, ends, shift)):
+            input_ids[row, off:off + e - s] = f.input_ids[s:e]
+            token_types[row, off:off + e - s] = f.token_type_ids[s:e]
+            mask[row, off:off + e - s] = 1
+        batch = {
+            "input_ids": torch.from_numpy(input_ids),
+            "attention_mask": torch.from_numpy(mask),
+            "start_positions": torch.from_numpy(f.start_positions[indices].astype(np.int64) + shift),
+            "end_positions": torch.from_numpy(f.end_positions[indices].astype(np.int64) + shift),
+            "feature_index": torch.from_numpy(indices),
+            "lengths": torch.from_numpy(lengths),
+            "token_offset": torch.from_numpy(shift.astype(np.int64)),
+        }
+        if self.with_token_type_ids:
+            batch["token_type_ids"] = torch.from_numpy(token_types)
+        return batch

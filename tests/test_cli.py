@@ -1,0 +1,177 @@
+"""run_qa.py end to end on CPU: train, evaluate from a saved checkpoint in a second process, DDP, resume, errors."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, ROOT, data_dir_with, minilm_path, run_cli, shared_file
+
+OFFICIAL_V1_KEYS = {"exact_match", "f1"}
+QUICK = ["--accelerator", "cpu", "--max_seq_length", "128", "--doc_stride", "64", "--max_query_length", "32",
+         "--batch_size", "8", "--logging_steps", "1"]
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def scalars(run_dir, tag):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    values = []
+    for events in sorted((run_dir / "logs").rglob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        if tag in acc.Tags()["scalars"]:
+            values += [(e.step, e.value) for e in acc.Scalars(tag)]
+    return values
+
+
+@pytest.fixture(scope="module")
+def squad_dir(tmp_path_factory):
+    return data_dir_with(tmp_path_factory.mktemp("squad"), "squad_v1.1", FIXTURES / "squad_v1_tiny.json",
+                         FIXTURES / "squad_v1_tiny.json")
+
+
+def test_train_then_evaluate_in_a_second_process(tiny_bert, squad_dir, tmp_path):
+    out = tmp_path / "model"
+    common = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
+              "--data_dir", squad_dir, "--output_dir", out, "--run_name", "tiny", *QUICK]
+    train = run_cli(*common, "--do_train", "--num_train_epochs", "2")
+    assert train.returncode == 0, train.stderr[-3000:]
+    run_dir = out / "squad_v1.1" / "tiny"
+    info = read_json(run_dir / "run.json")
+    assert info["status"] == "finished" and info["config"]["max_answer_length"] == 30  # registry default
+    assert info["config"]["adam_epsilon"] == 1e-8 and info["train_steps"] > 0
+    best = read_json(run_dir / "checkpoints" / "best_checkpoint.json")
+    assert Path(best["path"]).is_file() and best["val_f1"] is not None
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert scalars(run_dir, "train_loss") and scalars(run_dir, "val_f1") and scalars(run_dir, "lr")
+
+    evaluate = run_cli(*common, "--do_eval")
+    assert evaluate.returncode == 0, evaluate.stderr[-3000:]
+    result = read_json(run_dir / "result.json")
+    assert set(result) == OFFICIAL_V1_KEYS
+    assert json.loads(evaluate.stdout.strip().splitlines()[-1]) == result
+    predictions = read_json(run_dir / "predictions_eval.json")
+    tiny = read_json(FIXTURES / "squad_v1_tiny.json")
+    ids = {qa["id"] for article in tiny["data"] for p in article["paragraphs"] for qa in p["qas"]}
+    assert set(predictions) == ids
+    assert set(read_json(run_dir / "nbest_predictions_eval.json")) == ids
+
+    from transformers import pipeline
+
+    qa = pipeline("question-answering", model=str(run_dir / "best_model"), device=-1)
+    answer = qa(question="Who wrote it?", context="The book was written by Jane Austen in 1813.")
+    assert isinstance(answer["answer"], str)
+
+
+def test_evaluation_under_ddp_matches_one_process(tiny_bert, squad_dir, tmp_path):
+    out = tmp_path / "model"
+    common = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
+              "--data_dir", squad_dir, "--output_dir", out, *QUICK]
+    train = run_cli(*common, "--run_name", "ddp", "--do_train", "--do_eval", "--num_train_epochs", "1",
+                    "--devices", "2")
+    assert train.returncode == 0, train.stderr[-3000:]
+    run_dir = out / "squad_v1.1" / "ddp"
+    ddp_predictions = read_json(run_dir / "predictions_eval.json")
+    ddp_result = read_json(run_dir / "result.json")
+    single = run_cli(*common, "--run_name", "ddp", "--do_eval", "--devices", "1")
+    assert single.returncode == 0, single.stderr[-3000:]
+    assert read_json(run_dir / "predictions_eval.json") == ddp_predictions
+    assert read_json(run_dir / "result.json") == ddp_result
+    assert read_json(run_dir / "run.json")["hardware"]["devices"] == 1
+
+
+def test_resume_continues_step_count_and_schedule(tiny_bert, squad_dir, tmp_path):
+    out = tmp_path / "model"
+    args = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
+            "--data_dir", squad_dir, "--output_dir", out, "--run_name", "resume", *QUICK, "--batch_size", "2",
+            "--num_train_epochs", "3", "--save_steps", "2", "--do_train"]
+    last = out / "squad_v1.1" / "resume" / "checkpoints" / "last.ckpt"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_qa.py"), *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import torch
+
+    deadline = time.time() + 300
+    killed_at = None
+    while time.time() < deadline and proc.poll() is None:
+        if last.is_file():
+            try:
+                step = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+            except Exception:  # being written
+                step = 0
+            if step >= 4:
+                proc.send_signal(signal.SIGKILL)
+                killed_at = step
+                break
+        time.sleep(0.2)
+    proc.wait()
+    assert killed_at is not None, "training ended before it could be interrupted"
+    resumed = run_cli(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    final = torch.load(last, map_location="cpu", weights_only=False)
+    info = read_json(out / "squad_v1.1" / "resume" / "run.json")
+    steps_per_epoch = -(-count_features(squad_dir) // 2)
+    assert final["global_step"] == info["train_steps"] == 3 * steps_per_epoch
+    lrs = scalars(out / "squad_v1.1" / "resume", "lr")
+    first_resumed = min(step for step, _ in lrs if step > killed_at)
+    # the linear decay continues from where it stopped instead of starting again at the peak
+    assert dict(lrs)[first_resumed] < 5e-5 * (1 - (killed_at - 1) / final["global_step"]) + 1e-12
+
+
+def count_features(data_dir):
+    import numpy as np
+
+    manifests = list((data_dir / "squad_v1.1" / "cache").glob("train-*/manifest.json"))
+    assert manifests
+    return len(np.load(manifests[0].parent / "example_index.npy"))
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--data_name", "squad_v3"], "--data_name"),
+    (["--model_type", "gpt9"], "--model_type"),
+    (["--max_seq_length", "40", "--max_query_length", "64"], "--max_seq_length"),
+    (["--doc_stride", "400"], "--doc_stride"),
+    (["--gpu_ids", "7"], "--gpu_ids"),
+    (["--data_dir", "/nonexistent"], "download_squad.py"),
+])
+def test_bad_input_is_one_line_and_exit_2(tiny_bert, squad_dir, flags, message):
+    base = {"--model_type": "bert", "--model_name_or_path": str(tiny_bert), "--data_name": "squad_v1.1",
+            "--data_dir": str(squad_dir)}
+    for flag, value in zip(flags[::2], flags[1::2]):
+        base[flag] = value
+    args = [x for pair in base.items() for x in pair] + ["--do_train", "--accelerator", "cpu"]
+    result = run_cli(*args, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
+
+
+def test_eval_without_checkpoint_is_a_clear_error(tiny_bert, squad_dir, tmp_path):
+    result = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
+                     "--data_dir", squad_dir, "--output_dir", tmp_path, "--do_eval", "--accelerator", "cpu")
+    assert result.returncode == 2 and "no trained checkpoint" in result.stderr
+
+
+@pytest.mark.slow
+def test_minilm_learns_on_a_real_sample(tmp_path):
+    """Loss goes down and F1 goes up: a broken label or a frozen model fails this."""
+    train = shared_file("squad_v1.1/train.sample.json")
+    data = data_dir_with(tmp_path, "squad_v1.1", train, train)
+    run = run_cli("--model_type", "bert", "--model_name_or_path", minilm_path(), "--data_name", "squad_v1.1",
+                  "--data_dir", data, "--output_dir", tmp_path / "model", "--run_name", "minilm", *QUICK,
+                  "--batch_size", "16", "--learning_rate", "2e-4", "--warmup_ratio", "0.1",
+                  "--max_train_samples", "160", "--max_eval_samples", "160", "--num_train_epochs", "4",
+                  "--do_train")
+    assert run.returncode == 0, run.stderr[-3000:]
+    run_dir = tmp_path / "model" / "squad_v1.1" / "minilm"
+    loss = [v for _, v in sorted(scalars(run_dir, "train_loss"))]
+    f1 = [v for _, v in sorted(scalars(run_dir, "val_f1"))]
+    print("loss first/last", loss[:3], loss[-3:], "val_f1 by epoch", f1)
+    assert sum(loss[-5:]) / 5 < 0.7 * sum(loss[:5]) / 5
+    assert f1[-1] > f1[0] + 10 and f1[-1] > 30

@@ -1,0 +1,395 @@
+"""Windows, labels, max-context flags and exact answer spans of build_features, measured on real data."""
+
+import html
+import io
+import re
+
+import numpy as np
+import pytest
+from conftest import FIXTURES, minilm_path, shared_file
+from tiny_tokenizers import squad_contexts, train_byte_bpe, train_kobert
+
+import korsquad.features as features_module
+from korsquad.datasets import get_spec
+from korsquad.errors import UsageError
+from korsquad.features import (FeatureSet, answer_token_span, build_features, max_context_owner, pair_layout,
+                               window_starts)
+from korsquad.readers import read_examples
+from korsquad.tokenization import load_tokenizer, tokenize_with_offsets
+
+SQUAD = dict(max_seq_length=384, doc_stride=128, max_query_length=64)
+SMALL = dict(max_seq_length=64, doc_stride=16, max_query_length=16)  # many windows per fixture paragraph
+
+
+@pytest.fixture(scope="module")
+def bert_pair():
+    from transformers import BertTokenizer, BertTokenizerFast
+
+    vocab = str(minilm_path() / "vocab.txt")
+    return BertTokenizer(vocab, do_lower_case=True), BertTokenizerFast(vocab, do_lower_case=True)
+
+
+@pytest.fixture(scope="module")
+def fast(bert_pair):
+    return bert_pair[1]
+
+
+@pytest.fixture(scope="module")
+def squad_tiny():
+    return read_examples(FIXTURES / "squad_tiny.json", get_spec("squad_v2.0"), training=True)
+
+
+@pytest.fixture(scope="module")
+def kobert(tmp_path_factory):
+    """Trained on KorQuAD 1.0 dev contexts when ../shared is here, else on the shipped Korean fixture."""
+    folder = tmp_path_factory.mktemp("kobert") / "KoBERT_Tiny"
+    try:
+        return train_kobert(folder, squad_contexts(shared_file("korquad_v1.0/dev.json"), limit=400), 1500)
+    except pytest.skip.Exception:
+        return train_kobert(folder, squad_contexts(FIXTURES / "korquad_tiny.json"), 300)
+
+
+def feature_ranges(features, n_examples):
+    """[first, stop) feature of every example."""
+    bounds = np.searchsorted(features.example_index, np.arange(n_examples + 1))
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def labeled_text(features, examples, f):
+    """context[char_start of the labeled start token : char_end of the labeled end token], or None for CLS."""
+    start, end = features.start_positions[f], features.end_positions[f]
+    if start == features.cls_index[f]:
+        return None
+    base = features.row_splits[f]
+    context = examples[features.example_index[f]].context
+    return context[features.char_start[base + start]:features.char_end[base + end]]
+
+
+def recoverability(features, examples):
+    """Share of the examples labeled in some window whose labeled span is the gold text up to surrounding
+    whitespace (every window holding an answer labels the same tokens), and how many examples were labeled."""
+    recovered = {}
+    for f in range(len(features)):
+        text = labeled_text(features, examples, f)
+        if text is not None:
+            index = int(features.example_index[f])
+            recovered[index] = text.strip() == examples[index].answers[0].text.strip()
+    return sum(recovered.values()) / max(len(recovered), 1), len(recovered)
+
+
+def context_part(features, f):
+    """Positions (inside feature f) of its context tokens."""
+    lo, hi = features.row_splits[f], features.row_splits[f + 1]
+    return np.flatnonzero(features.char_start[lo:hi] >= 0)
+
+
+# --- windows ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_tokens,max_tokens,stride", [(0, 10, 4), (10, 10, 4), (11, 10, 4), (100, 30, 7),
+                                                        (100, 30, 30), (317, 317, 128), (1000, 317, 128)])
+def test_window_starts_cover_the_context_with_stride_apart_starts(n_tokens, max_tokens, stride):
+    starts = window_starts(n_tokens, max_tokens, stride)
+    ends = np.minimum(starts + max_tokens, n_tokens)
+    assert starts[0] == 0 and np.all(np.diff(starts) == stride)
+    assert ends[-1] == n_tokens  # the last window reaches the last token ...
+    assert len(starts) == 1 or ends[-2] < n_tokens  # ... and is the first to do so
+    covered = np.zeros(n_tokens, dtype=bool)
+    for s, e in zip(starts, ends):
+        covered[s:e] = True
+    assert covered.all()
+
+
+def test_features_windows_follow_doc_stride_and_max_seq_length(fast, squad_tiny):
+    features = build_features(squad_tiny, fast, training=False, **SMALL)
+    full = {ex.context: tokenize_with_offsets(fast, [ex.context])[0][0] for ex in squad_tiny}
+    multi_window = 0
+    for i, (lo, hi) in enumerate(feature_ranges(features, len(squad_tiny))):
+        context_ids = full[squad_tiny[i].context]
+        assert hi > lo
+        multi_window += hi - lo > 1
+        end = 0
+        for k, f in enumerate(range(lo, hi)):
+            assert features.row_splits[f + 1] - features.row_splits[f] <= SMALL["max_seq_length"]
+            part = features.input_ids[features.row_splits[f]:][context_part(features, f)]
+            start = k * SMALL["doc_stride"]
+            assert part.tolist() == context_ids[start:start + len(part)].tolist()
+            end = start + len(part)
+        assert end == len(context_ids)
+    assert multi_window >= 3
+
+
+def test_bert_layout_question_first_with_segments(fast, squad_tiny):
+    features = build_features(squad_tiny[:1], fast, training=False, **SMALL)
+    ids = features.input_ids[:features.row_splits[1]]
+    types = features.token_type_ids[:features.row_splits[1]]
+    question = fast(squad_tiny[0].question, add_special_tokens=False)["input_ids"]
+    n_q = len(question)
+    assert ids[0] == fast.cls_token_id and features.cls_index[0] == 0
+    assert ids[1:1 + n_q].tolist() == question and ids[1 + n_q] == fast.sep_token_id and ids[-1] == fast.sep_token_id
+    assert types[:n_q + 2].tolist() == [0] * (n_q + 2) and set(types[n_q + 2:].tolist()) == {1}
+    assert context_part(features, 0).tolist() == list(range(n_q + 2, len(ids) - 1))
+
+
+def test_question_truncated_to_max_query_length(fast, squad_tiny):
+    features = build_features(squad_tiny[:1], fast, training=False, max_seq_length=64, doc_stride=16,
+                              max_query_length=3)
+    types = features.token_type_ids[:features.row_splits[1]]
+    assert np.count_nonzero(types == 0) == 3 + 2  # CLS, 3 question tokens, SEP
+
+
+def test_max_context_flags_follow_the_bert_score(fast, squad_tiny):
+    features = build_features(squad_tiny, fast, training=False, **SMALL)
+    for i, (lo, hi) in enumerate(feature_ranges(features, len(squad_tiny))):
+        windows = []  # (start, length) per feature in context tokens
+        owner_votes = {}
+        for k, f in enumerate(range(lo, hi)):
+            part = context_part(features, f)
+            windows.append((k * SMALL["doc_stride"], len(part)))
+            flags = features.max_context[features.row_splits[f] + part]
+            for j, flag in enumerate(flags):
+                owner_votes.setdefault(k * SMALL["doc_stride"] + j, []).append(flag)
+        for token, votes in owner_votes.items():
+            assert sum(votes) == 1  # exactly one window owns each token
+            scores = [min(token - s, s + n - 1 - token) + 0.01 * n if s <= token < s + n else -1 for s, n in windows]
+            holders = [k for k, (s, n) in enumerate(windows) if s <= token < s + n]
+            assert holders[votes.index(True)] == int(np.argmax(scores))
+
+
+def test_max_context_owner_prefers_the_centred_window():
+    owner = max_context_owner(10, np.array([0, 4]), np.array([6, 6]))
+    # Token 4: left/right context 4/1 in window 0, 0/5 in window 1 -> window 0; token 6: 6 / 2,3 -> window 1.
+    assert owner[4] == 0 and owner[6] == 1 and owner[0] == 0 and owner[9] == 1
+
+
+# --- labels -------------------------------------------------------------------------------------------------
+
+
+def test_labels_point_at_the_answer_or_cls(fast, squad_tiny):
+    features = build_features(squad_tiny, fast, training=True, **SMALL)
+    straddling = 0
+    for f in range(len(features)):
+        example = squad_tiny[features.example_index[f]]
+        text = labeled_text(features, squad_tiny, f)
+        if example.is_impossible:
+            assert text is None
+            continue
+        answer = example.answers[0]
+        spans = features.char_start[features.row_splits[f]:][context_part(features, f)], \
+            features.char_end[features.row_splits[f]:][context_part(features, f)]
+        inside = spans[0][0] <= answer.start and answer.start + len(answer.text) <= spans[1][-1]
+        overlaps = spans[0][0] < answer.start + len(answer.text) and answer.start < spans[1][-1]
+        assert (text is not None) == inside
+        if text is not None:
+            assert text == answer.text
+        straddling += overlaps and not inside
+    assert straddling >= 2  # answers cut by a window edge are labeled CLS there, and found in the next window
+
+
+def test_every_fixture_answer_is_labeled_in_some_window(fast, squad_tiny):
+    features = build_features(squad_tiny, fast, training=True, **SMALL)
+    labeled = {features.example_index[f] for f in range(len(features)) if labeled_text(features, squad_tiny, f)}
+    answerable = {i for i, ex in enumerate(squad_tiny) if not ex.is_impossible}
+    assert labeled == answerable
+
+
+def test_answer_token_span_ignores_empty_marker_tokens():
+    starts, ends = np.array([0, 4, 4, 8]), np.array([3, 4, 7, 9])  # token 1 is a bare marker at 4
+    assert answer_token_span(starts, ends, 4, 7) == (2, 2)
+    assert answer_token_span(starts, ends, 0, 9) == (0, 3)
+    assert answer_token_span(starts, ends, 3, 4) is None  # only whitespace between tokens
+    assert answer_token_span(starts, ends, -1, 3) is None
+
+
+def test_negative_windows_sampled_with_a_seed_in_training_only(fast, squad_tiny):
+    everything = build_features(squad_tiny, fast, training=True, **SMALL)
+    positives = build_features(squad_tiny, fast, training=True, negative_window_ratio=0.0, **SMALL)
+    half = build_features(squad_tiny, fast, training=True, negative_window_ratio=0.5, seed=3, **SMALL)
+    again = build_features(squad_tiny, fast, training=True, negative_window_ratio=0.5, seed=3, **SMALL)
+    evaluation = build_features(squad_tiny, fast, training=False, negative_window_ratio=0.0, **SMALL)
+    n_positive = int(np.sum(everything.start_positions != everything.cls_index))
+    assert len(positives) == n_positive and np.all(positives.start_positions != positives.cls_index)
+    assert n_positive < len(half) < len(everything)
+    assert np.array_equal(half.input_ids, again.input_ids) and np.array_equal(half.example_index, again.example_index)
+    assert len(evaluation) == len(everything)
+
+
+def test_each_context_is_tokenized_once(fast, squad_tiny, monkeypatch):
+    calls = []
+    original = features_module.tokenize_with_offsets
+    monkeypatch.setattr(features_module, "tokenize_with_offsets", lambda tok, texts: calls.append(len(texts)) or
+                        original(tok, texts))
+    build_features(squad_tiny, fast, training=False, **SQUAD)
+    assert calls == [len({ex.context for ex in squad_tiny})]
+
+
+# --- other tokenizers ---------------------------------------------------------------------------------------
+
+
+def test_roberta_style_layout_and_spans(tmp_path, squad_tiny):
+    slow, fast = train_byte_bpe(tmp_path / "bpe", squad_contexts(FIXTURES / "squad_tiny.json"))
+    layout = pair_layout(fast)
+    assert [p[0] for p in layout.parts] == ["special", "question", "special", "context", "special"]
+    for tokenizer in (fast, slow):
+        features = build_features(squad_tiny, tokenizer, training=True, **SMALL)
+        ids = features.input_ids[:features.row_splits[1]]
+        n_q = len(tokenizer(squad_tiny[0].question, add_special_tokens=False)["input_ids"])
+        assert ids[0] == tokenizer.bos_token_id and features.cls_index[0] == 0
+        assert ids[n_q + 1:n_q + 3].tolist() == [tokenizer.eos_token_id] * 2 and ids[-1] == tokenizer.eos_token_id
+        assert not features.token_type_ids.any()
+        assert context_part(features, 0)[0] == n_q + 3
+        assert recoverability(features, squad_tiny)[0] == 1.0
+
+
+def test_xlnet_style_puts_context_first_and_cls_last(tmp_path, squad_tiny):
+    import sentencepiece as spm
+    from transformers import XLNetTokenizer
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(squad_contexts(FIXTURES / "squad_tiny.json")),
+                                   model_writer=model, vocab_size=300, hard_vocab_limit=False, minloglevel=2,
+                                   user_defined_symbols=["<sep>", "<cls>"])
+    (tmp_path / "spiece.model").write_bytes(model.getvalue())
+    tokenizer = XLNetTokenizer(str(tmp_path / "spiece.model"))
+    assert tokenizer.padding_side == "left"
+    features = build_features(squad_tiny, tokenizer, training=True, **SMALL)
+    for f in range(len(features)):
+        lo, hi = features.row_splits[f], features.row_splits[f + 1]
+        assert features.cls_index[f] == hi - lo - 1 and features.input_ids[hi - 1] == tokenizer.cls_token_id
+        part = context_part(features, f)
+        assert part[0] == 0 and np.all(features.token_type_ids[lo:hi][part] == 0)
+        assert features.token_type_ids[hi - 1] == 2  # XLNet's CLS segment
+    assert recoverability(features, squad_tiny)[0] > 0.9
+
+
+def test_html_contexts_map_spans_to_the_original_html(fast):
+    spec = get_spec("korquad_v2.1")
+    examples = read_examples(FIXTURES / "korquad2_tiny.json", spec, training=True)
+    features = build_features(examples, fast, training=True, max_seq_length=512, doc_stride=128,
+                              max_query_length=64, context_format="html")
+
+    def visible(text):
+        return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", text)).split())
+
+    labeled = set()
+    for f in range(len(features)):
+        text = labeled_text(features, examples, f)
+        if text is not None:
+            example = examples[features.example_index[f]]
+            assert visible(text) == visible(example.answers[0].text)
+            labeled.add(example.id)
+    assert labeled == {ex.id for ex in examples}
+    answer = next(ex for ex in examples if "&gt;" in ex.answers[0].text)
+    f = int(np.flatnonzero(features.example_index == examples.index(answer))[0])
+    assert labeled_text(features, examples, f) == "&lt;돌아온 밤&gt;"  # entities stay whole
+
+
+# --- parameters and the FeatureSet container ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("params,flag", [
+    (dict(max_seq_length=60, doc_stride=16, max_query_length=64), "--max_seq_length 60"),
+    (dict(max_seq_length=384, doc_stride=400, max_query_length=64), "--doc_stride 400"),
+    (dict(max_seq_length=1024, doc_stride=128, max_query_length=64), "--max_seq_length 1024"),
+    (dict(max_seq_length=384, doc_stride=0, max_query_length=64), "--doc_stride"),
+    (dict(max_seq_length=384, doc_stride=128, max_query_length=64, negative_window_ratio=1.5),
+     "--negative_window_ratio"),
+])
+def test_bad_parameters_name_the_flag(squad_tiny, params, flag):
+    pretrained = load_tokenizer("bert", str(minilm_path()))  # knows its 512 positions
+    with pytest.raises(UsageError, match=re.escape(flag)):
+        build_features(squad_tiny, pretrained, training=True, **params)
+
+
+def test_arrays_round_trip_without_pickle_and_corruption_is_detected(fast, squad_tiny):
+    features = build_features(squad_tiny, fast, training=True, **SMALL)
+    buffer = io.BytesIO()
+    np.savez(buffer, **features.arrays())
+    buffer.seek(0)
+    with np.load(buffer, allow_pickle=False) as stored:
+        loaded = FeatureSet.from_arrays(dict(stored))
+    for name, array in features.arrays().items():
+        assert np.array_equal(getattr(loaded, name), array) and getattr(loaded, name).dtype == array.dtype
+    broken = features.arrays()
+    broken["input_ids"] = broken["input_ids"][:-5]
+    with pytest.raises(ValueError):
+        FeatureSet.from_arrays(broken)
+    with pytest.raises(ValueError):
+        FeatureSet.from_arrays({k: v for k, v in features.arrays().items() if k != "max_context"})
+
+
+def test_take_and_select_examples(fast, squad_tiny):
+    features = build_features(squad_tiny, fast, training=True, **SMALL)
+    assert features.num_tokens == len(features.input_ids) == int(features.lengths.sum())
+    picked = features.take([1, 4, 5])
+    for j, f in enumerate([1, 4, 5]):
+        a, b = picked.feature(j), features.feature(f)
+        assert a["input_ids"].tolist() == b["input_ids"].tolist() and a["cls_index"] == b["cls_index"]
+    middle = features.select_examples(5, 9)
+    alone = build_features(squad_tiny[5:9], fast, training=True, **SMALL)
+    for name, array in alone.arrays().items():
+        assert np.array_equal(getattr(middle, name), array), name
+
+
+# --- measured on real data ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("relative", ["squad_v1.1/train.sample.json", "squad_v1.1/xquad.en.json"])
+def test_recoverability_fast_minilm(fast, relative):
+    examples = read_examples(shared_file(relative), get_spec("squad_v1.1"), training=True)
+    features = build_features(examples, fast, training=True, **SQUAD)
+    rate, total = recoverability(features, examples)
+    print(f"recoverability {relative} (MiniLM fast): {rate:.4%} of {total} labeled examples")
+    assert total > 0.95 * len(examples) and rate >= 0.995
+
+
+def test_recoverability_kobert_korquad(kobert):
+    examples = read_examples(shared_file("korquad_v1.0/dev.json"), get_spec("korquad_v1.0"), training=True)
+    features = build_features(examples, kobert, training=True, max_seq_length=512, doc_stride=128,
+                              max_query_length=64)
+    rate, total = recoverability(features, examples)
+    unknown = int(np.sum(features.input_ids == kobert.unk_token_id))
+    print(f"recoverability korquad_v1.0/dev.json (KoBertTokenizer, {kobert.vocab_size} pieces): {rate:.4%} of "
+          f"{total} labeled examples; {unknown} unknown-token ids")
+    assert total > 0.95 * len(examples) and rate >= 0.995 and unknown > 0
+
+
+def test_recoverability_on_shipped_fixtures(fast, kobert, squad_tiny):
+    assert recoverability(build_features(squad_tiny, fast, training=True, **SMALL), squad_tiny)[0] == 1.0
+    korean = read_examples(FIXTURES / "korquad_tiny.json", get_spec("korquad_v1.0"), training=True)
+    rate, total = recoverability(build_features(korean, kobert, training=True, **SMALL), korean)
+    print(f"recoverability korquad_tiny.json (KoBertTokenizer): {rate:.4%} of {total}")
+    assert total >= len(korean) and rate >= 0.9
+
+
+def _same_features(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(a.arrays().values(), b.arrays().values()))
+
+
+def _identical_examples(slow_features, fast_features, n_examples):
+    slow_ranges = feature_ranges(slow_features, n_examples)
+    fast_ranges = feature_ranges(fast_features, n_examples)
+    same = 0
+    for (s_lo, s_hi), (f_lo, f_hi) in zip(slow_ranges, fast_ranges):
+        same += (s_hi - s_lo == f_hi - f_lo) and _same_features(slow_features.take(np.arange(s_lo, s_hi)),
+                                                                fast_features.take(np.arange(f_lo, f_hi)))
+    return same
+
+
+def test_fast_and_slow_wordpiece_agree_on_fixtures(bert_pair):
+    slow, fast = bert_pair
+    for name, spec in (("squad_tiny.json", "squad_v2.0"), ("squad_v1_tiny.json", "squad_v1.1")):
+        examples = read_examples(FIXTURES / name, get_spec(spec), training=True)
+        for params in (SMALL, SQUAD):
+            assert _same_features(build_features(examples, slow, training=True, **params),
+                                  build_features(examples, fast, training=True, **params))
+
+
+def test_fast_and_slow_wordpiece_agree_on_squad_dev(bert_pair):
+    slow, fast = bert_pair
+    examples = read_examples(shared_file("squad_v1.1/dev.json"), get_spec("squad_v1.1"))
+    slow_features = build_features(examples, slow, training=False, **SQUAD)
+    fast_features = build_features(examples, fast, training=False, **SQUAD)
+    same = _identical_examples(slow_features, fast_features, len(examples))
+    print(f"fast == slow features on squad_v1.1/dev.json: {same / len(examples):.4%} of {len(examples)} examples")
+    assert same >= 0.99 * len(examples)
