@@ -28,7 +28,7 @@ def build_parser():
     from .tokenization import MODEL_TYPES
 
     p = ArgumentParser(prog="run_qa.py", description=__doc__.split("\n\n")[0],
-                       epilog="Flags shown with default None take the data set's default from the registry.")
+                       epilog="Defaults given by data set come from the registry (src/korsquad/datasets.py).")
     a = p.add_argument
     a("--model_type", required=True, help=f"one of {', '.join(MODEL_TYPES)} (picks the tokenizer class for "
                                            "kobert/distilkobert and the adam_epsilon default)")
@@ -62,7 +62,8 @@ def build_parser():
     a("--batch_size", type=int, help="training batch size per device (default 16, 4 for large models)")
     a("--eval_batch_size", type=int, help="evaluation batch size per device (default: 2 x batch_size)")
     a("--learning_rate", type=float, help="peak learning rate of AdamW")
-    a("--adam_epsilon", type=float, help="AdamW epsilon (default by model type and data set)")
+    a("--adam_epsilon", type=float, help="AdamW epsilon (default 1e-6 for KoELECTRA on KorQuAD and for ALBERT, "
+                                         "RoBERTa, ELECTRA on SQuAD; 1e-8 otherwise)")
     a("--weight_decay", type=float, help="AdamW weight decay (never on biases and LayerNorm weights)")
     a("--warmup_ratio", type=float, default=0.0, help="fraction of the training steps for linear warm-up")
     a("--warmup_steps", type=int, default=0, help="warm-up steps (overrides --warmup_ratio when > 0)")
@@ -78,7 +79,22 @@ def build_parser():
     a("--save_steps", type=int, default=500, help="write last.ckpt every N optimizer steps (for --resume)")
     a("--logging_steps", type=int, default=50, help="log training scalars every N steps (default: 50)")
     a("--seed", type=int, default=42, help="random seed (default: 42)")
+    for action in p._actions:
+        name = action.dest
+        if name in REGISTRY_DEFAULTS:
+            action.help += f" (default by data set: {registry_defaults_text(name)})"
+        elif action.default is not None and action.default is not False and action.default != "==SUPPRESS==" \
+                and "default" not in (action.help or ""):
+            action.help += f" (default: {action.default})"
     return p
+
+
+def registry_defaults_text(name):
+    """'384 for squad_v1.1, squad_v2.0; 512 for korquad_v1.0, ...': a flag's defaults, read from the registry."""
+    by_value = {}
+    for spec in REGISTRY.values():
+        by_value.setdefault(spec.defaults[name], []).append(spec.name)
+    return "; ".join(f"{value} for {', '.join(names)}" for value, names in by_value.items())
 
 
 def resolve_config(args):
