@@ -175,3 +175,31 @@ def test_minilm_learns_on_a_real_sample(tmp_path):
     print("loss first/last", loss[:3], loss[-3:], "val_f1 by epoch", f1)
     assert sum(loss[-5:]) / 5 < 0.7 * sum(loss[:5]) / 5
     assert f1[-1] > f1[0] + 3 and f1[-1] > 15
+
+
+@pytest.mark.parametrize("model_type", ["kobert", "distilkobert"])
+def test_kobert_models_train_and_evaluate_on_korean(model_type, tmp_path):
+    """The slow KoBertTokenizer path end to end; DistilKoBERT takes no token_type_ids."""
+    from tiny_tokenizers import squad_contexts, train_kobert
+    from transformers import BertConfig, BertForQuestionAnswering, DistilBertConfig, DistilBertForQuestionAnswering
+
+    korquad = FIXTURES / "korquad_tiny.json"
+    model_dir = tmp_path / model_type
+    tokenizer = train_kobert(model_dir, squad_contexts(korquad) * 20, vocab_size=300)
+    if model_type == "kobert":
+        config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                            intermediate_size=64)
+        BertForQuestionAnswering(config).save_pretrained(model_dir)
+    else:
+        config = DistilBertConfig(vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=2, hidden_dim=64)
+        DistilBertForQuestionAnswering(config).save_pretrained(model_dir)
+    data = data_dir_with(tmp_path, "korquad_v1.0", korquad, korquad)
+    run = run_cli("--model_type", model_type, "--model_name_or_path", model_dir, "--data_name", "korquad_v1.0",
+                  "--data_dir", data, "--output_dir", tmp_path / "model", "--run_name", "k", *QUICK,
+                  "--num_train_epochs", "1", "--do_train", "--do_eval")
+    assert run.returncode == 0, run.stderr[-3000:]
+    run_dir = tmp_path / "model" / "korquad_v1.0" / "k"
+    assert set(read_json(run_dir / "result.json")) == OFFICIAL_V1_KEYS
+    contexts = "".join(squad_contexts(korquad))
+    predictions = read_json(run_dir / "predictions_eval.json")
+    assert len(predictions) == 17 and all(text in contexts for text in predictions.values())

@@ -11,6 +11,7 @@ takes the original text between the tokens aligned before and after it. Post-pro
 text heuristics: the answer is always `context[char_start:char_end]`.
 """
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -62,9 +63,7 @@ def load_tokenizer(model_type, model_name_or_path, **kwargs):
         raise UsageError(f"--model_type {model_type!r} is unknown; choose one of {', '.join(MODEL_TYPES)}")
     try:
         if model_type in KOBERT_MODEL_TYPES:
-            from kobert_transformers.tokenization_kobert import KoBertTokenizer
-
-            return KoBertTokenizer.from_pretrained(model_name_or_path, **kwargs)
+            return kobert_tokenizer_class().from_pretrained(model_name_or_path, **kwargs)
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(model_name_or_path, **kwargs)
@@ -72,6 +71,20 @@ def load_tokenizer(model_type, model_name_or_path, **kwargs):
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(
             f"--model_name_or_path {model_name_or_path!r}: cannot load a tokenizer ({first_line})") from None
+
+
+@functools.lru_cache(maxsize=None)
+def kobert_tokenizer_class():
+    """kobert-transformers' KoBertTokenizer, able to save_pretrained under transformers 4.x (which passes a
+    filename_prefix its save_vocabulary does not take). The class keeps its name, so saved folders still say
+    "KoBertTokenizer"."""
+    from kobert_transformers.tokenization_kobert import KoBertTokenizer as Original
+
+    class KoBertTokenizer(Original):
+        def save_vocabulary(self, save_directory, filename_prefix=None):
+            return super().save_vocabulary(save_directory)
+
+    return KoBertTokenizer
 
 
 def tokenize_with_offsets(tokenizer, texts):
