@@ -11,7 +11,6 @@ takes the original text between the tokens aligned before and after it. Post-pro
 text heuristics: the answer is always `context[char_start:char_end]`.
 """
 
-import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -73,7 +72,7 @@ def load_tokenizer(model_type, model_name_or_path, **kwargs):
             f"--model_name_or_path {model_name_or_path!r}: cannot load a tokenizer ({first_line})") from None
 
 
-@functools.lru_cache(maxsize=None)
+@lru_cache(maxsize=None)
 def kobert_tokenizer_class():
     """kobert-transformers' KoBertTokenizer, able to save_pretrained under transformers 4.x (which passes a
     filename_prefix its save_vocabulary does not take). The class keeps its name, so saved folders still say
