@@ -9,12 +9,14 @@ from .evaluate import evaluate_predictions, gold_answers
 def assemble_logits(features, batches):
     """Per-feature logits from any number of batches -> ragged start/end arrays aligned with the feature tokens.
 
-    Every feature must be present exactly once: a missing or repeated feature is a bug in the sharding."""
+    The list of batches is consumed (emptied) as it is copied, so the logits are not held twice. Every feature
+    must be present exactly once: a missing or repeated feature is a bug in the sharding."""
     start = np.empty(features.num_tokens, dtype=np.float32)
     end = np.empty(features.num_tokens, dtype=np.float32)
     seen = np.zeros(len(features), dtype=np.int32)
     splits = features.row_splits
-    for indices, starts, ends in batches:
+    while batches:
+        indices, starts, ends = batches.pop()
         for f, s, e in zip(indices, starts, ends):
             start[splits[f]:splits[f + 1]] = s
             end[splits[f]:splits[f + 1]] = e
