@@ -79,6 +79,11 @@ def build_parser():
     a("--save_steps", type=int, default=500, help="write last.ckpt every N optimizer steps (for --resume)")
     a("--logging_steps", type=int, default=50, help="log training scalars every N steps (default: 50)")
     a("--seed", type=int, default=42, help="random seed (default: 42)")
+    a("--group_by_length", action="store_true", help="draw training batches from buckets of similar length "
+                                                     "(seeded), so per-batch padding pays off in training too")
+    a("--compile", action="store_true", help="torch.compile the model (GPU runs of more than a few hundred steps)")
+    a("--peak_tflops", type=float, help="peak TFLOP/s of one device for the MFU in TensorBoard (default: looked "
+                                        "up from the GPU name; no MFU on CPU)")
     for action in p._actions:
         name = action.dest
         if name in REGISTRY_DEFAULTS:
@@ -108,6 +113,8 @@ def resolve_config(args):
         raise UsageError("nothing to do: give --do_train, --do_eval and/or --do_predict")
     if args.do_predict and not args.predict_file:
         raise UsageError("--do_predict needs --predict_file")
+    if args.peak_tflops is not None and args.peak_tflops <= 0:
+        raise UsageError(f"--peak_tflops must be positive, not {args.peak_tflops}")
     cfg = dict(vars(args))
     for name in REGISTRY_DEFAULTS:
         if cfg[name] is None:
@@ -211,6 +218,8 @@ class Run:
         import pytorch_lightning as pl
 
         from .datamodule import QADataModule
+        from .sampling import group_by_length_sampler
+        from .throughput import compile_model
         from .tokenization import load_tokenizer
 
         cfg = self.cfg
@@ -230,7 +239,10 @@ class Run:
             negative_window_ratio=cfg["negative_window_ratio"], num_workers=cfg["num_workers"],
             max_train_samples=cfg["max_train_samples"], max_eval_samples=cfg["max_eval_samples"],
             overwrite_cache=cfg["overwrite_cache"], predict_file=cfg["predict_file"] and Path(cfg["predict_file"]),
-            with_token_type_ids=module.takes_token_type_ids and "token_type_ids" in tokenizer.model_input_names)
+            with_token_type_ids=module.takes_token_type_ids and "token_type_ids" in tokenizer.model_input_names,
+            train_sampler_factory=group_by_length_sampler if cfg["group_by_length"] else None)
+        if cfg["compile"]:
+            compile_model(module)
         self.trainer = self.make_trainer()
         self.write_info("running", num_parameters=sum(p.numel() for p in module.model.parameters()))
         try:
@@ -286,8 +298,10 @@ class Run:
 
     def make_trainer(self):
         import pytorch_lightning as pl
-        from pytorch_lightning.callbacks import ModelCheckpoint
+        from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
         from pytorch_lightning.loggers import TensorBoardLogger
+
+        from .throughput import ThroughputMonitor
 
         cfg = self.cfg
         ckpt_dir = self.folder / "checkpoints"
@@ -304,7 +318,11 @@ class Run:
             strategy="ddp" if world > 1 else "auto", precision=cfg["precision"],
             max_epochs=cfg["num_train_epochs"], max_steps=cfg["max_steps"],
             gradient_clip_val=cfg["gradient_clip_val"], accumulate_grad_batches=cfg["accumulate_grad_batches"],
-            logger=TensorBoardLogger(str(self.folder), name="logs"), callbacks=[self.best_callback, step_callback],
+            logger=TensorBoardLogger(str(self.folder), name="logs"),
+            callbacks=[self.best_callback, step_callback, ThroughputMonitor(peak_tflops=cfg["peak_tflops"]),
+                       # the bar reads train_loss when it refreshes, a GPU sync: not every step on a GPU
+                       TQDMProgressBar(refresh_rate=cfg["logging_steps"] if hardware(cfg)["accelerator"] == "gpu"
+                                       else 1)],
             log_every_n_steps=cfg["logging_steps"], num_sanity_val_steps=0, use_distributed_sampler=False,
             default_root_dir=str(self.folder), enable_model_summary=False)
 

@@ -42,6 +42,7 @@ class QADataModule(pl.LightningDataModule):
         self.overwrite_cache = overwrite_cache
         self.predict_file = predict_file
         self.with_token_type_ids = with_token_type_ids
+        # (features, batch_size, seed, rank, world) -> batch sampler; Lightning calls set_epoch on its `.sampler`
         self.train_sampler_factory = train_sampler_factory
         self.splits = ()
         self.eval_split = "dev"  # what val_dataloader serves: "dev", or "predict" for --do_predict

@@ -44,7 +44,8 @@ class QAModule(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         loss = self(batch).loss
         self.log("train_loss", loss, prog_bar=True)
-        self.log("lr", self.lr_schedulers().get_last_lr()[0])
+        # a CPU tensor: logging a Python float would copy it to the GPU and block every step
+        self.log("lr", torch.tensor(self.lr_schedulers().get_last_lr()[0]))
         return loss
 
     def configure_optimizers(self):
