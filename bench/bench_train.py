@@ -144,11 +144,11 @@ class MetricsCapture(Logger):
 
 
 def run_toolkit(template, batches, device, precision, warmup, compile_options=None, logging_steps=50,
-                capture=None, module_class=QAModule, progress_refresh=1):
+                capture=None, progress_refresh=1):
     """(wall, CPU) seconds for the steps after `warmup` of Trainer.fit on a QAModule holding a copy of `template`;
     `capture` (a MetricsCapture) receives what is logged, the throughput monitor's scalars included. The progress
     bar refreshes every step by default, as in run_qa.py."""
-    module = module_class("bench", hf_config=template.config.to_dict())
+    module = QAModule("bench", hf_config=template.config.to_dict())
     module.model.load_state_dict(template.state_dict())
     if compile_options is not None:
         throughput.compile_model(module, **compile_options)

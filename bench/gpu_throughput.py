@@ -3,11 +3,8 @@
 download), 384 tokens, batch 32, bf16-mixed, for
 
   bare             a plain PyTorch loop (autocast, AdamW with QAModule's groups, clipping, schedule)
-  toolkit          Trainer + QAModule as run_qa.py configures them (logger, throughput monitor, progress bar)
-  toolkit_nosync   the same without its two host-device synchronizations per step: the progress bar showing
-                   train_loss refreshed every 20 steps instead of every step (each refresh reads the loss from the
-                   GPU), and lr logged as a CPU tensor (a Python float becomes a new GPU tensor each step, a
-                   blocking copy); what the change proposed for run_qa.py / QAModule would give
+  toolkit          Trainer + QAModule as run_qa.py configures them on a GPU (logger, throughput monitor, progress
+                   bar refreshed every logging step, learning rate logged as a CPU tensor: no per-step sync)
   toolkit_compile  the toolkit with --compile (torch.compile of the model)
 
 Samples/s and MFU (FLOPs of the real tokens, 6 x non-embedding parameters + 12 x layers x hidden x 384 per token,
@@ -35,24 +32,12 @@ from transformers import AutoModelForQuestionAnswering, BertConfig
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_train import MetricsCapture, run_bare, run_toolkit, synthetic_batches  # noqa: E402
 
-from korsquad.model import QAModule  # noqa: E402
 from korsquad.throughput import (  # noqa: E402
     layers_and_hidden, lookup_peak_tflops, non_embedding_parameters, number_format, training_flops)
 
-VARIANTS = ("bare", "toolkit", "toolkit_nosync", "toolkit_compile")
+VARIANTS = ("bare", "toolkit", "toolkit_compile")
 GOAL_MFU = 0.45
-NOSYNC_REFRESH = 20  # progress-bar refresh of toolkit_nosync, in steps
 DISTINCT_BATCHES = 8  # the steps cycle through these (random tokens: the cost does not depend on them)
-
-
-class QAModuleLrOnHost(QAModule):
-    """QAModule logging the learning rate as a CPU tensor, so that logging it costs no copy to the GPU."""
-
-    def training_step(self, batch, batch_idx):
-        loss = self(batch).loss
-        self.log("train_loss", loss, prog_bar=True)
-        self.log("lr", torch.tensor(self.lr_schedulers().get_last_lr()[0]))
-        return loss
 
 
 def bert_base_config(smoke):
@@ -112,14 +97,11 @@ def main(argv=None):
     batches = [distinct[i % DISTINCT_BATCHES] for i in range(args.steps)]
     # The throughput monitor logs every `warmup` steps: its first window is the warm-up, the others are compared.
     captures = {name: MetricsCapture() for name in VARIANTS if name != "bare"}
-    toolkit = dict(logging_steps=args.warmup or 1)
+    toolkit = dict(logging_steps=args.warmup or 1, progress_refresh=args.warmup or 1)
     runners = {
         "bare": lambda: run_bare(copy.deepcopy(template), batches, device, args.precision, args.warmup),
         "toolkit": lambda: run_toolkit(template, batches, device, args.precision, args.warmup,
                                        capture=captures["toolkit"], **toolkit),
-        "toolkit_nosync": lambda: run_toolkit(template, batches, device, args.precision, args.warmup,
-                                              capture=captures["toolkit_nosync"], module_class=QAModuleLrOnHost,
-                                              progress_refresh=NOSYNC_REFRESH, **toolkit),
         "toolkit_compile": lambda: run_toolkit(template, batches, device, args.precision, args.warmup,
                                                compile_options={"backend": args.compile_backend},
                                                capture=captures["toolkit_compile"], **toolkit),

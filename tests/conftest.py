@@ -32,6 +32,15 @@ def minilm_path():
 
 
 @pytest.fixture(scope="session")
+def bert_pair():
+    """The slow and the fast tokenizer of one WordPiece vocabulary (MiniLM's vocab.txt)."""
+    from transformers import BertTokenizer, BertTokenizerFast
+
+    vocab = str(minilm_path() / "vocab.txt")
+    return BertTokenizer(vocab, do_lower_case=True), BertTokenizerFast(vocab, do_lower_case=True)
+
+
+@pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory):
     """A tiny randomly initialised BERT QA model with MiniLM's real WordPiece vocabulary, saved to a folder."""
     from transformers import BertConfig, BertForQuestionAnswering, BertTokenizerFast

@@ -22,14 +22,6 @@ SMALL = dict(max_seq_length=64, doc_stride=16, max_query_length=16)  # many wind
 
 
 @pytest.fixture(scope="module")
-def bert_pair():
-    from transformers import BertTokenizer, BertTokenizerFast
-
-    vocab = str(minilm_path() / "vocab.txt")
-    return BertTokenizer(vocab, do_lower_case=True), BertTokenizerFast(vocab, do_lower_case=True)
-
-
-@pytest.fixture(scope="module")
 def fast(bert_pair):
     return bert_pair[1]
 

@@ -171,7 +171,7 @@ def test_gpu_benchmark_smoke_run_on_cpu():
                           "--steps", "2"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert set(report["results"]) == {"bare", "toolkit", "toolkit_nosync", "toolkit_compile"}
+    assert set(report["results"]) == {"bare", "toolkit", "toolkit_compile"}
     assert all(r["samples_per_sec"] > 0 and r["mfu"] is None for r in report["results"].values())
     assert "variant" in out.stdout  # the table
 

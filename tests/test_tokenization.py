@@ -26,14 +26,6 @@ TRICKY = [
 
 
 @pytest.fixture(scope="module")
-def bert_pair():
-    from transformers import BertTokenizer, BertTokenizerFast
-
-    vocab = str(minilm_path() / "vocab.txt")
-    return BertTokenizer(vocab, do_lower_case=True), BertTokenizerFast(vocab, do_lower_case=True)
-
-
-@pytest.fixture(scope="module")
 def kobert(tmp_path_factory):
     texts = squad_contexts(FIXTURES / "korquad_tiny.json")
     return train_kobert(tmp_path_factory.mktemp("tok") / "KoBERT_Tiny", texts, vocab_size=300)

@@ -3,7 +3,6 @@ gathered from every process (each feature once) for the post-processing on proce
 
 import inspect
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
