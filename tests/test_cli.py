@@ -63,6 +63,17 @@ def test_train_then_evaluate_in_a_second_process(tiny_bert, squad_dir, tmp_path)
     assert set(predictions) == ids
     assert set(read_json(run_dir / "nbest_predictions_eval.json")) == ids
 
+    unlabeled = tmp_path / "questions.json"
+    for article in tiny["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                del qa["answers"]
+    unlabeled.write_text(json.dumps(tiny))
+    predict = run_cli(*common, "--do_predict", "--predict_file", unlabeled)
+    assert predict.returncode == 0, predict.stderr[-3000:]
+    assert read_json(run_dir / "predictions_predict.json") == predictions  # same checkpoint, same questions
+    assert read_json(run_dir / "result.json") == result  # the evaluation's files are left alone
+
     from transformers import pipeline
 
     qa = pipeline("question-answering", model=str(run_dir / "best_model"), device=-1)

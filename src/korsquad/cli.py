@@ -40,13 +40,12 @@ def build_parser():
                                              "checkpoint, or --checkpoint)")
     a("--do_predict", action="store_true", help="write predictions for --predict_file (unlabeled SQuAD format)")
     a("--predict_file", help="questions to answer with --do_predict")
-    a("--data_dir", default="./data", help="where download_*.py put the data sets (default: ./data)")
-    a("--output_dir", default="./model", help="run folders go to OUTPUT_DIR/<data_name>/<run_name> "
-                                              "(default: ./model)")
+    a("--data_dir", default="./data", help="where download_*.py put the data sets")
+    a("--output_dir", default="./model", help="run folders go to OUTPUT_DIR/<data_name>/<run_name>")
     a("--run_name", help="run folder name (default: model_name_or_path with / replaced by -)")
     a("--gpu_ids", help="comma-separated GPU ids, e.g. 0,3 (DDP when more than one); default: --accelerator")
-    a("--accelerator", default="auto", help="cpu, gpu or auto, when --gpu_ids is not given (default: auto)")
-    a("--devices", type=int, default=1, help="processes for --accelerator (DDP when > 1; default: 1)")
+    a("--accelerator", default="auto", help="cpu, gpu or auto, when --gpu_ids is not given")
+    a("--devices", type=int, default=1, help="processes for --accelerator (DDP when > 1)")
     a("--num_nodes", type=int, default=1, help="machines for multi-node DDP, launched by torchrun or SLURM")
     a("--max_seq_length", type=int, help="tokens per window, question and special tokens included")
     a("--doc_stride", type=int, help="distance in tokens between the starts of consecutive windows (BERT's "
@@ -58,7 +57,7 @@ def build_parser():
                                                       "exceeds this (data sets with unanswerable questions)")
     a("--negative_window_ratio", type=float, help="fraction of windows without the answer kept for training")
     a("--num_train_epochs", type=int, help="training epochs")
-    a("--max_steps", type=int, default=-1, help="stop after this many optimizer steps (default: -1, no limit)")
+    a("--max_steps", type=int, default=-1, help="stop after this many optimizer steps (-1: no limit)")
     a("--batch_size", type=int, help="training batch size per device (default 16, 4 for large models)")
     a("--eval_batch_size", type=int, help="evaluation batch size per device (default: 2 x batch_size)")
     a("--learning_rate", type=float, help="peak learning rate of AdamW")
@@ -67,18 +66,19 @@ def build_parser():
     a("--weight_decay", type=float, help="AdamW weight decay (never on biases and LayerNorm weights)")
     a("--warmup_ratio", type=float, default=0.0, help="fraction of the training steps for linear warm-up")
     a("--warmup_steps", type=int, default=0, help="warm-up steps (overrides --warmup_ratio when > 0)")
-    a("--gradient_clip_val", type=float, default=1.0, help="gradient norm clipping (default: 1.0)")
-    a("--accumulate_grad_batches", type=int, default=1, help="batches per optimizer step (default: 1)")
-    a("--precision", default="32", choices=["32", "16-mixed", "bf16-mixed"], help="default: 32")
-    a("--num_workers", type=int, default=0, help="DataLoader worker processes (default: 0)")
+    a("--gradient_clip_val", type=float, default=1.0, help="gradient norm clipping")
+    a("--accumulate_grad_batches", type=int, default=1, help="batches per optimizer step")
+    a("--precision", default="32", choices=["32", "16-mixed", "bf16-mixed"],
+      help="32, 16-mixed or bf16-mixed (mixed precision on GPUs)")
+    a("--num_workers", type=int, default=0, help="DataLoader worker processes")
     a("--max_train_samples", type=int, help="use only the first N training questions")
     a("--max_eval_samples", type=int, help="use only the first N evaluation questions")
     a("--overwrite_cache", action="store_true", help="rebuild the cached features")
     a("--checkpoint", help="evaluate this checkpoint (.ckpt) instead of the run folder's best")
     a("--resume", action="store_true", help="continue an interrupted training from the run's last.ckpt")
     a("--save_steps", type=int, default=500, help="write last.ckpt every N optimizer steps (for --resume)")
-    a("--logging_steps", type=int, default=50, help="log training scalars every N steps (default: 50)")
-    a("--seed", type=int, default=42, help="random seed (default: 42)")
+    a("--logging_steps", type=int, default=50, help="log training scalars every N steps")
+    a("--seed", type=int, default=42, help="random seed")
     a("--group_by_length", action="store_true", help="draw training batches from buckets of similar length "
                                                      "(seeded), so per-batch padding pays off in training too")
     a("--compile", action="store_true", help="torch.compile the model (GPU runs of more than a few hundred steps)")
@@ -246,9 +246,8 @@ class Run:
         self.trainer = self.make_trainer()
         self.write_info("running", num_parameters=sum(p.numel() for p in module.model.parameters()))
         try:
-            if cfg["do_train"]:
-                module = self.train(module, tokenizer)
-            if cfg["do_eval"]:
+            evaluated = cfg["do_train"] and self.train(module, tokenizer)
+            if cfg["do_eval"] and not evaluated:
                 self.evaluate(module, "dev")
             if cfg["do_predict"]:
                 self.evaluate(module, "predict")
@@ -338,12 +337,14 @@ class Run:
         return evaluator
 
     def train(self, module, tokenizer):
+        """Fit, keep the best checkpoint, export it. True when the dev files already hold its predictions."""
         import torch
 
         cfg = self.cfg
         self.dm.use_splits("train", "dev")
         self.dm.eval_split = "dev"
-        module.evaluator = self.evaluator("dev", write=False)
+        module.evaluator = evaluator = self.evaluator("dev", write=cfg["do_eval"])
+        evaluator.only_when_best = True  # the files follow the best checkpoint
         ckpt = self.folder / "checkpoints" / "last.ckpt" if cfg["resume"] else None
         self.trainer.fit(module, datamodule=self.dm, ckpt_path=ckpt)
         if not self.best_callback.best_model_path:  # no validation ran: the final weights stand as the best
@@ -353,7 +354,13 @@ class Run:
         if self.trainer.is_global_zero:
             module.model.save_pretrained(self.folder / "best_model")
             tokenizer.save_pretrained(self.folder / "best_model")
-        return module
+        # --resume starts a new Evaluator that has not seen the earlier epochs: evaluate again in that case
+        best_score = self.best_callback.best_model_score
+        written = (evaluator.best_f1 is not None and best_score is not None and not cfg["resume"]
+                   and abs(evaluator.best_f1 - float(best_score)) < 1e-4)
+        if self.trainer.is_global_zero and written:
+            print(json.dumps(load_json(self.folder / "result.json")))
+        return self._broadcast(written)
 
     def evaluate(self, module, split):
         self.dm.use_splits(split)
@@ -364,7 +371,7 @@ class Run:
         self.trainer.validate(module, datamodule=self.dm, verbose=False)
         if self.trainer.is_global_zero:
             if split == "predict":
-                print(f"predictions written to {self.folder}")
+                print(f"predictions written to {self.folder / 'predictions_predict.json'}")
             else:
                 print(json.dumps(evaluator.result))
 

@@ -27,7 +27,11 @@ def assemble_logits(features, batches):
 
 
 class Evaluator:
-    """Called with the gathered batches at the end of each evaluation: decodes, scores and (optionally) writes."""
+    """Called with the gathered batches at the end of each evaluation: decodes, scores and writes the files.
+
+    `only_when_best` (during training): write only when the F1 beats every earlier evaluation of this run, the
+    same rule by which the best checkpoint is kept, so the files then hold the best checkpoint's predictions and
+    a final evaluation of it need not run again."""
 
     def __init__(self, spec, data, *, n_best_size, max_answer_length, null_score_diff_threshold,
                  labeled=True):
@@ -37,7 +41,9 @@ class Evaluator:
                                     null_score_diff_threshold=null_score_diff_threshold,
                                     with_null=spec.has_unanswerable)
         self.labeled = labeled
-        self.output_dir = None  # set for the final evaluation: the run folder gets the files
+        self.output_dir = None  # where the files go; None: nowhere
+        self.only_when_best = False
+        self.best_f1 = None  # the best F1 written so far (with only_when_best)
         self.result = None
 
     def __call__(self, batches):
@@ -45,10 +51,19 @@ class Evaluator:
         start, end = assemble_logits(features, batches)
         decoded = postprocess.decode(features, examples, start, end, **self.decode_settings)
         self.result = self.score(examples, decoded) if self.labeled else {}
-        if self.output_dir is not None:
-            postprocess.write_outputs(self.output_dir, decoded, self.result)
+        if self.output_dir is not None and self._worth_writing():
+            postprocess.write_outputs(self.output_dir, decoded, self.result if self.labeled else None,
+                                      split="eval" if self.labeled else "predict")
         em = self.result.get("exact_match", self.result.get("exact"))
         return {"em": em, "f1": self.result["f1"]} if self.labeled else {}
+
+    def _worth_writing(self):
+        if not self.only_when_best:
+            return True
+        if self.best_f1 is not None and self.result["f1"] <= self.best_f1:
+            return False
+        self.best_f1 = self.result["f1"]
+        return True
 
     def score(self, examples, decoded):
         result = evaluate_predictions(examples, decoded.predictions, self.spec.metric)

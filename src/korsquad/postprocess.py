@@ -362,13 +362,18 @@ def tuned_thresholds(golds, decoded):
     return {key: result[key] for key in ("best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh")}
 
 
-def write_outputs(output_dir, decoded, result):
-    """Write the prediction, n-best, null-odds (with null answers) and result files atomically; return paths."""
+def write_outputs(output_dir, decoded, result, split="eval"):
+    """Write the prediction, n-best, null-odds (with null answers) and result files atomically; return paths.
+
+    The dev evaluation writes `*_eval.json` and result.json (the 2021 names); `--do_predict` (split "predict",
+    result None) writes `*_predict.json` beside them, without touching the evaluation's files."""
     output_dir = Path(output_dir)
-    files = {PREDICTIONS_FILE: decoded.predictions, NBEST_FILE: decoded.nbest}
+    names = [name.replace("_eval.json", f"_{split}.json") for name in (PREDICTIONS_FILE, NBEST_FILE, NULL_ODDS_FILE)]
+    files = {names[0]: decoded.predictions, names[1]: decoded.nbest}
     if decoded.null_odds is not None:
-        files[NULL_ODDS_FILE] = decoded.null_odds
-    files[RESULT_FILE] = result
+        files[names[2]] = decoded.null_odds
+    if result is not None:
+        files[RESULT_FILE] = result
     paths = []
     for name, content in files.items():
         atomic_write_json(output_dir / name, content)
