@@ -95,7 +95,9 @@ def test_evaluation_under_ddp_matches_one_process(tiny_bert, squad_dir, tmp_path
     assert single.returncode == 0, single.stderr[-3000:]
     assert read_json(run_dir / "predictions_eval.json") == ddp_predictions
     assert read_json(run_dir / "result.json") == ddp_result
-    assert read_json(run_dir / "run.json")["hardware"]["devices"] == 1
+    info = read_json(run_dir / "run.json")
+    assert info["hardware"]["devices"] == 2 and info["config"]["do_train"]  # the training's record is kept
+    assert info["evaluation"]["hardware"]["devices"] == 1 and info["evaluation"]["status"] == "finished"
 
 
 def test_resume_continues_step_count_and_schedule(tiny_bert, squad_dir, tmp_path):

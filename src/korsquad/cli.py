@@ -379,15 +379,17 @@ class Run:
         return self.trainer.strategy.broadcast(obj, src=0)
 
     def write_info(self, status, **extra):
+        """run.json on process 0. A run without --do_train in a folder that a training made keeps the training's
+        record (the report reads it) and adds its own under "evaluation"."""
         trainer = getattr(self, "trainer", None)
         if trainer is not None and not trainer.is_global_zero:
             return
         if int(os.environ.get("LOCAL_RANK", "0")) != 0 or int(os.environ.get("NODE_RANK", "0")) != 0:
             return
-        self.info.update(extra)
         finished = status != "running"
+        self.info.update(extra)
         self.info.update(
-            config={k: v for k, v in self.cfg.items()},
+            config=dict(self.cfg),
             status=status,
             started_at=datetime.fromtimestamp(self.started, timezone.utc).isoformat(),
             finished_at=datetime.now(timezone.utc).isoformat() if finished else None,
@@ -395,7 +397,15 @@ class Run:
             hardware=hardware(self.cfg),
             train_steps=trainer.global_step if trainer is not None and self.cfg["do_train"] else None,
         )
-        atomic_write_json(self.folder / "run.json", self.info)
+        record, path = self.info, self.folder / "run.json"
+        if not self.cfg["do_train"] and path.is_file():
+            try:
+                training = load_json(path)
+            except UsageError:
+                training = None
+            if isinstance(training, dict) and training.get("config", {}).get("do_train"):
+                record = dict(training, evaluation=self.info)
+        atomic_write_json(path, record)
 
 
 def hardware(cfg):
