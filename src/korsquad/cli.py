@@ -122,23 +122,16 @@ def resolve_config(args):
     if cfg["adam_epsilon"] is None:
         cfg["adam_epsilon"] = spec.adam_epsilon(args.model_type)
     cfg["run_name"] = args.run_name or args.model_name_or_path.strip("/").replace("/", "-")
-    check_window(cfg)
+    check_decoding(cfg)
     cfg.update(devices_config(args))
     return spec, cfg
 
 
-def check_window(cfg):
-    for flag in ("max_seq_length", "doc_stride", "max_query_length", "n_best_size", "max_answer_length"):
+def check_decoding(cfg):
+    """Checked now, not after hours of training when the post-processing would refuse them."""
+    for flag in ("n_best_size", "max_answer_length"):
         if cfg[flag] < 1:
             raise UsageError(f"--{flag} must be positive, not {cfg[flag]}")
-    # At least one context token must fit next to a full question and the special tokens (at most 4).
-    room = cfg["max_seq_length"] - cfg["max_query_length"] - 4
-    if room < 1:
-        raise UsageError(f"--max_seq_length {cfg['max_seq_length']} leaves no room for the context after "
-                         f"--max_query_length {cfg['max_query_length']} and the special tokens")
-    if cfg["doc_stride"] > room:
-        raise UsageError(f"--doc_stride {cfg['doc_stride']} is larger than the context part of a window "
-                         f"({room} tokens with --max_seq_length {cfg['max_seq_length']}): text would be skipped")
 
 
 def devices_config(args):
@@ -218,6 +211,7 @@ class Run:
         import pytorch_lightning as pl
 
         from .datamodule import QADataModule
+        from .features import check_parameters, pair_layout
         from .sampling import group_by_length_sampler
         from .throughput import compile_model
         from .tokenization import load_tokenizer
@@ -226,8 +220,11 @@ class Run:
         pl.seed_everything(cfg["seed"], workers=True, verbose=False)
         model_path = resolve_model_path(cfg["model_name_or_path"])
         self.check_inputs()
-        module, source = self.load_module(model_path)
-        tokenizer = load_tokenizer(cfg["model_type"], source)
+        tokenizer = load_tokenizer(cfg["model_type"], self.tokenizer_source(model_path))
+        # the window flags against this tokenizer's special tokens, before a large model is loaded
+        check_parameters(tokenizer, pair_layout(tokenizer), cfg["max_seq_length"], cfg["doc_stride"],
+                         cfg["max_query_length"], cfg["negative_window_ratio"])
+        module = self.load_module(model_path)
         if cfg["batch_size"] is None:
             large = getattr(module.model.config, "hidden_size", 0) >= 1024
             cfg["batch_size"] = self.spec.defaults["batch_size_large" if large else "batch_size"]
@@ -275,25 +272,28 @@ class Run:
         if not cfg["do_train"] and not cfg["checkpoint"]:
             self.eval_checkpoint = best_checkpoint(self.folder)
 
+    def tokenizer_source(self, model_path):
+        """The pre-trained model's tokenizer to train; the run's exported one to evaluate its best checkpoint."""
+        exported = self.folder / "best_model"
+        if self.cfg["do_train"] or self.cfg["checkpoint"] or not exported.is_dir():
+            return model_path
+        return exported
+
     def load_module(self, model_path):
-        """(module, folder the tokenizer comes from): pre-trained weights to train, a checkpoint to evaluate."""
+        """Pre-trained weights to train; a checkpoint to evaluate."""
         from .model import QAModule
 
         cfg = self.cfg
-        if cfg["do_train"]:
-            try:
-                module = QAModule(model_path, learning_rate=cfg["learning_rate"], adam_epsilon=cfg["adam_epsilon"],
-                                  weight_decay=cfg["weight_decay"], warmup_ratio=cfg["warmup_ratio"],
-                                  warmup_steps=cfg["warmup_steps"])
-            except OSError as err:
-                reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                raise UsageError(f"--model_name_or_path {cfg['model_name_or_path']}: cannot load the model "
-                                 f"({reason})") from None
-            return module, model_path
-        checkpoint = Path(cfg["checkpoint"] or self.eval_checkpoint)
-        module = QAModule.load_from_checkpoint(checkpoint, map_location="cpu")
-        exported = self.folder / "best_model"
-        return module, exported if exported.is_dir() and not cfg["checkpoint"] else model_path
+        if not cfg["do_train"]:
+            return QAModule.load_from_checkpoint(Path(cfg["checkpoint"] or self.eval_checkpoint), map_location="cpu")
+        try:
+            return QAModule(model_path, learning_rate=cfg["learning_rate"], adam_epsilon=cfg["adam_epsilon"],
+                            weight_decay=cfg["weight_decay"], warmup_ratio=cfg["warmup_ratio"],
+                            warmup_steps=cfg["warmup_steps"])
+        except OSError as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UsageError(f"--model_name_or_path {cfg['model_name_or_path']}: cannot load the model "
+                             f"({reason})") from None
 
     def make_trainer(self):
         import pytorch_lightning as pl
