@@ -255,14 +255,12 @@ class Run:
 
     def check_inputs(self):
         """Fail before any model is loaded: missing data files, nothing to evaluate."""
+        from .datamodule import split_file
+
         cfg = self.cfg
         needed = (["train", "dev"] if cfg["do_train"] else []) + (["dev"] if cfg["do_eval"] else [])
         for split in needed:
-            path = self.spec.split_path(cfg["data_dir"], split)
-            if not path.exists():
-                raise UsageError(
-                    f"{path} not found: fetch {self.spec.name} with `python download_{self.spec.family}.py "
-                    f"--data_name {self.spec.name} --download_dir {cfg['data_dir']}`")
+            split_file(self.spec, cfg["data_dir"], split)
         if cfg["predict_file"] and not Path(cfg["predict_file"]).is_file():
             raise UsageError(f"--predict_file {cfg['predict_file']}: file not found")
         if cfg["resume"] and not (self.folder / "checkpoints" / "last.ckpt").is_file():

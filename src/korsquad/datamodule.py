@@ -48,6 +48,7 @@ class QADataModule(pl.LightningDataModule):
         self.eval_split = "dev"  # what val_dataloader serves: "dev", or "predict" for --do_predict
         self.examples = {}
         self.features = {}
+        self._cache_folders = {}
 
     def use_splits(self, *splits):
         """Which of "train", "dev" and "predict" this run needs."""
@@ -56,14 +57,7 @@ class QADataModule(pl.LightningDataModule):
 
     # ---- files -------------------------------------------------------------------------------------------
     def split_source(self, split):
-        if split == "predict":
-            return self.predict_file
-        path = self.spec.split_path(self.data_dir, split)
-        if not path.exists():
-            raise UsageError(
-                f"{path} not found: fetch {self.spec.name} with `python download_{self.spec.family}.py "
-                f"--data_name {self.spec.name} --download_dir {self.data_dir}`")
-        return path
+        return self.predict_file if split == "predict" else split_file(self.spec, self.data_dir, split)
 
     def read_split(self, split):
         examples = read_examples(self.split_source(split), self.spec, training=split == "train",
@@ -79,16 +73,27 @@ class QADataModule(pl.LightningDataModule):
         return params
 
     def cache_folder(self, split):
-        source = self.split_source(split)
-        key = cache.cache_key(data_files(source, self.spec), self.tokenizer, self.feature_params(split))
-        return Path(self.data_dir) / self.spec.name / "cache" / f"{split}-{key}"
+        """Hashing the data files and the tokenizer is not free: once per split and process."""
+        if split not in self._cache_folders:
+            source = self.split_source(split)
+            key = cache.cache_key(data_files(source, self.spec), self.tokenizer, self.feature_params(split))
+            self._cache_folders[split] = Path(self.data_dir) / self.spec.name / "cache" / f"{split}-{key}"
+        return self._cache_folders[split]
 
     # ---- Lightning hooks -----------------------------------------------------------------------------------
     def prepare_data(self):
+        """Build missing caches. Lightning calls this before fit and again before validate: splits already
+        loaded are neither verified nor (with --overwrite_cache) rebuilt a second time."""
         for split in self.splits:
+            if split in self.features:
+                continue
             folder = self.cache_folder(split)
-            if self.overwrite_cache or cache.load_features(folder) is None:
+            features = None if self.overwrite_cache else cache.load_features(folder)
+            if features is None:
                 cache.save_features(self._build_chunks(split), folder)
+                features = cache.load_features(folder)
+            self.examples[split] = self.read_split(split)
+            self.features[split] = features
 
     def setup(self, stage=None):
         for split in self.splits:
@@ -143,6 +148,15 @@ class QADataModule(pl.LightningDataModule):
     def _world(self):
         trainer = self.trainer
         return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
+
+def split_file(spec, data_dir, split):
+    """The train/dev file (or KorQuAD 2.x folder) of a data set, or the error that says how to download it."""
+    path = spec.split_path(data_dir, split)
+    if not path.exists():
+        raise UsageError(f"{path} not found: fetch {spec.name} with `python download_{spec.family}.py "
+                         f"--data_name {spec.name} --download_dir {data_dir}`")
+    return path
 
 
 def length_sorted_shard(lengths, batch_size, rank, world):
