@@ -48,7 +48,8 @@ def test_train_then_evaluate_in_a_second_process(tiny_bert, squad_dir, tmp_path)
     assert info["status"] == "finished" and info["config"]["max_answer_length"] == 30  # registry default
     assert info["config"]["adam_epsilon"] == 1e-8 and info["train_steps"] > 0
     best = read_json(run_dir / "checkpoints" / "best_checkpoint.json")
-    assert Path(best["path"]).is_file() and best["val_f1"] is not None
+    assert (run_dir / best["path"]).is_file() and best["metric"] == "f1" and best["score"] is not None
+    assert best["epoch"] in (0, 1) and best["step"] > 0
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert scalars(run_dir, "train_loss") and scalars(run_dir, "val_f1") and scalars(run_dir, "lr")
 

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from korsquad.errors import UsageError
-from korsquad.postprocess import (NBEST_FILE, NO_SPAN_ODDS, NULL_ODDS_FILE, PREDICTIONS_FILE, RESULT_FILE, Decoded,
+from korsquad.runfolder import RunFolder
+from korsquad.postprocess import (NO_SPAN_ODDS, Decoded,
                                   decode, example_chunks, tuned_thresholds, write_outputs)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -465,15 +465,6 @@ def test_non_finite_logits_do_not_crash():
     assert all(not math.isnan(x["probability"]) for entries in decoded.nbest.values() for x in entries)
 
 
-def test_bad_settings_name_the_flag():
-    features = two_windows()
-    start, end = logits_for(features, {}, {})
-    with pytest.raises(UsageError, match="--n_best_size"):
-        decode(features, [example("q", CONTEXT)], start, end, n_best_size=0, max_answer_length=30)
-    with pytest.raises(UsageError, match="--max_answer_length"):
-        decode(features, [example("q", CONTEXT)], start, end, n_best_size=20, max_answer_length=0)
-
-
 def test_logits_that_do_not_match_the_features_are_refused():
     features = two_windows()
     start, end = logits_for(features, {}, {})
@@ -498,20 +489,22 @@ def test_empty_feature_set_decodes_to_nothing():
 def test_write_outputs_with_null_odds(tmp_path):
     decoded = Decoded({"a": "x", "b": ""}, {"a": [{"text": "x"}], "b": []}, {"a": "x", "b": ""},
                       {"a": -1.5, "b": NO_SPAN_ODDS})
-    paths = write_outputs(tmp_path / "run", decoded, {"exact": 50.0})
-    assert sorted(p.name for p in paths) == sorted([PREDICTIONS_FILE, NBEST_FILE, NULL_ODDS_FILE, RESULT_FILE])
+    folder = RunFolder(tmp_path / "run")
+    paths = write_outputs(folder, decoded, {"exact": 50.0})
+    assert sorted(p.name for p in paths) == ["nbest_predictions_eval.json", "null_odds_eval.json",
+                                             "predictions_eval.json", "result.json"]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(p.name for p in paths)
-    assert json.loads((tmp_path / "run" / PREDICTIONS_FILE).read_text()) == {"a": "x", "b": ""}
+    assert json.loads(folder.predictions().read_text()) == {"a": "x", "b": ""}
     # Strict JSON: no Infinity, so na-prob readers accept the file.
-    assert json.loads((tmp_path / "run" / NULL_ODDS_FILE).read_text(), parse_constant=pytest.fail) == \
-           {"a": -1.5, "b": NO_SPAN_ODDS}
-    assert json.loads((tmp_path / "run" / RESULT_FILE).read_text()) == {"exact": 50.0}
-    assert json.loads((tmp_path / "run" / NBEST_FILE).read_text()) == decoded.nbest
+    assert json.loads(folder.null_odds().read_text(), parse_constant=pytest.fail) == {"a": -1.5, "b": NO_SPAN_ODDS}
+    assert json.loads(folder.result_json.read_text()) == {"exact": 50.0}
+    assert json.loads(folder.nbest().read_text()) == decoded.nbest
 
 
 def test_write_outputs_without_null_odds_writes_no_null_file(tmp_path):
-    write_outputs(tmp_path, Decoded({"a": "x"}, {"a": []}, {"a": "x"}), {"exact_match": 100.0, "f1": 100.0})
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([PREDICTIONS_FILE, NBEST_FILE, RESULT_FILE])
+    write_outputs(RunFolder(tmp_path), Decoded({"a": "x"}, {"a": []}, {"a": "x"}), {"exact_match": 100.0, "f1": 100.0})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nbest_predictions_eval.json", "predictions_eval.json",
+                                                          "result.json"]
 
 
 def test_tuned_thresholds_answer_with_the_best_span_below_the_threshold():

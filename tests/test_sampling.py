@@ -58,7 +58,7 @@ def test_ddp_shares_are_disjoint_cover_everything_and_have_equal_batch_counts():
     lengths = random_lengths(1000)  # divisible by 4: every feature exactly once across processes
     per_rank = epoch_batches(lengths, 8, epoch=2, world=4)
     counts = {len(batches) for batches in per_rank}
-    assert counts == {len(GroupedBatchSampler(lengths, 8, rank=0, world=4))}
+    assert counts == {len(GroupedBatchSampler(lengths, 8, seed=0, rank=0, world=4))}
     shares = [set(np.concatenate(batches).tolist()) for batches in per_rank]
     assert sum(map(len, shares)) == 1000
     assert set.union(*shares) == set(range(1000))
@@ -85,7 +85,7 @@ def test_fewer_features_than_processes():
 
 def test_len_matches_iteration():
     for n, batch_size, world in [(1, 4, 1), (17, 4, 1), (100, 7, 3), (64, 8, 8)]:
-        sampler = GroupedBatchSampler(random_lengths(n), batch_size, world=world, rank=world - 1)
+        sampler = GroupedBatchSampler(random_lengths(n), batch_size, seed=0, world=world, rank=world - 1)
         assert len(list(sampler)) == len(sampler)
 
 
@@ -98,7 +98,7 @@ def test_factory_reads_lengths_from_row_splits():
 
 def test_bad_rank_is_refused():
     with pytest.raises(ValueError):
-        GroupedBatchSampler([1, 2], 2, rank=2, world=2)
+        GroupedBatchSampler([1, 2], 2, seed=0, rank=2, world=2)
 
 
 def test_lightning_reshuffles_the_batch_sampler_every_epoch(tmp_path):

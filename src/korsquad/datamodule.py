@@ -24,11 +24,16 @@ CHUNK_EXAMPLES = int(os.environ.get("KORSQUAD_CHUNK_EXAMPLES", "2000"))
 
 
 class QADataModule(pl.LightningDataModule):
-    def __init__(self, spec, tokenizer, *, data_dir, max_seq_length, doc_stride, max_query_length, batch_size,
-                 eval_batch_size, seed=42, negative_window_ratio=1.0, num_workers=0, max_train_samples=None,
+    """`train`: whether it serves training batches (and the dev set for validation); `eval_split`: what
+    validation serves, "dev" or "predict" (the questions of `predict_file`)."""
+
+    def __init__(self, spec, tokenizer, *, train, eval_split, data_dir, max_seq_length, doc_stride, max_query_length,
+                 batch_size, eval_batch_size, seed, negative_window_ratio, num_workers=0, max_train_samples=None,
                  max_eval_samples=None, overwrite_cache=False, predict_file=None, with_token_type_ids=True,
                  train_sampler_factory=None):
         super().__init__()
+        if eval_split not in ("dev", "predict"):
+            raise ValueError(f"eval_split must be 'dev' or 'predict', not {eval_split!r}")
         self.spec = spec
         self.tokenizer = tokenizer
         self.data_dir = data_dir
@@ -44,16 +49,11 @@ class QADataModule(pl.LightningDataModule):
         self.with_token_type_ids = with_token_type_ids
         # (features, batch_size, seed, rank, world) -> batch sampler; Lightning calls set_epoch on its `.sampler`
         self.train_sampler_factory = train_sampler_factory
-        self.splits = ()
-        self.eval_split = "dev"  # what val_dataloader serves: "dev", or "predict" for --do_predict
+        self.splits = ("train", eval_split) if train else (eval_split,)
+        self.eval_split = eval_split
         self.examples = {}
         self.features = {}
         self._cache_folders = {}
-
-    def use_splits(self, *splits):
-        """Which of "train", "dev" and "predict" this run needs."""
-        self.splits = splits
-        return self
 
     # ---- files -------------------------------------------------------------------------------------------
     def split_source(self, split):
@@ -144,6 +144,10 @@ class QADataModule(pl.LightningDataModule):
 
     def val_dataloader(self):
         return self._eval_loader(self.eval_split)
+
+    def eval_data(self):
+        """(examples, features) of the evaluated split, once set up."""
+        return self.examples[self.eval_split], self.features[self.eval_split]
 
     def _world(self):
         trainer = self.trainer

@@ -50,6 +50,7 @@ class DatasetSpec:
     eps_1e6_model_types: frozenset  # model types whose experiment-table adam_epsilon is 1e-6 (others 1e-8)
     download_by_default: bool = True
     notes: dict = field(default_factory=dict)
+    primary_metric: str = "f1"  # the result key that picks the best checkpoint
 
     @property
     def multi_part(self):

@@ -40,22 +40,15 @@ Non-finite logits never crash decoding: NaN ranks lowest and +-inf are clamped t
 import sys
 from dataclasses import dataclass
 from itertools import chain, repeat
-from pathlib import Path
 
 import numpy as np
 
 from . import metrics
-from .errors import UsageError
 from .jsonio import atomic_write_json
 
 # Features decoded at once: bounds the temporary arrays (padded logit windows, k x k candidate grids) to about
 # 45 MB for 512-token features, whatever the data set size.
 DEFAULT_CHUNK_FEATURES = 2048
-
-PREDICTIONS_FILE = "predictions_eval.json"
-NBEST_FILE = "nbest_predictions_eval.json"
-NULL_ODDS_FILE = "null_odds_eval.json"
-RESULT_FILE = "result.json"
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 NO_SPAN_ODDS = sys.float_info.max
@@ -115,7 +108,6 @@ def decode(features, examples, start_logits, end_logits, *, n_best_size, max_ans
     `examples[features.example_index[i]]` must be the example (with .id and .context) of feature i. Only the
     examples that have features appear in the result. The logits are read in place, never copied whole.
     """
-    _check_settings(n_best_size, max_answer_length)
     start_logits, end_logits = np.asarray(start_logits), np.asarray(end_logits)
     _check_inputs(features, examples, start_logits, end_logits)
     decoded = Decoded({}, {}, {}, {} if with_null else None)
@@ -124,13 +116,6 @@ def decode(features, examples, start_logits, end_logits, *, n_best_size, max_ans
                               n_best_size, max_answer_length, with_null)
         _collect(chunk, examples, null_score_diff_threshold, decoded)
     return decoded
-
-
-def _check_settings(n_best_size, max_answer_length):
-    if int(n_best_size) < 1:
-        raise UsageError(f"--n_best_size must be at least 1, got {n_best_size}")
-    if int(max_answer_length) < 1:
-        raise UsageError(f"--max_answer_length must be at least 1, got {max_answer_length}")
 
 
 def _check_inputs(features, examples, start_logits, end_logits):
@@ -362,20 +347,17 @@ def tuned_thresholds(golds, decoded):
     return {key: result[key] for key in ("best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh")}
 
 
-def write_outputs(output_dir, decoded, result, split="eval"):
-    """Write the prediction, n-best, null-odds (with null answers) and result files atomically; return paths.
+def write_outputs(folder, decoded, result, split="eval"):
+    """Write the prediction, n-best, null-odds (with null answers) and result files of a RunFolder atomically;
+    return their paths.
 
     The dev evaluation writes `*_eval.json` and result.json (the 2021 names); `--do_predict` (split "predict",
     result None) writes `*_predict.json` beside them, without touching the evaluation's files."""
-    output_dir = Path(output_dir)
-    names = [name.replace("_eval.json", f"_{split}.json") for name in (PREDICTIONS_FILE, NBEST_FILE, NULL_ODDS_FILE)]
-    files = {names[0]: decoded.predictions, names[1]: decoded.nbest}
+    files = {folder.predictions(split): decoded.predictions, folder.nbest(split): decoded.nbest}
     if decoded.null_odds is not None:
-        files[names[2]] = decoded.null_odds
+        files[folder.null_odds(split)] = decoded.null_odds
     if result is not None:
-        files[RESULT_FILE] = result
-    paths = []
-    for name, content in files.items():
-        atomic_write_json(output_dir / name, content)
-        paths.append(output_dir / name)
-    return paths
+        files[folder.result_json] = result
+    for path, content in files.items():
+        atomic_write_json(path, content)
+    return list(files)

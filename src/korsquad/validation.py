@@ -1,0 +1,175 @@
+"""The end of every validation pass: the logits of every process, gathered on process 0, become predictions,
+official scores and files there; the scores reach every process, and during training the best checkpoint and the
+dev files follow the data set's primary metric.
+
+`Evaluator` is plain numpy over examples and features (korsquad.postprocess, korsquad.evaluate);
+`ValidationCallback` wires it into Lightning: it collects what `QAModule.validation_step` returns, gathers,
+evaluates, broadcasts, logs and keeps the best checkpoint.
+"""
+
+import os
+
+import numpy as np
+import pytorch_lightning as pl
+import torch.distributed as dist
+
+from . import postprocess
+from .evaluate import evaluate_predictions, gold_answers
+
+
+def assemble_logits(features, batches):
+    """Per-feature logits from any number of batches -> ragged start/end arrays aligned with the feature tokens.
+
+    The list of batches is consumed (emptied) as it is copied, so the logits are not held twice. Every feature
+    must be present exactly once: a missing or repeated feature is a bug in the sharding."""
+    start = np.empty(features.num_tokens, dtype=np.float32)
+    end = np.empty(features.num_tokens, dtype=np.float32)
+    seen = np.zeros(len(features), dtype=np.int32)
+    splits = features.row_splits
+    while batches:
+        indices, starts, ends = batches.pop()
+        for f, s, e in zip(indices, starts, ends):
+            start[splits[f]:splits[f + 1]] = s
+            end[splits[f]:splits[f + 1]] = e
+        np.add.at(seen, indices, 1)
+    if not np.all(seen == 1):
+        raise RuntimeError(f"evaluation covered {np.sum(seen == 0)} features never and {np.sum(seen > 1)} twice")
+    return start, end
+
+
+class Evaluator:
+    """(examples, features, gathered batches) -> (Decoded, official result; {} for unlabeled questions)."""
+
+    def __init__(self, spec, *, n_best_size, max_answer_length, null_score_diff_threshold, labeled):
+        self.spec = spec
+        self.decode_settings = dict(n_best_size=n_best_size, max_answer_length=max_answer_length,
+                                    null_score_diff_threshold=null_score_diff_threshold,
+                                    with_null=spec.has_unanswerable)
+        self.labeled = labeled
+
+    def __call__(self, examples, features, batches):
+        start, end = assemble_logits(features, batches)
+        decoded = postprocess.decode(features, examples, start, end, **self.decode_settings)
+        return decoded, self.score(examples, decoded) if self.labeled else {}
+
+    def score(self, examples, decoded):
+        result = evaluate_predictions(examples, decoded.predictions, self.spec.metric)
+        if decoded.null_odds is not None:
+            result.update(postprocess.tuned_thresholds(gold_answers(examples), decoded))
+        return result
+
+
+class ValidationCallback(pl.Callback):
+    """Evaluates every validation pass of the Trainer it is given to.
+
+    folder, split: the RunFolder and the file suffix ("eval" or "predict") of the prediction files, written when
+    `write_files`. keep_best (training): the files are written, and the weights saved as the folder's best checkpoint,
+    only when the primary metric beats every earlier validation of the run (the state survives --resume), so the
+    files always hold the best checkpoint's predictions. log_scores: log val_em and val_<primary metric> for the
+    learning curves. `result` holds the last official result on process 0.
+
+    An error while decoding or scoring on process 0 reaches every process at once (they would otherwise wait in
+    the next collective until the process-group timeout)."""
+
+    def __init__(self, evaluator, folder, split, *, write_files, keep_best, log_scores):
+        self.evaluator = evaluator
+        self.folder = folder
+        self.split = split
+        self.write_files = write_files
+        self.keep_best = keep_best
+        self.log_scores = log_scores
+        self.metric = evaluator.spec.primary_metric
+        self.result = None
+        self.best = {"score": None, "epoch": None, "step": None, "files_step": None}
+        self._batches = []
+        self._new_best = False
+
+    @property
+    def state_key(self):
+        return f"ValidationCallback[{self.split}]"
+
+    def state_dict(self):
+        return dict(self.best)
+
+    def load_state_dict(self, state_dict):
+        self.best.update(state_dict)
+
+    @property
+    def files_hold_best(self):
+        """Whether the dev files were written for the best checkpoint (so it need not be evaluated again)."""
+        return self.best["step"] is not None and self.best["files_step"] == self.best["step"]
+
+    def on_validation_epoch_start(self, trainer, pl_module):
+        self._batches = []
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        self._batches.append(outputs)
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        local, self._batches = self._batches, []
+        gathered = gather_to_first(local)
+        outcome, error = None, None
+        if trainer.is_global_zero:
+            try:
+                outcome = self._evaluate(trainer, gathered)
+            except Exception as err:  # shared below, then raised on every process
+                error = err
+                outcome = {"error": f"{type(err).__name__}: {err}"}
+        outcome = broadcast_from_first(outcome)
+        if "error" in outcome:
+            raise error or RuntimeError(f"process 0 failed while evaluating: {outcome['error']}")
+        self._new_best = outcome["new_best"]
+        if self._new_best:
+            self.best.update(score=outcome["score"], epoch=trainer.current_epoch, step=trainer.global_step)
+            if self.write_files:
+                self.best["files_step"] = trainer.global_step
+        if self.log_scores:
+            for name, value in outcome["scores"].items():
+                pl_module.log(f"val_{name}", float(value), prog_bar=True, sync_dist=False)
+
+    def _evaluate(self, trainer, gathered):
+        examples, features = trainer.datamodule.eval_data()
+        decoded, result = self.evaluator(examples, features, gathered)
+        self.result = result
+        if not self.evaluator.labeled:
+            if self.write_files:
+                postprocess.write_outputs(self.folder, decoded, None, split=self.split)
+            return {"scores": {}, "new_best": False, "score": None}
+        score = float(result[self.metric])
+        new_best = self.keep_best and (self.best["score"] is None or score > self.best["score"])
+        if self.write_files and (new_best or not self.keep_best):
+            postprocess.write_outputs(self.folder, decoded, result, split=self.split)
+        scores = {"em": result.get("exact_match", result.get("exact")), self.metric: score}
+        return {"scores": scores, "new_best": new_best, "score": score}
+
+    def on_validation_end(self, trainer, pl_module):
+        if self._new_best:
+            self._new_best = False
+            save_best_checkpoint(trainer, self.folder, self.metric, self.best)
+
+
+def save_best_checkpoint(trainer, folder, metric, best):
+    """Every process takes part (saving is a collective); process 0 moves the file into place, then points the
+    record at it, so the record never names weights of another run or a half-written file."""
+    tmp = folder.checkpoints_dir / ".best.ckpt.tmp"
+    trainer.save_checkpoint(tmp)
+    if trainer.is_global_zero:
+        os.replace(tmp, folder.best_checkpoint_file)
+        folder.record_best(folder.best_checkpoint_file, metric, best["score"], best["epoch"], best["step"])
+
+
+def gather_to_first(local):
+    """All processes' evaluation outputs on process 0 (a list of per-batch tuples); None elsewhere."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return local
+    everything = [None] * dist.get_world_size() if dist.get_rank() == 0 else None
+    dist.gather_object(local, everything, dst=0)
+    return [batch for part in everything for batch in part] if everything is not None else None
+
+
+def broadcast_from_first(obj):
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
