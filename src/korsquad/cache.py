@@ -5,10 +5,14 @@ so a change in any of them builds anew, and the separate evaluation run finds th
 Features are built in chunks of examples and merged into one memory-mapped array per column, so building
 KorQuAD 2.x does not hold every feature in memory at once. A folder counts as complete only when its manifest,
 written last, lists every file with its size and sha256; anything truncated or corrupt is rebuilt, never loaded.
+Several builders of one folder (a process per node on a shared file system) never write into the same folder, and
+a complete folder, which another process may have memory-mapped, is never deleted in favour of an equal one.
 """
 
+import errno
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import fields
@@ -66,9 +70,34 @@ def cache_key(data_files, tokenizer, params):
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
+class CacheError(RuntimeError):
+    """Features were built, but their cache folder does not load back."""
+
+
+def cached_features(folder, build, rebuild=False):
+    """The FeatureSet cached in `folder`, first built from `build()` (an iterable of (first_example, FeatureSet)
+    chunks) when the folder is missing, incomplete or corrupt, or when `rebuild` (--overwrite_cache) is set.
+    Never None: features that do not load back after building raise CacheError."""
+    folder = Path(folder)
+    features = None if rebuild else load_features(folder)
+    if features is None:
+        save_features(build(), folder, replace=rebuild)
+        features = load_features(folder)
+    if features is None:
+        raise CacheError(f"{folder}: the features were just built but do not load back (disk full, or columns that "
+                         "fail FeatureSet's consistency check); remove the folder and run again")
+    return features
+
+
 def load_features(folder):
     """The cached FeatureSet (arrays memory-mapped), or None when the folder is missing, incomplete or corrupt."""
-    folder = Path(folder)
+    loaded = _load(Path(folder))
+    return None if loaded is None else loaded[1]
+
+
+def _load(folder):
+    """(manifest, FeatureSet) of a complete folder: every file of the manifest with its size and sha256, and
+    columns that pass FeatureSet's own checks. None otherwise."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
         if manifest.get("format") != FORMAT_VERSION:
@@ -79,26 +108,70 @@ def load_features(folder):
             if path.stat().st_size != entry["size"] or file_digest(path) != entry["sha256"]:
                 return None
             arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
-        return FeatureSet(**arrays)
-    except (OSError, ValueError, KeyError, TypeError):
+        return manifest, FeatureSet.from_arrays(arrays)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def save_features(chunks, folder):
+def save_features(chunks, folder, replace=False):
     """Write FeatureSet chunks (each over its own slice of examples, given as (first_example, FeatureSet))
-    into `folder`, merging them column by column; the folder appears under its final name only when complete."""
+    into `folder`, merging them column by column.
+
+    Several processes (one per node on a shared file system) may build the same folder at once: each builds in a
+    work folder of its own and renames it into place, atomically. When `folder` already holds a complete cache
+    (another builder was first), that one is kept, since others may have it memory-mapped, and the work folder is
+    deleted. `replace` keeps it only when its content is the new build's; anything else is moved aside and
+    replaced."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.work."))
     try:
-        parts = _write_chunks(chunks, work)
-        _merge_chunks(parts, work)
-        if folder.exists():
-            shutil.rmtree(folder)
-        work.rename(folder)
+        manifest = _merge_chunks(_write_chunks(chunks, work), work)
+        installed = _install(work, folder, manifest if replace else None)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    if not installed:
+        shutil.rmtree(work)
+
+
+def _install(work, folder, new_manifest):
+    """Rename `work` to `folder`: True when done, False when `folder` is a complete cache to keep instead (of the
+    same content as `new_manifest`, when given)."""
+    while True:
+        try:
+            os.rename(work, folder)  # atomic; fails when another folder already holds the name
+            return True
+        except OSError as err:
+            if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        try:
+            inode = folder.stat().st_ino  # taken before the check, to notice a folder swapped in meanwhile
+        except FileNotFoundError:
+            continue  # another builder moved it aside: try the rename again
+        existing = _load(folder)
+        if existing is not None and (new_manifest is None or existing[0] == new_manifest):
+            return False
+        _discard(folder, inode)
+
+
+def _discard(folder, inode):
+    """Remove the incomplete or stale folder `folder` whose inode was `inode`: renamed aside first, so that no
+    process ever finds a half-deleted folder under the final name. When another builder installed a complete folder
+    between our check and the rename (another inode), that one goes back in place and nothing is deleted."""
+    aside = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.old."))
+    try:
+        os.rename(folder, aside)  # replaces the empty placeholder mkdtemp made
+    except FileNotFoundError:  # another builder moved it aside first
+        aside.rmdir()
+        return
+    if aside.stat().st_ino == inode:
+        shutil.rmtree(aside)
+        return
+    try:
+        os.rename(aside, folder)
+    except OSError:
+        pass  # a third folder took the name: leave this complete one aside, readers may still have it mapped
 
 
 def _write_chunks(chunks, work):
@@ -124,6 +197,7 @@ def _merge_chunks(parts, work):
     for part in parts:
         shutil.rmtree(part)
     atomic_write_json(work / MANIFEST, manifest)
+    return manifest
 
 
 def _concatenate_to_file(name, pieces, path):

@@ -19,34 +19,7 @@ from functools import lru_cache, partial
 import numpy as np
 
 from .errors import UsageError
-
-# The model types the command line accepts. Only kobert/distilkobert need a tokenizer class of their own
-# (KoBertTokenizer); every other type is loaded with AutoTokenizer.
-MODEL_TYPES = (
-    "bert",
-    "kobert",
-    "distilbert",
-    "distilkobert",
-    "electra",
-    "koelectra",
-    "albert",
-    "roberta",
-    "xlm-roberta",
-    "camembert",
-    "deberta",
-    "deberta-v2",
-    "mpnet",
-    "xlnet",
-    "funnel",
-    "bart",
-    "longformer",
-    "bigbird",
-)
-KOBERT_MODEL_TYPES = frozenset({"kobert", "distilkobert"})
-# Models whose forward pass takes no token_type_ids (features still store them; the model ignores them).
-MODEL_TYPES_WITHOUT_TOKEN_TYPE_IDS = frozenset(
-    {"distilbert", "distilkobert", "roberta", "xlm-roberta", "camembert", "bart", "longformer", "mpnet"}
-)
+from .model_types import KOBERT_MODEL_TYPES, MODEL_TYPES  # MODEL_TYPES re-exported: cli.py imports it from here
 
 SPIECE_UNDERLINE = "\u2581"
 # A fast tokenizer's batch call holds every token of every text; chunks bound that memory on big data sets.

@@ -1,0 +1,46 @@
+"""AdamW parameter groups and learning-rate schedules, for the QA module's configure_optimizers."""
+
+import torch
+from transformers import get_scheduler
+
+# The --lr_scheduler choices, all with linear warm-up first: names of transformers.get_scheduler, which builds them.
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant_with_warmup")
+# Norm layers that do not subclass torch.nn.LayerNorm go by class name: DeBERTa's DebertaLayerNorm, and RMS norms.
+NORM_CLASS_SUFFIXES = ("LayerNorm", "RMSNorm")
+
+
+def parameter_groups(model, weight_decay):
+    """AdamW groups of the trainable parameters of `model`: `weight_decay` for weights, none for biases and for
+    every parameter of a normalization layer. Decided by module type, not parameter name, which misses
+    layers such as BART's `layernorm_embedding`."""
+    decay, no_decay, seen = [], [], set()
+    for module in model.modules():
+        norm = is_norm(module)
+        for name, param in module.named_parameters(recurse=False):
+            if param.requires_grad and id(param) not in seen:  # a tied weight is listed under each of its modules
+                seen.add(id(param))
+                (no_decay if norm or is_bias(name) else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def is_norm(module):
+    return isinstance(module, torch.nn.LayerNorm) or type(module).__name__.endswith(NORM_CLASS_SUFFIXES)
+
+
+def is_bias(name):
+    """`bias`, or a named attention bias of its module: XLNet's and Funnel's r_w_bias, r_r_bias, r_s_bias,
+    DeBERTa's q_bias and v_bias."""
+    return name == "bias" or name.endswith("_bias")
+
+
+def build_scheduler(name, optimizer, num_warmup_steps, num_training_steps):
+    """The learning-rate schedule `name` (one of SCHEDULERS) over `num_training_steps` optimizer steps, the first
+    `num_warmup_steps` of them rising linearly from 0; to be stepped once per optimizer step."""
+    if name not in SCHEDULERS:
+        raise ValueError(f"unknown learning-rate schedule {name!r}; choose one of {', '.join(SCHEDULERS)}")
+    return get_scheduler(name, optimizer, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps)
+
+
+def warmup_steps(total, warmup_ratio, warmup_steps):
+    """Warm-up length: `warmup_steps` when > 0, else that fraction of the `total` optimizer steps."""
+    return warmup_steps or int(warmup_ratio * total)
