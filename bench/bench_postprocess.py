@@ -18,7 +18,6 @@ The last line printed is one JSON object with `speedup`, `peak_rss_mb` and the d
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,9 @@ import numpy as np
 
 from korsquad.postprocess import decode
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import peak_rss_mb, rss_now_mb  # noqa: E402
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SQUAD_DEV = SHARED_DATA / "squad_v1.1" / "dev.json"
 SQUAD_SETTINGS = dict(n_best_size=20, max_answer_length=30)
@@ -39,18 +41,6 @@ SQUAD_SETTINGS = dict(n_best_size=20, max_answer_length=30)
 LARGE_SEQ_LENGTH, LARGE_STRIDE, LARGE_QUESTION, LARGE_WINDOWS = 512, 128, 32, 50
 LARGE_SETTINGS = dict(n_best_size=20, max_answer_length=256)
 MB = 1024 * 1024
-
-
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def current_rss_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -210,7 +200,7 @@ def bench_large(n_features):
     build_s = time.perf_counter() - started
     inputs = [features.example_index, features.row_splits, features.char_start, features.char_end,
               features.max_context, features.cls_index, start_logits, end_logits]
-    rss_before = current_rss_mb()
+    rss_before = rss_now_mb()["rss"]
     peak_before = peak_rss_mb()
     started = time.perf_counter()
     decoded = decode(features, examples, start_logits, end_logits, with_null=True, **LARGE_SETTINGS)

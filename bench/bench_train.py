@@ -23,14 +23,15 @@ import warnings
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import Logger, TensorBoardLogger
 from torch.utils.data import DataLoader
-from transformers import AutoModelForQuestionAnswering, get_linear_schedule_with_warmup
+from transformers import AutoModelForQuestionAnswering
 from transformers.utils import logging as hf_logging
 
-from korsquad import throughput
-from korsquad.model import NO_DECAY, QAModule
+from korsquad import optim, throughput
+from korsquad.cli import make_trainer
+from korsquad.config import resolve
+from korsquad.model import QAModule
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -74,12 +75,9 @@ def clocks(device):
 
 # ---- the bare loop -------------------------------------------------------------------------------------------
 def adamw_like_qamodule(model, total_steps, learning_rate=5e-5):
-    """AdamW with QAModule's parameter groups (no decay on biases and LayerNorm) and linear schedule."""
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [{"params": [p for n, p in named if not n.endswith(NO_DECAY)], "weight_decay": 0.0},
-              {"params": [p for n, p in named if n.endswith(NO_DECAY)], "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW(groups, lr=learning_rate, eps=1e-8)
-    return optimizer, get_linear_schedule_with_warmup(optimizer, 0, total_steps)
+    """AdamW with QAModule's parameter groups (no decay on biases and norm layers) and linear schedule."""
+    optimizer = torch.optim.AdamW(optim.parameter_groups(model, 0.0), lr=learning_rate, eps=1e-8)
+    return optimizer, optim.build_scheduler("linear", optimizer, 0, total_steps)
 
 
 def run_bare(model, batches, device, precision, warmup, clip=1.0):
@@ -143,24 +141,32 @@ class MetricsCapture(Logger):
         self.logged.append((step, dict(metrics)))
 
 
+def toolkit_config(device, precision, steps, logging_steps):
+    """run_qa.py's own resolved configuration for this benchmark's shape (the flags a user would give)."""
+    return resolve(["--model_type", "bert", "--model_name_or_path", "bench", "--data_name", "squad_v1.1",
+                    "--do_train", "--accelerator", "gpu" if device.type == "cuda" else "cpu",
+                    "--precision", precision, "--max_steps", str(steps), "--num_train_epochs", "1",
+                    "--logging_steps", str(logging_steps), "--learning_rate", "5e-5", "--weight_decay", "0",
+                    "--batch_size", "1"])
+
+
 def run_toolkit(template, batches, device, precision, warmup, compile_options=None, logging_steps=50,
-                capture=None, progress_refresh=1):
-    """(wall, CPU) seconds for the steps after `warmup` of Trainer.fit on a QAModule holding a copy of `template`;
-    `capture` (a MetricsCapture) receives what is logged, the throughput monitor's scalars included. The progress
-    bar refreshes every step by default, as in run_qa.py."""
-    module = QAModule("bench", hf_config=template.config.to_dict())
+                capture=None):
+    """(wall, CPU) seconds for the steps after `warmup` of Trainer.fit on a QAModule holding a copy of `template`,
+    with the Trainer run_qa.py builds (korsquad.cli.make_trainer: progress bar, clipping, precision) plus its
+    TensorBoard logger and throughput monitor; `capture` (a MetricsCapture) receives what is logged."""
+    config = toolkit_config(device, precision, len(batches), logging_steps)
+    module = QAModule("bench", learning_rate=config.learning_rate, adam_epsilon=config.adam_epsilon,
+                      weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
+                      warmup_steps=config.warmup_steps, lr_scheduler=config.lr_scheduler,
+                      hf_config=template.config.to_dict())
     module.model.load_state_dict(template.state_dict())
     if compile_options is not None:
         throughput.compile_model(module, **compile_options)
     clock = StepClock(warmup, device)
     with tempfile.TemporaryDirectory() as folder:
-        trainer = pl.Trainer(
-            accelerator=device.type, devices=1, precision=precision, max_steps=len(batches), max_epochs=1,
-            gradient_clip_val=1.0, logger=[TensorBoardLogger(folder, name="logs"), *([capture] if capture else [])],
-            callbacks=[throughput.ThroughputMonitor(), clock, TQDMProgressBar(refresh_rate=progress_refresh)],
-            log_every_n_steps=logging_steps,
-            num_sanity_val_steps=0, limit_val_batches=0, enable_checkpointing=False, enable_model_summary=False,
-            use_distributed_sampler=False, default_root_dir=folder)
+        trainer = make_trainer(config, callbacks=[throughput.ThroughputMonitor(), clock],
+                               logger=[TensorBoardLogger(folder, name="logs"), *([capture] if capture else [])])
         trainer.fit(module, train_dataloaders=batch_loader(batches))
     return clock.stop[0] - clock.start[0], clock.stop[1] - clock.start[1]
 

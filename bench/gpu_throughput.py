@@ -97,7 +97,7 @@ def main(argv=None):
     batches = [distinct[i % DISTINCT_BATCHES] for i in range(args.steps)]
     # The throughput monitor logs every `warmup` steps: its first window is the warm-up, the others are compared.
     captures = {name: MetricsCapture() for name in VARIANTS if name != "bare"}
-    toolkit = dict(logging_steps=args.warmup or 1, progress_refresh=args.warmup or 1)
+    toolkit = dict(logging_steps=args.warmup or 1)
     runners = {
         "bare": lambda: run_bare(copy.deepcopy(template), batches, device, args.precision, args.warmup),
         "toolkit": lambda: run_toolkit(template, batches, device, args.precision, args.warmup,

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(vocab_size=120, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
             max_position_embeddings=64, type_vocab_size=2)
 
+SETTINGS = dict(learning_rate=5e-5, adam_epsilon=1e-8, weight_decay=0.0, warmup_ratio=0.0, warmup_steps=0)
+
 
 def tiny_module():
     from transformers import BertConfig
@@ -24,7 +26,7 @@ def tiny_module():
     from korsquad.model import QAModule
 
     torch.manual_seed(0)
-    return QAModule("tiny", hf_config=BertConfig(**TINY).to_dict())
+    return QAModule("tiny", **SETTINGS, hf_config=BertConfig(**TINY).to_dict())
 
 
 @pytest.mark.parametrize("name, fmt, peak", [
@@ -204,7 +206,7 @@ def test_validation_time_is_left_out_of_the_throughput(tmp_path, monkeypatch):
                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                          default_root_dir=tmp_path)
     monkeypatch.setattr(trainer.logger, "log_metrics", lambda metrics, step: logged.append((step, metrics)))
-    module = WithValidation("tiny", hf_config=tiny_module().hparams.hf_config)
+    module = WithValidation("tiny", **SETTINGS, hf_config=tiny_module().hparams.hf_config)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer.fit(module, DataLoader(batches, batch_size=None), DataLoader(batches[:1], batch_size=None))

@@ -88,7 +88,8 @@ def load_module(config):
     try:
         return QAModule(resolve_model_path(config.model_name_or_path), learning_rate=config.learning_rate,
                         adam_epsilon=config.adam_epsilon, weight_decay=config.weight_decay,
-                        warmup_ratio=config.warmup_ratio, warmup_steps=config.warmup_steps)
+                        warmup_ratio=config.warmup_ratio, warmup_steps=config.warmup_steps,
+                        lr_scheduler=config.lr_scheduler)
     except OSError as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(f"--model_name_or_path {config.model_name_or_path}: cannot load the model "
@@ -129,13 +130,25 @@ def make_trainer(config, *, callbacks, logger):
     refresh = config.logging_steps if hardware(config)["accelerator"] == "gpu" else 1
     return pl.Trainer(
         accelerator=config.accelerator_kind, devices=config.trainer_devices, num_nodes=config.num_nodes,
-        strategy="ddp" if config.world_size > 1 else "auto", precision=config.precision,
+        strategy=strategy(config), precision=config.precision,
         max_epochs=config.num_train_epochs, max_steps=config.max_steps,
         gradient_clip_val=config.gradient_clip_val or None, accumulate_grad_batches=config.accumulate_grad_batches,
         logger=logger, callbacks=[*callbacks, TQDMProgressBar(refresh_rate=refresh)],
         log_every_n_steps=config.logging_steps, num_sanity_val_steps=0, use_distributed_sampler=False,
         default_root_dir=str(config.folder.root), enable_model_summary=False,
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks))
+
+
+def strategy(config):
+    """DDP across processes; it looks for parameters a step left unused (a cost) only for model types whose QA
+    forward has some (XLNet's mask_emb), which would otherwise stop the second step."""
+    if config.world_size == 1:
+        return "auto"
+    from pytorch_lightning.strategies import DDPStrategy
+
+    from .model_types import MODEL_TYPES_WITH_UNUSED_PARAMETERS
+
+    return DDPStrategy(find_unused_parameters=config.model_type in MODEL_TYPES_WITH_UNUSED_PARAMETERS)
 
 
 def training_callbacks(config, validation):

