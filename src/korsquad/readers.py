@@ -78,20 +78,12 @@ class _Reader:
                     p_where = f"{where}.paragraphs[{p_index}]"
                     context = _string_field(paragraph, "context", p_where)
                     for q_index, qa in enumerate(_qas(paragraph, p_where)):
-                        q_where = f"{p_where}.qas[{q_index}]"
-                        answers = qa.get("answers", []) if self.labeled else []
-                        if not isinstance(answers, list):
-                            raise UsageError(f"{q_where}: 'answers' must be a list")
-                        self._add(qa, context, title, answers, q_where)
+                        self._add(qa, context, title, _squad_answers, f"{p_where}.qas[{q_index}]")
 
     def _read_document(self, doc, title, where):
         context = _string_field(doc, "context", where)
         for q_index, qa in enumerate(_qas(doc, where)):
-            q_where = f"{where}.qas[{q_index}]"
-            answer = qa.get("answer") if self.labeled else None
-            if self.labeled and not isinstance(answer, dict):
-                raise UsageError(f"{q_where}: no 'answer' object")
-            self._add(qa, context, title, [answer] if answer else [], q_where)
+            self._add(qa, context, title, _document_answer, f"{where}.qas[{q_index}]")
 
     def _read_jsonl(self, path):
         """One question per line; as there are no articles, each distinct context counts as one."""
@@ -102,13 +94,14 @@ class _Reader:
             title = record.get("title", "")
             if not isinstance(title, str):
                 raise UsageError(f"{where}: 'title' must be a string")
-            answers = _columnar_answers(record, where) if self.labeled else []
-            self._add(record, context, title, answers, where)
+            self._add(record, context, title, _columnar_answers, where)
             if context not in contexts:
                 contexts.add(context)
                 self.stats["articles"] += 1
 
-    def _add(self, qa, context, title, raw_answers, where):
+    def _add(self, qa, context, title, answers_of, where):
+        """Validate and keep one question; `answers_of(qa, where)` gives its answers in SQuAD's layout (a list of
+        {"text", "answer_start"}), read only for labeled data and only once the id can name the question."""
         qid = self._question_id(qa, where)
         where = f"{where} (id {qid})"
         is_impossible = qa.get("is_impossible", False)
@@ -121,6 +114,7 @@ class _Reader:
         if qid in self.seen_ids:
             raise UsageError(f"{where}: duplicate question id, first seen at {self.seen_ids[qid]}")
         self.seen_ids[qid] = where
+        raw_answers = answers_of(qa, where) if self.labeled else []
         answers = tuple(self._answer(raw, context, where) for raw in raw_answers)
         answers = tuple(a for a in answers if a is not None)
         is_impossible = is_impossible or (self.labeled and self.spec.has_unanswerable and not answers)
@@ -214,6 +208,21 @@ def _jsonl_records(path):
                 yield number, record
     except UnicodeDecodeError as err:
         raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start} of a line)") from None
+
+
+def _squad_answers(qa, where):
+    answers = qa.get("answers", [])
+    if not isinstance(answers, list):
+        raise UsageError(f"{where}: 'answers' must be a list")
+    return answers
+
+
+def _document_answer(qa, where):
+    """KorQuAD 2.x: one 'answer' object per question."""
+    answer = qa.get("answer")
+    if not isinstance(answer, dict):
+        raise UsageError(f"{where}: no 'answer' object")
+    return [answer]
 
 
 def _columnar_answers(record, where):
