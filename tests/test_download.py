@@ -489,6 +489,7 @@ def run_tool(script, *args):
 def test_default_data_sets_come_from_the_registry():
     assert resolve_names("squad", None) == names("squad")
     assert resolve_names("korquad", None) == ["korquad_v1.0"]  # KorQuAD 2.x only when asked
+    assert resolve_names("klue", None) == ["klue_mrc"]
     assert resolve_names("korquad", ["korquad_v2.1"]) == ["korquad_v2.1"]
     with pytest.raises(UsageError, match="not a squad data set"):
         resolve_names("squad", ["korquad_v1.0"])
@@ -531,3 +532,32 @@ def test_cli_downloads_the_real_korquad_dev_file_and_skips_it_next_time(serve, t
     second = run_tool("download_korquad.py", *args)
     assert second.returncode == 0 and "already downloaded and verified" in second.stdout
     assert len(behaviour.log) == 1
+
+
+def test_cli_downloads_klue_mrc_under_a_sidecar_and_skips_it_next_time(serve, tmp_path):
+    # The official raw URLs end in klue-mrc-v1.1_<split>.json; no checksum is published, so a sidecar records one.
+    fixture = ROOT / "tests" / "fixtures" / "klue_mrc_tiny.json"
+    train = json.dumps({"data": []}).encode()
+    behaviour = Behaviour({"klue-mrc-v1.1_dev.json": fixture.read_bytes(), "klue-mrc-v1.1_train.json": train})
+    mirror = serve(behaviour)
+    args = ("--download_dir", str(tmp_path), "--mirror", mirror)
+    first = run_tool("download_klue.py", *args)
+    assert first.returncode == 0, first.stderr
+    folder = tmp_path / "klue_mrc"
+    assert first.stdout.splitlines()[-2:] == [f"klue_mrc train: {folder / 'train.json'}",
+                                              f"klue_mrc dev: {folder / 'dev.json'}"]
+    assert leftovers(tmp_path) == ["klue_mrc/.dev.json.verified", "klue_mrc/.train.json.verified",
+                                   "klue_mrc/dev.json", "klue_mrc/train.json"]
+    sidecar = json.loads((folder / ".dev.json.verified").read_text())
+    assert (sidecar["url"], sidecar["sha256"]) == (f"{mirror}/klue-mrc-v1.1_dev.json", sha256(fixture.read_bytes()))
+    examples, stats = read_dataset(folder / "dev.json", get_spec("klue_mrc"))
+    assert stats["questions"] == 6 and examples[0].id == "klue-mrc-tiny_00001"
+    second = run_tool("download_klue.py", *args, "--split", "dev")
+    assert second.returncode == 0 and "already downloaded and verified" in second.stdout
+    assert len(behaviour.log) == 2
+
+
+def test_cli_klue_refuses_other_families_data_sets(tmp_path):
+    result = run_tool("download_klue.py", "--download_dir", str(tmp_path), "--data_name", "squad_v1.1")
+    assert result.returncode == 2
+    assert result.stderr == "error: --data_name 'squad_v1.1' is not a klue data set; choose from klue_mrc\n"

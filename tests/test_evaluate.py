@@ -12,6 +12,7 @@ from korsquad.evaluate import evaluate_predictions
 from korsquad.readers import read_examples
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder {SHARED} is absent")
 
 SQUAD_V2_BERT_SINGLE = {
@@ -100,6 +101,64 @@ def test_in_memory_scoring_matches_the_command(tmp_path):
                                             write_json(tmp_path / "p.json", predictions)))
     assert in_memory == from_file
     assert in_memory["NoAns_exact"] == 100.0 and 0 < in_memory["HasAns_exact"] < 100
+
+
+# --- KLUE-MRC and JSON Lines files of our own ---------------------------------------------------------------------
+
+# Predictions for tests/fixtures/klue_mrc_tiny.json and their (EM, ROUGE-W) by hand, on normalized texts:
+KLUE_PREDICTIONS = {
+    "klue-mrc-tiny_00001": "1974년 8월",  # type 1, gold "1974년 8월 15일": L=8, P=1, R=8/12 -> (0, 0.8)
+    "klue-mrc-tiny_00002": "서울역에서",  # type 2, gold "서울역": L=3, P=3/5, R=1 -> (0, 0.75)
+    "klue-mrc-tiny_00003": "",  # type 3, unanswerable, answered empty -> (1, 1)
+    "klue-mrc-tiny_00004": "세종",  # type 1, golds "세종" / "조선의 제4대 임금 세종" -> (1, 1)
+    "klue-mrc-tiny_00005": "24자",  # type 2 -> (1, 1)
+    "klue-mrc-tiny_00006": "《훈민정음》",  # type 3, answered with its plausible answer -> (0, 0)
+}
+KLUE_EXPECTED = {
+    "exact_match": 50.0, "rouge_w": 100 * 4.55 / 6, "total": 6,
+    "type1_exact_match": 50.0, "type1_rouge_w": 90.0, "type1_total": 2,
+    "type2_exact_match": 50.0, "type2_rouge_w": 87.5, "type2_total": 2,
+    "type3_exact_match": 50.0, "type3_rouge_w": 50.0, "type3_total": 2,
+}
+
+
+def test_klue_mrc_command_prints_overall_and_per_type_scores(tmp_path):
+    predictions = write_json(tmp_path / "predictions.json", KLUE_PREDICTIONS)
+    out_file = tmp_path / "eval.json"
+    proc = run_evaluate(tmp_path, "--data_name", "klue_mrc", FIXTURES / "klue_mrc_tiny.json", predictions,
+                        "--out_file", out_file)
+    result = last_json_line(proc)
+    assert_same_result(result, KLUE_EXPECTED)
+    assert json.loads(out_file.read_text(encoding="utf-8")) == result
+    examples = read_examples(FIXTURES / "klue_mrc_tiny.json", get_spec("klue_mrc"))
+    assert evaluate_predictions(examples, KLUE_PREDICTIONS, "klue_mrc") == result
+
+
+def test_klue_mrc_unanswered_questions_score_zero_with_a_note(tmp_path):
+    partial = {qid: text for qid, text in KLUE_PREDICTIONS.items() if qid != "klue-mrc-tiny_00004"}
+    proc = run_evaluate(tmp_path, "--data_name", "klue_mrc", FIXTURES / "klue_mrc_tiny.json",
+                        write_json(tmp_path / "p.json", partial))
+    result = last_json_line(proc)
+    assert "1 of 6 questions have no prediction" in proc.stderr
+    assert result["exact_match"] == pytest.approx(100 * 2 / 6) and result["type1_rouge_w"] == pytest.approx(40.0)
+
+
+def test_jsonl_data_set_is_scored_like_its_json_twin(tmp_path):
+    # hf1 exact; hf2 "330 metres tall" vs "330 metres": P=2/3, R=1 -> F1 0.8; hf3 unanswerable, answered empty
+    predictions = write_json(tmp_path / "p.json", {"hf1": "1889", "hf2": "330 metres tall", "hf3": ""})
+    result = last_json_line(run_evaluate(tmp_path, "--data_name", "squad_v2.0", FIXTURES / "hf_squad_tiny.jsonl",
+                                         predictions))
+    assert_same_result(result, {"exact": 100 * 2 / 3, "f1": 100 * 2.8 / 3, "total": 3,
+                                "HasAns_exact": 50.0, "HasAns_f1": 90.0, "HasAns_total": 2,
+                                "NoAns_exact": 100.0, "NoAns_f1": 100.0, "NoAns_total": 1})
+
+
+def test_klue_mrc_refuses_na_prob_file(tmp_path):
+    predictions = write_json(tmp_path / "p.json", KLUE_PREDICTIONS)
+    probs = write_json(tmp_path / "na.json", {"klue-mrc-tiny_00001": 0.1})
+    assert_one_error_line(run_evaluate(tmp_path, "--data_name", "klue_mrc", FIXTURES / "klue_mrc_tiny.json",
+                                       predictions, "--na_prob_file", probs),
+                          "--na_prob_file", "squad_v2 metric (squad_v2.0)", "not klue_mrc")
 
 
 # --- a small SQuAD 2.0 file of our own, for the na-prob file -------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Hand-worked cases for every rule of the official SQuAD/KorQuAD metrics."""
+"""Hand-worked cases for every rule of the official SQuAD/KorQuAD/KLUE-MRC metrics."""
+
+from difflib import SequenceMatcher
 
 import pytest
 
@@ -241,3 +243,95 @@ def test_without_na_probs_there_are_no_best_keys():
     result = metrics.score("squad_v2", WALK_GOLDS, WALK_PREDICTIONS)
     assert not any(key.startswith("best") for key in result)
     assert result["exact"] == 75.0  # q2 answered although unanswerable
+
+
+# --- KLUE-MRC ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("A'()‘’B", "a b"),  # the reference's regular expression fires on the 5-character sequence...
+    ('A"()‘’B', "a b"),
+    ("《()‘’x", "x"),
+    ("'()‘", "‘"),  # ...only on all of it: here the ASCII characters are merely punctuation, deleted
+    ("a‘b’", "a‘b’"),  # curly quotes alone stay (not ASCII punctuation)
+    ("《훈민정음》", "《훈민정음》"),  # KorQuAD 1.0 would give "훈민정음"
+    ("서울(특별시)", "서울특별시"),  # KorQuAD 1.0 would give "서울 특별시"
+    ("  Hello,   World!  ", "hello world"),
+    ("", ""),
+])
+def test_normalize_klue_mrc_reproduces_the_reference_regex(text, expected):
+    assert metrics.normalize_klue_mrc(text) == expected
+
+
+@pytest.mark.parametrize("pred, gold, expected", [
+    ("세종대왕", "세종", 2 / 3),  # L=2: P=2/4, R=2/2
+    ("1974년 8월", "1974년 8월 15일", 0.8),  # L=8: P=8/8, R=8/12; spaces are characters
+    ("서울 역", "서울역", 4 / 7),  # L=2 ("서울"): P=2/4, R=2/3
+    ("역에서", "서울역", 1 / 3),  # contiguous: L=1, where KorQuAD's character F1 counts 역 and 서 (2/3)
+    ("서울역", "서울역", 1.0),
+    ("", "서울역", 0),  # nothing in common: 0 (precision would be 0/0)
+    ("", "", 1),  # an empty gold is matched by equality only
+    ("1974년", "", 0),
+])
+def test_rouge_w_is_the_f1_of_the_longest_common_substring(pred, gold, expected):
+    assert metrics.rouge_w(pred, gold) == pytest.approx(expected)
+
+
+def test_rouge_w_counts_a_contiguous_run_unlike_character_f1():
+    assert metrics.f1("korquad_v1", "역에서", "서울역") == pytest.approx(2 / 3)
+    assert metrics.f1("klue_mrc", "역에서", "서울역") == pytest.approx(1 / 3)
+
+
+def test_klue_mrc_autojunk_of_a_300_character_answer_is_kept():
+    # In a gold of 200+ characters, difflib's autojunk stops using characters that make up more than 1% of it as
+    # match anchors: here "b" (298 of 300). The only anchor left is "q", so the longest match found is "q" (L=1),
+    # not the 150 b's that autojunk=False finds. The reference keeps autojunk, so ROUGE-W = 2L/(152+300).
+    pred, gold = "qz" + "b" * 150, "qy" + "b" * 298
+    assert len(gold) == 300
+    assert SequenceMatcher(None, pred, gold, autojunk=False).find_longest_match(0, 152, 0, 300).size == 150
+    assert metrics.longest_common_substring(pred, gold) == 1
+    assert metrics.rouge_w(pred, gold) == pytest.approx(2 / 452)
+    result = metrics.score("klue_mrc", {"q": [gold]}, {"q": pred})
+    assert result["exact_match"] == 0.0 and result["rouge_w"] == pytest.approx(100 * 2 / 452)
+
+
+def test_klue_mrc_question_score_is_the_best_over_golds():
+    # "임금 세종" (5 characters) vs "세종": P=2/5, R=1 -> 4/7; vs "조선의 제4대 임금 세종" (13): P=1, R=5/13 -> 5/9
+    golds = {"q": ["세종", "조선의 제4대 임금 세종"]}
+    assert metrics.question_scores("klue_mrc", "임금 세종", golds["q"]) == (0, pytest.approx(4 / 7))
+    assert metrics.score("klue_mrc", golds, {"q": "세종"})["exact_match"] == 100.0
+
+
+@pytest.mark.parametrize("prediction, expected", [("", 100.0), ("1974년", 0.0)])
+def test_klue_mrc_unanswerable_question_is_right_only_when_answered_empty(prediction, expected):
+    result = metrics.score("klue_mrc", {"u": []}, {"u": prediction})
+    assert (result["exact_match"], result["rouge_w"]) == (expected, expected)
+
+
+def test_klue_mrc_keys_overall_and_per_question_type():
+    golds = {"q1": ["세종"], "q2": ["서울역"], "q3": [], "q4": ["24자"]}
+    types = {"q1": 1, "q2": 2, "q3": 3, "q4": 2}
+    predictions = {"q1": "세종", "q2": "서울역에서", "q3": ""}  # q4 unanswered: 0
+    # per question (EM, ROUGE-W): q1 (1, 1), q2 (0, 3/4), q3 (1, 1), q4 (0, 0)
+    result = metrics.score("klue_mrc", golds, predictions, question_types=types)
+    assert result == pytest.approx({
+        "exact_match": 50.0, "rouge_w": 68.75, "total": 4,
+        "type1_exact_match": 100.0, "type1_rouge_w": 100.0, "type1_total": 1,
+        "type2_exact_match": 0.0, "type2_rouge_w": 37.5, "type2_total": 2,
+        "type3_exact_match": 100.0, "type3_rouge_w": 100.0, "type3_total": 1,
+    })
+    assert list(result) == ["exact_match", "rouge_w", "total"] + [
+        f"type{t}_{key}" for t in (1, 2, 3) for key in ("exact_match", "rouge_w", "total")]
+    assert metrics.score("klue_mrc", golds, predictions) == pytest.approx(
+        {"exact_match": 50.0, "rouge_w": 68.75, "total": 4})
+    only_some = metrics.score("klue_mrc", golds, predictions, question_types={"q2": 2, "q4": None})
+    assert list(only_some) == ["exact_match", "rouge_w", "total", "type2_exact_match", "type2_rouge_w",
+                               "type2_total"]
+
+
+def test_question_types_do_not_change_the_other_metrics():
+    golds, predictions = {"a": ["서울역"], "b": ["세종"]}, {"a": "서울역", "b": "세종대왕"}
+    for metric in ("squad_v1", "korquad_v1", "korquad_v2"):
+        assert (metrics.score(metric, golds, predictions, question_types={"a": 1, "b": 2})
+                == metrics.score(metric, golds, predictions))
+    with pytest.raises(ValueError, match="na-probs"):
+        metrics.score("klue_mrc", golds, predictions, na_probs={"a": 0.1, "b": 0.2})

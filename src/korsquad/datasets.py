@@ -2,11 +2,12 @@
 
 For every data set: where its official files are (URL, byte size, sha256 where known), where they land under
 `--data_dir`, its language, whether it has unanswerable questions, how its contexts are written (plain text or
-HTML), which official metric scores it, and its default hyper-parameters (from the experiment tables).
+HTML), how its questions are named and typed, which official metric scores it and which of that metric's keys
+ranks checkpoints, and its default hyper-parameters (from the experiment tables or the data set's own baseline).
 Nothing else in the project hard-codes a data set name or file.
 
-`python -m korsquad.datasets --check --data_name NAME FILE_OR_FOLDER` reads a file with the strict readers and
-prints a summary whose last line is one JSON object.
+`python -m korsquad.datasets --check --data_name NAME FILE_OR_FOLDER` reads a file (JSON, .jsonl, or a KorQuAD 2.x
+folder) with the strict readers and prints a summary whose last line is one JSON object.
 """
 
 import argparse
@@ -20,6 +21,7 @@ from .errors import UsageError, exit_on_usage_error
 SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset/"
 KORQUAD1_URL = "https://korquad.github.io/dataset/"
 KORQUAD2_URL = "https://github.com/korquad/korquad.github.io/raw/master/dataset/"
+KLUE_URL = "https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benchmark/"
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class RemoteFile:
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
-    family: str  # "squad" or "korquad": selects the hyper-parameter table
+    family: str  # "squad", "korquad" or "klue": the download script is download_<family>.py
     language: str
     has_unanswerable: bool
     metric: str  # the official metric, implemented in metrics.py
@@ -50,7 +52,9 @@ class DatasetSpec:
     eps_1e6_model_types: frozenset  # model types whose experiment-table adam_epsilon is 1e-6 (others 1e-8)
     download_by_default: bool = True
     notes: dict = field(default_factory=dict)
-    primary_metric: str = "f1"  # the result key that picks the best checkpoint
+    primary_metric: str = "f1"  # the key of the metric's result dict that ranks checkpoints (larger is better)
+    id_field: str = "id"  # the question's id field in the official files
+    question_types: dict = field(default_factory=dict)  # type number -> meaning; {} when questions are not typed
 
     @property
     def multi_part(self):
@@ -96,6 +100,27 @@ KORQUAD2_NOTES = {
     "negative_window_ratio": "a question has about 24 windows at 512/128/64, about 3.4 of them holding the answer; "
                              "0.1 keeps those and about 2 of the others (bench/bench_korquad2_scale.py)",
 }
+# KLUE-MRC: the baseline of the KLUE paper (Park et al. 2021, arXiv:2105.09680), github.com/KLUE-benchmark/
+# KLUE-baseline; the notes say which file each value comes from.
+KLUE_MRC_DEFAULTS = dict(KORQUAD_DEFAULTS, max_seq_length=510, learning_rate=3e-5, num_train_epochs=5, batch_size=16)
+KLUE_MRC_NOTES = {
+    "max_seq_length": "510: KLUE-baseline run_all.sh (KLUE-MRC, klue/roberta-*) and its MRC processor's default; "
+                      "its klue/bert-base run used 512",
+    "learning_rate": "3e-5: KLUE-baseline run_all.sh (KLUE-MRC, every model)",
+    "num_train_epochs": "5: KLUE-baseline run_all.sh (KLUE-MRC, every model)",
+    "batch_size": "16: KLUE-baseline run_all.sh (KLUE-MRC, every model)",
+    "batch_size_large": "4: this project's rule for large models on one GPU, not KLUE's (its roberta-large ran at 16)",
+    "doc_stride": "128: KLUE-baseline MRC processor default",
+    "max_query_length": "64: KLUE-baseline MRC processor default",
+    "n_best_size": "20: KLUE-baseline MRC model default",
+    "max_answer_length": "30: KLUE-baseline MRC model default",
+    "null_score_diff_threshold": "0.0: KLUE-baseline decodes with version_2_with_negative and threshold 0",
+    "weight_decay": "0.01: the korquad family's value",
+    "negative_window_ratio": "1.0: the korquad family's value (contexts are single paragraphs, not whole pages)",
+    "adam_epsilon": "the korquad family's rule",
+    "primary_metric": "rouge_w: KLUE-baseline run_all.sh keeps the checkpoint by --metric_key rouge_w",
+}
+KLUE_MRC_QUESTION_TYPES = {1: "paraphrase", 2: "multi-sentence reasoning", 3: "unanswerable"}
 SQUAD_EPS_1E6 = frozenset({"albert", "roberta", "xlm-roberta", "electra"})
 KORQUAD_EPS_1E6 = frozenset({"koelectra"})
 
@@ -121,6 +146,17 @@ def _korquad2(version, parts, sizes, download_by_default=False):
                        notes=KORQUAD2_NOTES)
 
 
+def _klue_mrc(version):
+    files = tuple(
+        RemoteFile(f"{KLUE_URL}klue-mrc-v{version}/klue-mrc-v{version}_{split}.json", f"{split}.json", split)
+        for split in ("train", "dev")
+    )
+    # sizes and sha256 are unknown here: a sidecar written at download time verifies the files afterwards
+    return DatasetSpec("klue_mrc", "klue", "ko", True, "klue_mrc", "text", files, KLUE_MRC_DEFAULTS,
+                       KORQUAD_EPS_1E6, notes=KLUE_MRC_NOTES, primary_metric="rouge_w", id_field="guid",
+                       question_types=KLUE_MRC_QUESTION_TYPES)
+
+
 REGISTRY = {
     spec.name: spec
     for spec in (
@@ -142,6 +178,7 @@ REGISTRY = {
         _korquad2("2.0", {"train": range(1, 14), "dev": range(1, 3)}, {}),
         _korquad2("2.1", {"train": range(0, 13), "dev": range(0, 2)},
                   {("dev", 0): 93536216, ("dev", 1): 56806828}),
+        _klue_mrc("1.1"),
     )
 }
 
@@ -166,11 +203,15 @@ def main(argv=None):
     parser.add_argument("--data_name", required=True, choices=list(REGISTRY))
     parser.add_argument("--training", action="store_true",
                         help="apply the training rules (an answer not found in its context is an error)")
-    parser.add_argument("path", help="a data set JSON file, or a folder of KorQuAD 2.x *.json parts")
+    parser.add_argument("path", help="a data set JSON file, a .jsonl file (one question per line), or a folder of "
+                                     "KorQuAD 2.x *.json parts")
     args = parser.parse_args(argv)
-    examples, stats = read_dataset(args.path, get_spec(args.data_name), training=args.training)
+    spec = get_spec(args.data_name)
+    examples, stats = read_dataset(args.path, spec, training=args.training)
     print(f"{args.path}: {stats['articles']} articles, {stats['questions']} questions "
           f"({stats['unanswerable']} unanswerable), {stats['answer_start_fixed']} answer starts fixed")
+    for qtype, count in stats.get("question_types", {}).items():
+        print(f"  question type {qtype} ({spec.question_types[int(qtype)]}): {count}")
     print(json.dumps(stats))
     return 0
 

@@ -2,8 +2,9 @@
 
     python -m korsquad.evaluate --data_name NAME DATASET PREDICTIONS [--na_prob_file F] [--out_file F]
 
-DATASET is the data set JSON (KorQuAD 2.x: also a folder of *.json parts), PREDICTIONS a JSON object mapping
-question id -> answer text. The last line on stdout is one JSON object with the official keys.
+DATASET is the data set JSON, a .jsonl file (one question per line, Hugging Face layout) or a KorQuAD 2.x folder of
+*.json parts; PREDICTIONS a JSON object mapping question id -> answer text. The last line on stdout is one JSON
+object with the official keys.
 """
 
 import json
@@ -16,15 +17,23 @@ from .errors import ArgumentParser, UsageError, exit_on_usage_error
 from .jsonio import atomic_write_json, load_json
 from .readers import read_examples
 
+NA_PROB_METRIC = "squad_v2"  # the one metric with no-answer probabilities (best thresholds)
+
 
 def gold_answers(examples):
     """Question id -> gold answer texts in data-set order (empty for an unanswerable question)."""
     return {ex.id: [answer.text for answer in ex.answers] for ex in examples}
 
 
+def question_types(examples):
+    """Question id -> type number of the typed questions (KLUE-MRC); empty for untyped data sets."""
+    return {ex.id: ex.question_type for ex in examples if ex.question_type is not None}
+
+
 def evaluate_predictions(examples, predictions, metric, na_probs=None):
-    """The official result dict for in-memory predictions (id -> text) of `examples`, under metric `metric`."""
-    return metrics.score(metric, gold_answers(examples), predictions, na_probs)
+    """The official result dict for in-memory predictions (id -> text) of `examples`, under metric `metric`
+    (with per-question-type figures where the metric has them and the examples are typed)."""
+    return metrics.score(metric, gold_answers(examples), predictions, na_probs, question_types(examples))
 
 
 def check_predictions(obj, source):
@@ -55,7 +64,7 @@ def check_na_probs(obj, source):
 def parse_args(argv):
     parser = ArgumentParser(prog="python -m korsquad.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_name", required=True, help=f"one of {', '.join(REGISTRY)}")
-    parser.add_argument("dataset", help="data set JSON file (KorQuAD 2.x: or a folder of *.json parts)")
+    parser.add_argument("dataset", help="data set JSON file, .jsonl file, or KorQuAD 2.x folder of *.json parts")
     parser.add_argument("predictions", help="JSON object: question id -> predicted answer text")
     parser.add_argument("--na_prob_file", help="SQuAD 2.0 only: JSON object question id -> probability of no "
                                                "answer; adds best_exact/best_f1 and their thresholds")
@@ -67,14 +76,15 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     spec = get_spec(args.data_name)
-    if args.na_prob_file and spec.metric != "squad_v2":
-        raise UsageError(f"--na_prob_file applies only to data sets with unanswerable questions "
-                         f"(squad_v2.0), not {args.data_name}")
+    if args.na_prob_file and spec.metric != NA_PROB_METRIC:
+        takers = ", ".join(name for name, other in REGISTRY.items() if other.metric == NA_PROB_METRIC)
+        raise UsageError(f"--na_prob_file applies only to data sets scored by the {NA_PROB_METRIC} metric "
+                         f"({takers}), not {args.data_name}")
     examples = read_examples(args.dataset, spec, training=False)
     predictions = check_predictions(load_json(args.predictions), args.predictions)
     na_probs = check_na_probs(load_json(args.na_prob_file), args.na_prob_file) if args.na_prob_file else None
     unanswered = sum(1 for ex in examples if ex.id not in predictions)
-    if unanswered and spec.metric != "squad_v2":
+    if unanswered and spec.metric != NA_PROB_METRIC:
         print(f"note: {unanswered} of {len(examples)} questions have no prediction in {args.predictions} "
               "and score 0", file=sys.stderr)
     result = evaluate_predictions(examples, predictions, spec.metric, na_probs)

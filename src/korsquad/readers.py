@@ -1,17 +1,27 @@
-"""Strict readers: SQuAD-format files (SQuAD 1.1/2.0, KorQuAD 1.0) and KorQuAD 2.x documents -> Example records.
+"""Strict readers: SQuAD-format files (SQuAD 1.1/2.0, KorQuAD 1.0, KLUE-MRC), KorQuAD 2.x documents and JSON Lines
+files -> Example records.
 
-Every problem is reported with the file and the question id or position where it is. Real files carry a few
+A path is read by what it is: a folder holds the `*.json` parts of a KorQuAD 2.x split; a `.jsonl` file holds one
+question per line in the layout of Hugging Face `datasets` exports of SQuAD:
+`{"id", "question", "context", "answers": {"text": [...], "answer_start": [...]}}` (optional "title",
+"is_impossible", "question_type"; empty lists for an unanswerable question); any other file is a JSON file in the
+data set's own layout.
+
+Every problem is reported with the file and the question id, line or position where it is. Real files carry a few
 answers whose `answer_start` does not point at their text: when the text occurs elsewhere in the context the start
 is moved to the nearest occurrence and counted; an answer that cannot be found at all is an error in training
 data and is kept (it still counts for the metric, which only reads the text) in evaluation data.
 """
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
 from .jsonio import load_json
+
+JSONL_SUFFIX = ".jsonl"
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class Example:
     answers: tuple  # tuple of Answer; empty for unanswerable or unlabeled questions
     is_impossible: bool  # training labels point at CLS; the metric only looks at whether `answers` is empty
     title: str = ""
+    question_type: int = None  # one of the spec's `question_types` (KLUE-MRC); None where questions are untyped
 
 
 class _Reader:
@@ -40,8 +51,13 @@ class _Reader:
         self.examples = []
         self.seen_ids = {}
         self.stats = dict(articles=0, questions=0, unanswerable=0, answer_start_fixed=0, answers_not_found=0)
+        if spec.question_types:
+            self.stats["question_types"] = {str(t): 0 for t in spec.question_types}
 
     def read_file(self, path):
+        if Path(path).suffix == JSONL_SUFFIX:
+            self._read_jsonl(path)
+            return
         data = load_json(path)
         articles = data.get("data") if isinstance(data, dict) else None
         if not isinstance(articles, list):
@@ -62,42 +78,73 @@ class _Reader:
                     p_where = f"{where}.paragraphs[{p_index}]"
                     context = _string_field(paragraph, "context", p_where)
                     for q_index, qa in enumerate(_qas(paragraph, p_where)):
-                        q_where = f"{p_where}.qas[{q_index}]"
-                        answers = qa.get("answers", []) if self.labeled else []
-                        if not isinstance(answers, list):
-                            raise UsageError(f"{q_where}: 'answers' must be a list")
-                        self._add(qa, context, title, answers, qa.get("is_impossible", False), q_where)
+                        self._add(qa, context, title, _squad_answers, f"{p_where}.qas[{q_index}]")
 
     def _read_document(self, doc, title, where):
         context = _string_field(doc, "context", where)
         for q_index, qa in enumerate(_qas(doc, where)):
-            q_where = f"{where}.qas[{q_index}]"
-            answer = qa.get("answer") if self.labeled else None
-            if self.labeled and not isinstance(answer, dict):
-                raise UsageError(f"{q_where}: no 'answer' object")
-            self._add(qa, context, title, [answer] if answer else [], False, q_where)
+            self._add(qa, context, title, _document_answer, f"{where}.qas[{q_index}]")
 
-    def _add(self, qa, context, title, raw_answers, is_impossible, where):
-        qid = qa.get("id")
-        if not isinstance(qid, (str, int)) or isinstance(qid, bool) or str(qid) == "":
-            raise UsageError(f"{where}: question without an 'id'")
-        qid = str(qid)
+    def _read_jsonl(self, path):
+        """One question per line; as there are no articles, each distinct context counts as one."""
+        contexts = set()
+        for number, record in _jsonl_records(path):
+            where = f"{path}: line {number}"
+            context = _string_field(record, "context", where)
+            title = record.get("title", "")
+            if not isinstance(title, str):
+                raise UsageError(f"{where}: 'title' must be a string")
+            self._add(record, context, title, _columnar_answers, where)
+            if context not in contexts:
+                contexts.add(context)
+                self.stats["articles"] += 1
+
+    def _add(self, qa, context, title, answers_of, where):
+        """Validate and keep one question; `answers_of(qa, where)` gives its answers in SQuAD's layout (a list of
+        {"text", "answer_start"}), read only for labeled data and only once the id can name the question."""
+        qid = self._question_id(qa, where)
         where = f"{where} (id {qid})"
+        is_impossible = qa.get("is_impossible", False)
+        if not isinstance(is_impossible, bool):
+            raise UsageError(f"{where}: 'is_impossible' must be true or false, not {is_impossible!r}")
+        question_type = self._question_type(qa, where)
         question = _string_field(qa, "question", where)
         if not question.strip():
             raise UsageError(f"{where}: empty 'question' text")
         if qid in self.seen_ids:
             raise UsageError(f"{where}: duplicate question id, first seen at {self.seen_ids[qid]}")
         self.seen_ids[qid] = where
+        raw_answers = answers_of(qa, where) if self.labeled else []
         answers = tuple(self._answer(raw, context, where) for raw in raw_answers)
         answers = tuple(a for a in answers if a is not None)
-        is_impossible = bool(is_impossible) or (self.labeled and self.spec.has_unanswerable and not answers)
+        is_impossible = is_impossible or (self.labeled and self.spec.has_unanswerable and not answers)
         if self.labeled and not answers and not is_impossible:
             raise UsageError(f"{where}: no answers, and {self.spec.name} has no unanswerable questions")
         self.stats["questions"] += 1
         self.stats["unanswerable"] += is_impossible
-        # answers stay as the file gives them: the official SQuAD 2.0 metric calls a question answerable iff it has any
-        self.examples.append(Example(qid, question, context, answers, is_impossible, title))
+        if question_type is not None:
+            self.stats["question_types"][str(question_type)] += 1
+        # answers stay as the file gives them: the official SQuAD 2.0 and KLUE-MRC metrics call a question
+        # answerable iff it has any (KLUE-MRC's plausible_answers are never read)
+        self.examples.append(Example(qid, question, context, answers, is_impossible, title, question_type))
+
+    def _question_id(self, qa, where):
+        """The spec's id field (KLUE-MRC: "guid"), else "id" as in Hugging Face exports and the user's own files."""
+        fields = list(dict.fromkeys((self.spec.id_field, "id")))
+        qid = next((qa[name] for name in fields if name in qa), None)
+        if not isinstance(qid, (str, int)) or isinstance(qid, bool) or str(qid) == "":
+            raise UsageError(f"{where}: question without an id ({' or '.join(map(repr, fields))})")
+        return str(qid)
+
+    def _question_type(self, qa, where):
+        """The question's type for a typed data set, checked against the registry; None where absent or untyped."""
+        types = self.spec.question_types
+        value = qa.get("question_type") if types else None
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or value not in types:
+            raise UsageError(f"{where}: 'question_type' must be one of {', '.join(map(str, types))}, not {value!r}")
+        return value
 
     def _answer(self, raw, context, where):
         if not isinstance(raw, dict):
@@ -145,8 +192,52 @@ def _qas(container, where):
     return qas
 
 
+def _jsonl_records(path):
+    """(line number, object) of each non-blank line of a JSON Lines file, streamed."""
+    try:
+        with open(path, encoding="utf-8-sig") as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise UsageError(f"{path}: line {number}: not valid JSON ({err.msg}, column {err.colno})") from None
+                if not isinstance(record, dict):
+                    raise UsageError(f"{path}: line {number}: expected one JSON object per line")
+                yield number, record
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start} of a line)") from None
+
+
+def _squad_answers(qa, where):
+    answers = qa.get("answers", [])
+    if not isinstance(answers, list):
+        raise UsageError(f"{where}: 'answers' must be a list")
+    return answers
+
+
+def _document_answer(qa, where):
+    """KorQuAD 2.x: one 'answer' object per question."""
+    answer = qa.get("answer")
+    if not isinstance(answer, dict):
+        raise UsageError(f"{where}: no 'answer' object")
+    return [answer]
+
+
+def _columnar_answers(record, where):
+    """Hugging Face's {"text": [...], "answer_start": [...]} -> SQuAD's [{"text", "answer_start"}, ...]."""
+    answers = record.get("answers")
+    texts = answers.get("text") if isinstance(answers, dict) else None
+    starts = answers.get("answer_start") if isinstance(answers, dict) else None
+    if not isinstance(texts, list) or not isinstance(starts, list) or len(texts) != len(starts):
+        raise UsageError(f"{where}: 'answers' must be an object of 'text' and 'answer_start' lists of equal length")
+    return [{"text": text, "answer_start": start} for text, start in zip(texts, starts)]
+
+
 def data_files(path, spec):
-    """The JSON files of a data set: the file itself, or every *.json part of a KorQuAD 2.x folder."""
+    """The files of a data set: the file itself (JSON, or JSON Lines by its suffix), or every *.json part of a
+    KorQuAD 2.x folder."""
     path = Path(path)
     if path.is_dir():
         if not spec.multi_part:

@@ -39,7 +39,14 @@ _SQUAD_V2_COLUMNS = (
     ("best F1", "best_f1"), ("best F1 threshold", "best_f1_thresh"),
 )
 _DEFAULT_COLUMNS = (("Exact Match (%)", "exact_match"), ("F1 Score (%)", "f1"))
-_SCORE_COLUMNS = {"squad_v2": _SQUAD_V2_COLUMNS}
+# KLUE-MRC: ROUGE-W takes the F1 column's place (it ranks checkpoints), then both per question type.
+_KLUE_MRC_COLUMNS = (
+    ("Exact Match (%)", "exact_match"), ("ROUGE-W (%)", "rouge_w"),
+    ("type 1 EM", "type1_exact_match"), ("type 1 ROUGE-W", "type1_rouge_w"),
+    ("type 2 EM", "type2_exact_match"), ("type 2 ROUGE-W", "type2_rouge_w"),
+    ("type 3 EM", "type3_exact_match"), ("type 3 ROUGE-W", "type3_rouge_w"),
+)
+_SCORE_COLUMNS = {"squad_v2": _SQUAD_V2_COLUMNS, "klue_mrc": _KLUE_MRC_COLUMNS}
 # A threshold is a setting found by tuning, not a score: there is no "best" one to put in bold.
 _NOT_RANKED = {"best_f1_thresh"}
 # Config keys already shown as their own columns (run_name is the "Run" column: the run folder's name).

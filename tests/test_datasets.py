@@ -1,0 +1,70 @@
+"""The registry: the KLUE-MRC entry, and what every entry must hold for the code that enumerates the registry."""
+
+from pathlib import Path
+
+import pytest
+
+from korsquad import metrics, report
+from korsquad.datasets import REGISTRY, get_spec, names
+from korsquad.download import build_parser, resolve_names
+from korsquad.errors import UsageError
+
+ROOT = Path(__file__).resolve().parents[1]
+KLUE_RAW = "https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benchmark/klue-mrc-v1.1/"
+
+
+def test_klue_mrc_entry():
+    spec = get_spec("klue_mrc")
+    assert (spec.family, spec.language, spec.has_unanswerable, spec.context_format) == ("klue", "ko", True, "text")
+    assert (spec.metric, spec.primary_metric, spec.id_field) == ("klue_mrc", "rouge_w", "guid")
+    assert spec.question_types == {1: "paraphrase", 2: "multi-sentence reasoning", 3: "unanswerable"}
+    assert [(f.url, f.dest, f.split, f.size, f.sha256) for f in spec.files] == [
+        (KLUE_RAW + "klue-mrc-v1.1_train.json", "train.json", "train", None, None),
+        (KLUE_RAW + "klue-mrc-v1.1_dev.json", "dev.json", "dev", None, None),
+    ]
+    assert not spec.multi_part and spec.download_by_default
+    assert spec.split_path("data", "dev") == Path("data/klue_mrc/dev.json")
+
+
+def test_klue_mrc_defaults_are_the_klue_baselines_with_a_note_for_each():
+    spec = get_spec("klue_mrc")
+    korquad = get_spec("korquad_v1.0").defaults
+    assert spec.defaults == dict(korquad, max_seq_length=510, learning_rate=3e-5, num_train_epochs=5, batch_size=16)
+    assert set(spec.defaults) <= set(spec.notes)
+    assert "run_all.sh" in spec.notes["learning_rate"] and "rouge_w" in spec.notes["primary_metric"]
+    assert spec.adam_epsilon("koelectra") == 1e-6 and spec.adam_epsilon("bert") == 1e-8
+
+
+def test_every_entry_has_a_metric_whose_result_holds_its_primary_key():
+    golds, predictions = {"q1": ["서울"], "q2": ["부산"]}, {"q1": "서울", "q2": "대구"}
+    for spec in REGISTRY.values():
+        assert spec.metric in metrics.METRICS, spec.name
+        result = metrics.score(spec.metric, golds, predictions)
+        assert isinstance(result[spec.primary_metric], float), spec.name
+        assert result[spec.primary_metric] == 50.0, spec.name
+
+
+def test_every_family_has_its_download_script_and_its_own_names():
+    families = {spec.family for spec in REGISTRY.values()}
+    assert families == {"squad", "korquad", "klue"}
+    for family in families:
+        assert (ROOT / f"download_{family}.py").is_file(), family
+        assert build_parser(family).parse_args([]).download_dir == "./data"
+    assert names("klue") == ["klue_mrc"] and resolve_names("klue", None) == ["klue_mrc"]
+    assert sorted(sum((names(f) for f in families), [])) == sorted(REGISTRY)
+    with pytest.raises(UsageError, match="not a klue data set"):
+        resolve_names("klue", ["korquad_v1.0"])
+
+
+def test_report_columns_of_every_metric_start_with_em_and_the_primary_key():
+    for spec in REGISTRY.values():
+        (_, em_key), (_, second_key) = report.score_columns(spec.metric)[:2]
+        assert second_key == spec.primary_metric, spec.name
+        assert em_key in metrics.score(spec.metric, {"q": ["x"]}, {"q": "x"}), spec.name
+    klue_keys = [key for _, key in report.score_columns("klue_mrc")]
+    assert klue_keys[:2] == ["exact_match", "rouge_w"] and "type3_rouge_w" in klue_keys
+
+
+def test_unknown_data_name_lists_the_registry():
+    with pytest.raises(UsageError, match="klue_mrc"):
+        get_spec("klue")

@@ -1,0 +1,208 @@
+"""The strict readers on KLUE-MRC files (guid, question types, unanswerable questions) and on JSON Lines files in
+the Hugging Face layout; every malformed input is one error naming the file and the line, field or question."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import FIXTURES
+
+from korsquad.datasets import get_spec
+from korsquad.errors import UsageError
+from korsquad.readers import Answer, Example, data_files, read_dataset, read_examples
+
+KLUE = get_spec("klue_mrc")
+KLUE_TINY = FIXTURES / "klue_mrc_tiny.json"
+HF_TINY = FIXTURES / "hf_squad_tiny.jsonl"
+
+
+def write_json(path, obj):
+    path.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def write_lines(path, *lines):
+    """Each line: an object (written as JSON) or a string written as is."""
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line, ensure_ascii=False)) + "\n"
+                            for line in lines), encoding="utf-8")
+    return path
+
+
+def klue_file(tmp_path, **qa_fields):
+    """A KLUE-MRC file of one answerable question, with the question's fields replaced (None: removed)."""
+    qa = {"question": "수도는?", "guid": "g1", "answers": [{"text": "서울", "answer_start": 0}],
+          "question_type": 1, "is_impossible": False, "plausible_answers": []}
+    qa.update(qa_fields)
+    qa = {key: value for key, value in qa.items() if value is not None}
+    data = {"data": [{"title": "t", "source": "wikipedia", "paragraphs": [{"context": "서울은 수도다.", "qas": [qa]}]}]}
+    return write_json(tmp_path / "klue.json", data)
+
+
+# --- KLUE-MRC ------------------------------------------------------------------------------------------------------
+
+def test_klue_questions_are_named_by_guid_and_typed():
+    examples, stats = read_dataset(KLUE_TINY, KLUE)
+    assert [ex.id for ex in examples] == [f"klue-mrc-tiny_0000{i}" for i in range(1, 7)]
+    assert [ex.question_type for ex in examples] == [1, 2, 3, 1, 2, 3]
+    assert [ex.is_impossible for ex in examples] == [False, False, True, False, False, True]
+    assert examples[0].title == "서울 지하철 1호선 개통"
+    assert examples[0].answers == (Answer("1974년 8월 15일", 0),)
+    assert [a.text for a in examples[3].answers] == ["세종", "조선의 제4대 임금 세종"]
+    assert stats == {"articles": 2, "questions": 6, "unanswerable": 2, "answer_start_fixed": 0,
+                     "answers_not_found": 0, "question_types": {"1": 2, "2": 2, "3": 2}}
+
+
+def test_klue_plausible_answers_are_never_gold_answers():
+    examples = read_examples(KLUE_TINY, KLUE, training=True)
+    unanswerable = [ex for ex in examples if ex.is_impossible]
+    assert [ex.answers for ex in unanswerable] == [(), ()]  # the file gives plausible answers for both
+
+
+def test_klue_question_may_be_named_id_in_a_users_own_file(tmp_path):
+    examples, _ = read_dataset(klue_file(tmp_path, guid=None, id="mine-1"), KLUE)
+    assert examples[0].id == "mine-1"
+
+
+def test_untyped_data_sets_keep_no_question_type(tmp_path):
+    examples, stats = read_dataset(klue_file(tmp_path, id="q1"), get_spec("korquad_v1.0"))
+    assert examples[0].id == "q1" and examples[0].question_type is None  # korquad reads "id", not "guid"
+    assert "question_types" not in stats
+
+
+@pytest.mark.parametrize("fields, fragments", [
+    ({"guid": None}, ["data[0].paragraphs[0].qas[0]", "without an id ('guid' or 'id')"]),
+    ({"question_type": 4}, ["(id g1)", "'question_type' must be one of 1, 2, 3, not 4"]),
+    ({"question_type": "1"}, ["(id g1)", "'question_type'", "not '1'"]),
+    ({"is_impossible": "no"}, ["(id g1)", "'is_impossible' must be true or false"]),
+    ({"answers": {"text": "서울"}}, ["(id g1)", "'answers' must be a list"]),
+])
+def test_malformed_klue_question_is_one_error_naming_file_and_field(tmp_path, fields, fragments):
+    path = klue_file(tmp_path, **fields)
+    with pytest.raises(UsageError) as err:
+        read_dataset(path, KLUE)
+    message = str(err.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_malformed_klue_file_exits_2_with_one_line(tmp_path):
+    path = klue_file(tmp_path, question_type=7)
+    proc = subprocess.run([sys.executable, "-m", "korsquad.datasets", "--check", "--data_name", "klue_mrc", str(path)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(f"error: {path}: ") and "question_type" in proc.stderr
+
+
+def test_check_prints_the_question_types_of_a_klue_file(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "korsquad.datasets", "--check", "--data_name", "klue_mrc",
+                           str(KLUE_TINY)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "  question type 2 (multi-sentence reasoning): 2" in lines
+    assert json.loads(lines[-1])["question_types"] == {"1": 2, "2": 2, "3": 2}
+
+
+# --- JSON Lines ----------------------------------------------------------------------------------------------------
+
+def test_jsonl_reads_like_the_same_questions_in_squad_json(tmp_path):
+    records = [json.loads(line) for line in HF_TINY.read_text(encoding="utf-8").splitlines()]
+    squad = {"data": [{"title": "Eiffel Tower", "paragraphs": [{"context": records[0]["context"], "qas": [
+        {"id": r["id"], "question": r["question"],
+         "answers": [{"text": t, "answer_start": s} for t, s in zip(r["answers"]["text"], r["answers"]["answer_start"])]}
+        for r in records]}]}]}
+    spec = get_spec("squad_v2.0")
+    from_jsonl, stats = read_dataset(HF_TINY, spec)
+    assert from_jsonl == read_dataset(write_json(tmp_path / "same.json", squad), spec)[0]
+    assert [ex.answers for ex in from_jsonl] == [(Answer("1889", 34), Answer("in 1889", 31)),
+                                                 (Answer("330 metres", 76),), ()]
+    assert [ex.is_impossible for ex in from_jsonl] == [False, False, True]
+    assert stats == {"articles": 1, "questions": 3, "unanswerable": 1, "answer_start_fixed": 0,
+                     "answers_not_found": 0}
+
+
+def test_jsonl_of_a_klue_export_keeps_guid_type_and_impossibility(tmp_path):
+    path = write_lines(tmp_path / "klue.jsonl",
+                       {"guid": "k1", "title": "t", "context": "서울은 수도다.", "question": "수도는?", "question_type": 1,
+                        "is_impossible": False, "answers": {"text": ["서울"], "answer_start": [0]}},
+                       "",  # blank lines are skipped
+                       {"guid": "k2", "context": "서울은 수도다.", "question": "인구는?", "question_type": 3,
+                        "is_impossible": True, "answers": {"text": [], "answer_start": []}})
+    assert read_dataset(path, KLUE)[0] == [
+        Example("k1", "수도는?", "서울은 수도다.", (Answer("서울", 0),), False, "t", 1),
+        Example("k2", "인구는?", "서울은 수도다.", (), True, "", 3),
+    ]
+
+
+def test_jsonl_counts_each_distinct_context_as_an_article(tmp_path):
+    line = {"context": "서울은 수도다.", "question": "수도는?", "answers": {"text": ["서울"], "answer_start": [0]}}
+    path = write_lines(tmp_path / "a.jsonl", dict(line, id="1"), dict(line, id="2", context="부산은 항구다."),
+                       dict(line, id="3"))
+    assert read_dataset(path, get_spec("korquad_v1.0"))[1]["articles"] == 2
+
+
+def test_jsonl_with_a_byte_order_mark_and_unlabeled_lines(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "1", "context": "c", "question": "q?"}).encode() + b"\n")
+    examples, _ = read_dataset(path, get_spec("squad_v1.1"), labeled=False)
+    assert examples == [Example("1", "q?", "c", (), False)]
+
+
+GOOD = {"id": "q1", "context": "Paris is in France.", "question": "Where is Paris?",
+        "answers": {"text": ["France"], "answer_start": [12]}}
+
+
+@pytest.mark.parametrize("bad_line, fragment", [
+    ('{"id": "q2", "context": ', "line 3: not valid JSON"),
+    ('["q2"]', "line 3: expected one JSON object per line"),
+    (dict(GOOD, id="q2", answers={"text": ["France"]}), "line 3 (id q2): 'answers' must be an object of 'text' and "
+                                                        "'answer_start' lists of equal length"),
+    (dict(GOOD, id="q2", answers=["France"]), "line 3 (id q2): 'answers'"),
+    (dict(GOOD, id="q2", answers={"text": ["France", "Europe"], "answer_start": [12]}), "line 3 (id q2): 'answers'"),
+    ({k: v for k, v in GOOD.items() if k != "context"}, "line 3: missing or non-string 'context'"),
+    (dict(GOOD, id=None), "line 3: question without an id ('id')"),
+    (dict(GOOD, title=7), "line 3: 'title' must be a string"),
+    (GOOD, "line 3 (id q1): duplicate question id, first seen at"),
+    (dict(GOOD, id="q2", answers={"text": [], "answer_start": []}), "line 3 (id q2): no answers, and squad_v1.1 has "
+                                                                    "no unanswerable questions"),
+    (dict(GOOD, id="q2", answers={"text": ["Spain"], "answer_start": [0]}), "line 3 (id q2): answer 'Spain' does "
+                                                                            "not occur in its context"),
+])
+def test_malformed_jsonl_line_is_one_error_naming_file_and_line(tmp_path, bad_line, fragment):
+    path = write_lines(tmp_path / "bad.jsonl", GOOD, "   ", bad_line)
+    with pytest.raises(UsageError) as err:
+        read_dataset(path, get_spec("squad_v1.1"), training=True)
+    message = str(err.value)
+    assert message.startswith(f"{path}: line 3") and fragment in message and "\n" not in message, message
+
+
+def test_jsonl_that_is_not_utf8_names_the_file(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(json.dumps(GOOD).encode()[:-2] + b'\xe9"}\n')
+    with pytest.raises(UsageError, match="latin1.jsonl: not UTF-8 text"):
+        read_dataset(path, get_spec("squad_v1.1"))
+
+
+def test_bad_jsonl_exits_2_with_one_line_through_the_check_command(tmp_path):
+    path = write_lines(tmp_path / "bad.jsonl", GOOD, "{oops")
+    proc = subprocess.run([sys.executable, "-m", "korsquad.datasets", "--check", "--data_name", "squad_v1.1",
+                           str(path)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith(f"error: {path}: line 2: not valid JSON")
+    assert proc.stderr.count("\n") == 1
+
+
+# --- which files a path stands for ---------------------------------------------------------------------------------
+
+def test_data_files_of_a_file_a_jsonl_file_and_a_korquad2_folder(tmp_path):
+    assert data_files(KLUE_TINY, KLUE) == [KLUE_TINY]
+    assert data_files(HF_TINY, KLUE) == [HF_TINY]
+    folder = tmp_path / "dev"
+    folder.mkdir()
+    (folder / "b.json").write_text("{}")
+    (folder / "a.json").write_text("{}")
+    assert data_files(folder, get_spec("korquad_v2.1")) == [folder / "a.json", folder / "b.json"]
+    with pytest.raises(UsageError, match="is a folder; klue_mrc is read from one JSON file"):
+        data_files(folder, KLUE)
+    with pytest.raises(UsageError, match="nope.jsonl: file not found"):
+        data_files(tmp_path / "nope.jsonl", KLUE)
