@@ -54,7 +54,8 @@ class Evaluator:
 
     def score(self, examples, decoded):
         result = evaluate_predictions(examples, decoded.predictions, self.spec.metric)
-        if decoded.null_odds is not None:
+        # the tuned thresholds are the SQuAD 2.0 script's (its F1); other metrics have no such part
+        if decoded.null_odds is not None and self.spec.metric == "squad_v2":
             result.update(postprocess.tuned_thresholds(gold_answers(examples), decoded))
         return result
 
