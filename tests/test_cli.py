@@ -1,6 +1,7 @@
 """run_qa.py end to end on CPU: train, evaluate from a saved checkpoint in a second process, DDP, resume, errors."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -153,6 +154,10 @@ def count_features(data_dir):
     (["--doc_stride", "400"], "--doc_stride"),
     (["--gpu_ids", "7"], "--gpu_ids"),
     (["--data_dir", "/nonexistent"], "download_squad.py"),
+    (["--batch_size", "-3"], "--batch_size must be positive"),
+    (["--learning_rate", "-1"], "--learning_rate must be positive"),
+    (["--warmup_ratio", "2"], "--warmup_ratio must be"),
+    (["--num_train_epochs", "0"], "--num_train_epochs must be positive"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tiny_bert, squad_dir, flags, message):
     base = {"--model_type": "bert", "--model_name_or_path": str(tiny_bert), "--data_name": "squad_v1.1",
@@ -217,3 +222,70 @@ def test_kobert_models_train_and_evaluate_on_korean(model_type, tmp_path):
     contexts = "".join(squad_contexts(korquad))
     predictions = read_json(run_dir / "predictions_eval.json")
     assert len(predictions) == 17 and all(text in contexts for text in predictions.values())
+
+
+def test_evaluation_inherits_the_training_settings_and_survives_a_moved_folder(tiny_bert, squad_dir, tmp_path):
+    first = tmp_path / "first"
+    train = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
+                    "--data_dir", squad_dir, "--output_dir", first, "--run_name", "w", *QUICK, "--n_best_size", "5",
+                    "--num_train_epochs", "1", "--do_train", "--do_eval")
+    assert train.returncode == 0, train.stderr[-3000:]
+    trained = read_json(first / "squad_v1.1" / "w" / "predictions_eval.json")
+    moved = tmp_path / "moved"
+    shutil.move(first, moved)
+    run_dir = moved / "squad_v1.1" / "w"
+    (run_dir / "predictions_eval.json").unlink()
+    # no --model_type, no window or decoding flags: all from the training's run.json
+    evaluate = run_cli("--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1", "--data_dir", squad_dir,
+                       "--output_dir", moved, "--run_name", "w", "--accelerator", "cpu", "--do_eval")
+    assert evaluate.returncode == 0, evaluate.stderr[-3000:]
+    assert "settings differ" not in evaluate.stderr
+    assert read_json(run_dir / "predictions_eval.json") == trained
+    record = read_json(run_dir / "run.json")
+    assert record["config"]["do_train"] and record["evaluation"]["config"]["max_seq_length"] == 128
+    assert record["evaluation"]["config"]["n_best_size"] == 5
+
+    differing = run_cli("--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1", "--data_dir", squad_dir,
+                        "--output_dir", moved, "--run_name", "w", "--accelerator", "cpu", "--do_eval",
+                        "--max_seq_length", "112")
+    assert differing.returncode == 0, differing.stderr[-3000:]
+    notes = [line for line in differing.stderr.splitlines() if "settings differ" in line]
+    assert notes == [f"note: settings differ from the training's ({run_dir / 'run.json'}): max_seq_length 112 "
+                     "(trained with 128)"]
+    assert read_json(run_dir / "run.json")["evaluation"]["config"]["max_seq_length"] == 112
+
+
+def test_a_finished_run_folder_is_kept_unless_overwritten_and_run_json_replays(tiny_bert, squad_dir, tmp_path):
+    out = tmp_path / "model"
+    args = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1", "--data_dir",
+            squad_dir, "--output_dir", out, "--run_name", "r", *QUICK, "--max_steps", "2", "--do_train"]
+    assert run_cli(*args).returncode == 0
+    run_dir = out / "squad_v1.1" / "r"
+    best = run_dir / "checkpoints" / "best.ckpt"
+    stamp = best.stat().st_mtime_ns
+    again = run_cli(*args)
+    assert again.returncode == 2
+    lines = again.stderr.strip().splitlines()
+    assert len(lines) == 1 and "already holds a training run" in lines[0] and "--overwrite_output_dir" in lines[0]
+    assert best.stat().st_mtime_ns == stamp  # nothing of the finished run was touched
+
+    replay = run_cli("--config", run_dir / "run.json", "--run_name", "replayed")
+    assert replay.returncode == 0, replay.stderr[-3000:]
+    original, replayed = read_json(run_dir / "run.json")["config"], read_json(out / "squad_v1.1" / "replayed" /
+                                                                             "run.json")["config"]
+    assert {k: v for k, v in replayed.items() if k != "run_name"} == \
+           {k: v for k, v in original.items() if k != "run_name"}
+
+    overwrite = run_cli(*args, "--overwrite_output_dir", "--max_steps", "1")
+    assert overwrite.returncode == 0, overwrite.stderr[-3000:]
+    assert read_json(run_dir / "run.json")["train_steps"] == 1
+    assert read_json(run_dir / "checkpoints" / "best_checkpoint.json")["step"] == 1
+
+
+def test_a_config_file_with_an_unknown_key_is_one_line_and_exit_2(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("model_type: bert\nmodel_name_or_path: m\ndata_name: squad_v1.1\ndo_train: true\nlr: 1\n")
+    result = run_cli("--config", config, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown key 'lr'" in lines[0], result.stderr

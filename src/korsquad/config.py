@@ -208,8 +208,11 @@ def _derived_texts():
     for spec in REGISTRY.values():
         key = (spec.defaults["batch_size"], spec.defaults["batch_size_large"])
         batch.setdefault(key, []).append(spec.name)
-    eps = "; ".join(f"1e-6 for {', '.join(sorted(spec.eps_1e6_model_types))} on {spec.name}"
-                    for spec in REGISTRY.values() if spec.eps_1e6_model_types)
+    eps_sets = {}
+    for spec in REGISTRY.values():
+        if spec.eps_1e6_model_types:
+            eps_sets.setdefault(tuple(sorted(spec.eps_1e6_model_types)), []).append(spec.name)
+    eps = "; ".join(f"1e-6 for {', '.join(types)} on {', '.join(names)}" for types, names in eps_sets.items())
     return {
         "batch_sizes": "; ".join(f"{small} ({large} for models of hidden size >= {LARGE_HIDDEN_SIZE}) for "
                                  f"{', '.join(names)}" for (small, large), names in batch.items()),
@@ -271,8 +274,8 @@ def read_config_file(path):
 def _typed(option, value, where):
     if value is None and not option.flag:
         return None
-    if option.type is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+    if option.type is float and isinstance(value, (int, str)) and not isinstance(value, bool):
+        value = _number(value)  # PyYAML reads `3e-5` (no dot) as a string
     if option.type is str and option.name == "precision" and isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # YAML reads `precision: 32` as a number
     if not isinstance(value, option.type) or (option.type is int and isinstance(value, bool)):
@@ -280,6 +283,13 @@ def _typed(option, value, where):
     if option.choices is not None and value not in option.choices:
         raise UsageError(f"{where} must be one of {', '.join(option.choices)}, not {value!r}")
     return value
+
+
+def _number(value):
+    try:
+        return float(value)
+    except ValueError:
+        return value
 
 
 def _type_name(option):

@@ -1,0 +1,137 @@
+"""korsquad.config: one resolved, checked configuration from flags, config files, the training's record and the
+registry (no model is loaded here: these run in milliseconds)."""
+
+import json
+
+import pytest
+
+from korsquad.config import OPTIONS, build_parser, read_config_file, resolve
+from korsquad.datasets import REGISTRY
+from korsquad.errors import UsageError
+
+BASE = ["--model_type", "bert", "--model_name_or_path", "some/model", "--data_name", "squad_v1.1"]
+
+
+def test_registry_defaults_fill_unset_settings():
+    config = resolve([*BASE, "--do_train"])
+    spec = REGISTRY["squad_v1.1"]
+    assert config.max_seq_length == spec.defaults["max_seq_length"] == 384
+    assert config.weight_decay == spec.defaults["weight_decay"]
+    assert config.adam_epsilon == 1e-8 and config.batch_size == 16 and config.eval_batch_size == 32
+    assert config.run_name == "some-model" and config.world_size == 1
+    assert resolve([*BASE, "--do_train", "--model_type", "roberta"]).adam_epsilon == 1e-6
+
+
+def test_large_models_get_the_large_batch_size(tmp_path):
+    from transformers import BertConfig
+
+    BertConfig(hidden_size=1024, num_attention_heads=16).save_pretrained(tmp_path)
+    config = resolve(["--model_type", "bert", "--model_name_or_path", str(tmp_path), "--data_name", "korquad_v1.0",
+                      "--do_train"])
+    assert config.batch_size == REGISTRY["korquad_v1.0"].defaults["batch_size_large"] == 4
+    assert config.eval_batch_size == 8
+
+
+def test_the_config_is_frozen():
+    config = resolve([*BASE, "--do_train"])
+    with pytest.raises((TypeError, AttributeError)):
+        config.values["batch_size"] = 3
+    with pytest.raises(AttributeError):
+        config.batch_size = 3
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--batch_size", "-3"), ("--learning_rate", "-1"), ("--warmup_ratio", "2"), ("--num_train_epochs", "0"),
+    ("--max_steps", "0"), ("--doc_stride", "0"), ("--n_best_size", "0"), ("--max_answer_length", "-5"),
+    ("--negative_window_ratio", "1.5"), ("--adam_epsilon", "0"), ("--weight_decay", "-0.1"),
+    ("--save_steps", "0"), ("--devices", "0"), ("--peak_tflops", "-2"), ("--eval_batch_size", "0"),
+])
+def test_out_of_range_values_name_the_flag(flag, value):
+    with pytest.raises(UsageError, match=f"^{flag} "):
+        resolve([*BASE, "--do_train", flag, value])
+
+
+def test_help_texts_come_from_the_owners():
+    text = " ".join(build_parser().format_help().split())
+    assert "384 for squad_v1.1, squad_v2.0" in text  # the registry's max_seq_length
+    assert "1e-6 for albert, electra, roberta, xlm-roberta on squad_v1.1, squad_v2.0" in text  # the registry's eps rule
+    assert "(default: 500)" in text  # --save_steps, the run default
+
+
+def test_config_file_values_and_flags_override_them(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("model_type: bert\nmodel_name_or_path: some/model\ndata_name: squad_v1.1\ndo_train: true\n"
+                    "batch_size: 8\nlearning_rate: 1e-4\nprecision: 32\n")
+    config = resolve(["--config", str(path)])
+    assert config.batch_size == 8 and config.do_train and config.precision == "32"
+    assert resolve(["--config", str(path), "--batch_size", "4"]).batch_size == 4
+    (tmp_path / "run.json").write_text(json.dumps({"model_type": "bert", "model_name_or_path": "m",
+                                                   "data_name": "korquad_v1.0", "do_eval": True, "doc_stride": 64}))
+    assert read_config_file(tmp_path / "run.json")["doc_stride"] == 64
+
+
+@pytest.mark.parametrize("content, message", [
+    ("batch_sise: 8\n", "unknown key 'batch_sise'"),
+    ("batch_size: eight\n", "key 'batch_size' must be an integer"),
+    ("do_train: 1\n", "key 'do_train' must be true or false"),
+    ("data_name: squad_v3\n", "key 'data_name' must be one of"),
+    ("- a\n- b\n", "expected an object of settings"),
+])
+def test_bad_config_files_are_one_error_naming_the_key(tmp_path, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    with pytest.raises(UsageError, match=message):
+        resolve(["--config", str(path), *BASE, "--do_train"])
+
+
+def test_a_run_record_is_a_valid_config(tmp_path):
+    config = resolve([*BASE, "--do_train", "--doc_stride", "96"])
+    record = {"config": config.record(), "status": "finished", "wall_time_s": 12.5, "train_steps": 7,
+              "hardware": {"accelerator": "cpu"}, "num_parameters": 10, "started_at": "x", "finished_at": "y"}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(record))
+    replay = resolve(["--config", str(path)])
+    assert replay.values == config.values
+
+
+def test_every_option_is_a_flag():
+    flags = {action.dest for action in build_parser()._actions}
+    assert {option.name for option in OPTIONS} <= flags
+
+
+def test_evaluation_inherits_the_training_settings(tmp_path, capsys):
+    trained = resolve([*BASE, "--do_train", "--output_dir", str(tmp_path), "--max_seq_length", "256",
+                       "--doc_stride", "64", "--n_best_size", "5"])
+    folder = trained.folder
+    folder.root.mkdir(parents=True)
+    folder.run_json.write_text(json.dumps({"config": trained.record(), "status": "finished"}))
+    evaluation = resolve(["--model_name_or_path", "some/model", "--data_name", "squad_v1.1", "--do_eval",
+                          "--output_dir", str(tmp_path)])
+    assert (evaluation.model_type, evaluation.max_seq_length, evaluation.doc_stride, evaluation.n_best_size) == \
+           ("bert", 256, 64, 5)
+    assert evaluation.inherited_from == str(folder.run_json)
+    assert capsys.readouterr().err == ""
+    differing = resolve(["--model_name_or_path", "some/model", "--data_name", "squad_v1.1", "--do_eval",
+                         "--output_dir", str(tmp_path), "--max_seq_length", "384", "--doc_stride", "64"])
+    assert differing.max_seq_length == 384
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"note: settings differ from the training's ({folder.run_json}): max_seq_length 384 "
+                     "(trained with 256)"]
+
+
+def test_evaluation_without_a_training_record_needs_the_model_type(tmp_path):
+    with pytest.raises(UsageError, match="--model_type is required"):
+        resolve(["--model_name_or_path", "m", "--data_name", "squad_v1.1", "--do_eval", "--output_dir",
+                 str(tmp_path)])
+
+
+@pytest.mark.parametrize("flags, message", [
+    ([], "nothing to do"),
+    (["--do_predict"], "--do_predict needs --predict_file"),
+    (["--do_train", "--resume", "--overwrite_output_dir"], "give one"),
+    (["--do_train", "--checkpoint", "x.ckpt"], "--checkpoint"),
+    (["--do_train", "--gpu_ids", "a,b"], "--gpu_ids"),
+])
+def test_inconsistent_flags(flags, message):
+    with pytest.raises(UsageError, match=message):
+        resolve([*BASE, *flags])
