@@ -102,8 +102,6 @@ class ThroughputMonitor(pl.Callback):
 
     def __init__(self, log_every_n_steps=None, peak_tflops=None):
         super().__init__()
-        if peak_tflops is not None and peak_tflops <= 0:
-            raise ValueError(f"peak_tflops must be positive, not {peak_tflops}")
         self.log_every_n_steps = log_every_n_steps
         self.peak_tflops_override = peak_tflops
         self.peak_flops = None  # of all processes together; None: no MFU
