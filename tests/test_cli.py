@@ -289,3 +289,39 @@ def test_a_config_file_with_an_unknown_key_is_one_line_and_exit_2(tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "unknown key 'lr'" in lines[0], result.stderr
+
+
+def test_own_files_train_and_evaluate_and_never_share_a_cache(tiny_bert, tmp_path):
+    """--train_file/--dev_file replace the registry's files; --data_name keeps choosing reader, metric, defaults."""
+    tiny = read_json(FIXTURES / "squad_v1_tiny.json")
+    rows = [{"id": qa["id"], "question": qa["question"], "context": p["context"],
+             "answers": {"text": [a["text"] for a in qa["answers"]],
+                         "answer_start": [a["answer_start"] for a in qa["answers"]]}}
+            for article in tiny["data"] for p in article["paragraphs"] for qa in p["qas"]]
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    data_dir = tmp_path / "data"  # holds no registry file at all
+    common = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1", "--data_dir",
+              data_dir, "--output_dir", tmp_path / "model", *QUICK, "--num_train_epochs", "1"]
+    run = run_cli(*common, "--run_name", "own", "--train_file", FIXTURES / "squad_v1_tiny.json", "--dev_file", dev,
+                  "--do_train", "--do_eval")
+    assert run.returncode == 0, run.stderr[-3000:]
+    run_dir = tmp_path / "model" / "squad_v1.1" / "own"
+    assert set(read_json(run_dir / "predictions_eval.json")) == {row["id"] for row in rows}
+    assert set(read_json(run_dir / "result.json")) == OFFICIAL_V1_KEYS
+
+    fewer = tmp_path / "fewer.jsonl"
+    fewer.write_text("".join(json.dumps(row) + "\n" for row in rows[:3]))
+    evaluate = run_cli("--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1", "--data_dir", data_dir,
+                       "--output_dir", tmp_path / "model", "--run_name", "own", "--accelerator", "cpu",
+                       "--dev_file", fewer, "--do_eval")
+    assert evaluate.returncode == 0, evaluate.stderr[-3000:]
+    assert set(read_json(run_dir / "predictions_eval.json")) == {row["id"] for row in rows[:3]}
+    assert len(list((data_dir / "squad_v1.1" / "cache").glob("dev-*"))) == 2  # one cache per file content
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps(rows[0]) + "\n{not json\n")
+    bad = run_cli(*common, "--run_name", "bad", "--train_file", broken, "--dev_file", dev, "--do_train")
+    assert bad.returncode == 2
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(broken) in lines[0] and "line 2" in lines[0], bad.stderr

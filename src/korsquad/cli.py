@@ -60,9 +60,11 @@ def check_inputs(config):
 
     needed = (["train", "dev"] if config.do_train else []) + (["dev"] if config.do_eval else [])
     for split in dict.fromkeys(needed):
-        split_file(config.spec, config.data_dir, split)
-    if config.predict_file and not Path(config.predict_file).is_file():
-        raise UsageError(f"--predict_file {config.predict_file}: file not found")
+        if not getattr(config, f"{split}_file"):
+            split_file(config.spec, config.data_dir, split)
+    for flag in ("train_file", "dev_file", "predict_file"):
+        if getattr(config, flag) and not Path(getattr(config, flag)).exists():
+            raise UsageError(f"--{flag} {getattr(config, flag)}: file not found")
     if config.checkpoint and not Path(config.checkpoint).is_file():
         raise UsageError(f"--checkpoint {config.checkpoint}: file not found")
     if config.do_train and is_first_process():
@@ -97,18 +99,24 @@ def load_module(config):
 
 
 def data_module(config, tokenizer, module, *, train, eval_split):
+    """The data module of one stage, its data read and its caches built on the first process of each machine
+    before the Trainer starts: a malformed file is one error line, not a failure inside the training loop."""
     from .datamodule import QADataModule
     from .sampling import group_by_length_sampler
 
-    return QADataModule(
+    dm = QADataModule(
         config.spec, tokenizer, train=train, eval_split=eval_split, data_dir=config.data_dir,
         max_seq_length=config.max_seq_length, doc_stride=config.doc_stride, max_query_length=config.max_query_length,
         batch_size=config.batch_size, eval_batch_size=config.eval_batch_size, seed=config.seed,
         negative_window_ratio=config.negative_window_ratio, num_workers=config.num_workers,
         max_train_samples=config.max_train_samples, max_eval_samples=config.max_eval_samples,
-        overwrite_cache=config.overwrite_cache, predict_file=config.predict_file and Path(config.predict_file),
+        overwrite_cache=config.overwrite_cache, train_file=config.train_file, dev_file=config.dev_file,
+        predict_file=config.predict_file,
         with_token_type_ids=module.takes_token_type_ids and "token_type_ids" in tokenizer.model_input_names,
         train_sampler_factory=group_by_length_sampler if config.group_by_length else None)
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0:
+        dm.prepare_data()
+    return dm
 
 
 def validation_callback(config, split, *, training):
@@ -172,12 +180,12 @@ def train(config, tokenizer, module, record):
     from .validation import save_best_checkpoint
 
     folder = config.folder
+    dm = data_module(config, tokenizer, module, train=True, eval_split="dev")
     validation = validation_callback(config, "dev", training=True)
     trainer = make_trainer(config, callbacks=training_callbacks(config, validation),
                            logger=TensorBoardLogger(str(folder.root), name=folder.logs_dir.name))
     if config.compile:
         compile_model(module)
-    dm = data_module(config, tokenizer, module, train=True, eval_split="dev")
     trainer.fit(module, datamodule=dm, ckpt_path=folder.last_checkpoint if config.resume else None)
     record.train_steps = trainer.global_step
     if validation.best["step"] is None:  # no validation ran (e.g. --max_steps ended training first)
@@ -194,9 +202,9 @@ def train(config, tokenizer, module, record):
 
 
 def evaluate(config, tokenizer, module, split):
+    dm = data_module(config, tokenizer, module, train=False, eval_split=split)
     validation = validation_callback(config, split, training=False)
     trainer = make_trainer(config, callbacks=[validation], logger=False)
-    dm = data_module(config, tokenizer, module, train=False, eval_split=split)
     trainer.validate(module, datamodule=dm, verbose=False)
     if trainer.is_global_zero:
         if split == PREDICT:

@@ -28,6 +28,8 @@ LARGE_HIDDEN_SIZE = 1024  # models at least this wide train with the registry's 
 # sees and how its logits become answers, so scoring with others measures a different model.
 INHERITED = ("model_type", "max_seq_length", "doc_stride", "max_query_length", "n_best_size", "max_answer_length",
              "null_score_diff_threshold")
+# An evaluation also reads the training's own dev file, unless given another.
+INHERITED_SILENTLY = ("dev_file",)
 # Keys of a run.json beside "config": the run's record, not settings (so a run.json replays through --config).
 RECORD_KEYS = frozenset({"config", "status", "started_at", "finished_at", "wall_time_s", "hardware", "train_steps",
                          "num_parameters", "error", "evaluation", "inherited_from"})
@@ -81,7 +83,12 @@ OPTIONS = (
     Option("do_eval", bool, False, "evaluate on the dev set (without --do_train: the run folder's best checkpoint, "
                                    "or --checkpoint, with the training's settings)", flag=True),
     Option("do_predict", bool, False, "write predictions for --predict_file (unlabeled SQuAD format)", flag=True),
-    Option("predict_file", help="questions to answer with --do_predict"),
+    Option("train_file", help="your own training data instead of the data set's: SQuAD-format JSON, JSON lines "
+                              "(one {id, question, context, answers: {text, answer_start}} per line) or a KorQuAD "
+                              "2.x folder of parts; --data_name still chooses the reader, metric and defaults"),
+    Option("dev_file", help="your own evaluation data instead of the data set's dev set (formats as --train_file)"),
+    Option("predict_file", help="questions to answer with --do_predict (formats as --train_file, answers not "
+                                "needed)"),
     Option("data_dir", default="./data", help="where download_*.py put the data sets"),
     Option("output_dir", default="./model", help="run folders go to OUTPUT_DIR/<data_name>/<run_name>"),
     Option("run_name", help="run folder name", derived="model_name_or_path with / replaced by -"),
@@ -312,6 +319,9 @@ def inherit_training_settings(values, explicit):
     if training is None:
         return None
     differ = []
+    for name in INHERITED_SILENTLY:
+        if name not in explicit and training.get(name):
+            values[name] = training[name]
     for name in INHERITED:
         if name not in training:
             continue

@@ -30,7 +30,8 @@ class QADataModule(pl.LightningDataModule):
 
     def __init__(self, spec, tokenizer, *, train, eval_split, data_dir, max_seq_length, doc_stride, max_query_length,
                  batch_size, eval_batch_size, seed, negative_window_ratio, num_workers=0, max_train_samples=None,
-                 max_eval_samples=None, overwrite_cache=False, predict_file=None, with_token_type_ids=True,
+                 max_eval_samples=None, overwrite_cache=False, train_file=None, dev_file=None, predict_file=None,
+                 with_token_type_ids=True,
                  train_sampler_factory=None):
         super().__init__()
         if eval_split not in ("dev", "predict"):
@@ -46,7 +47,8 @@ class QADataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.max_samples = {"train": max_train_samples, "dev": max_eval_samples, "predict": max_eval_samples}
         self.overwrite_cache = overwrite_cache
-        self.predict_file = predict_file
+        # a user's own files in place of the registry's (any SQuAD-format JSON, .jsonl, or KorQuAD 2.x folder)
+        self.own_files = {"train": train_file, "dev": dev_file, "predict": predict_file}
         self.with_token_type_ids = with_token_type_ids
         # (features, batch_size, seed, rank, world) -> batch sampler; Lightning calls set_epoch on its `.sampler`
         self.train_sampler_factory = train_sampler_factory
@@ -58,7 +60,7 @@ class QADataModule(pl.LightningDataModule):
 
     # ---- files -------------------------------------------------------------------------------------------
     def split_source(self, split):
-        return self.predict_file if split == "predict" else split_file(self.spec, self.data_dir, split)
+        return self.own_files[split] or split_file(self.spec, self.data_dir, split)
 
     def read_split(self, split):
         examples = read_examples(self.split_source(split), self.spec, training=split == "train",
