@@ -135,3 +135,13 @@ def test_evaluation_without_a_training_record_needs_the_model_type(tmp_path):
 def test_inconsistent_flags(flags, message):
     with pytest.raises(UsageError, match=message):
         resolve([*BASE, *flags])
+
+
+@pytest.mark.parametrize("readme, language", [("README.md", "en"), ("README_ko.md", "ko")])
+def test_the_readme_flag_tables_are_the_generated_ones(readme, language):
+    from conftest import ROOT
+
+    from korsquad.config import flags_table
+
+    assert flags_table(language) in (ROOT / readme).read_text(encoding="utf-8"), \
+        f"regenerate the table in {readme} with `python -m korsquad.config {language}`"

@@ -407,3 +407,39 @@ def resolve_model_path(name):
     except ImportError:
         return name
     return module.get_model_path()
+
+
+# ---- the README's flag table -------------------------------------------------------------------------------
+TABLE_WORDS = {
+    "en": {"header": "| flag | default | meaning |", "by_data_set": "by data set", "derived": "see meaning",
+           "required": "required", "none": "—"},
+    "ko": {"header": "| 플래그 | 기본값 | 설명 |", "by_data_set": "데이터셋별", "derived": "설명 참조",
+           "required": "필수", "none": "—"},
+}
+REQUIRED = ("model_name_or_path", "data_name")
+
+
+def flags_table(language="en"):
+    """The README's "All flags" table, made from OPTIONS (a test keeps both READMEs equal to it)."""
+    words = TABLE_WORDS[language]
+    rows = [words["header"], "|---|---|---|"]
+    for option in OPTIONS:
+        if option.name in REQUIRED:
+            default = words["required"]
+        elif option.by_data_set:
+            default = words["by_data_set"]
+        elif option.derived:
+            default = words["derived"]
+        elif option.flag or option.default is None:
+            default = words["none"]
+        else:
+            default = f"`{option.default}`"
+        meaning = help_text(option).replace("|", "\\|")
+        if option.choices:
+            meaning = f"one of {', '.join(option.choices)}: {meaning}"
+        rows.append(f"| `--{option.name}` | {default} | {meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(flags_table(sys.argv[1] if len(sys.argv) > 1 else "en"))
