@@ -325,3 +325,27 @@ def test_own_files_train_and_evaluate_and_never_share_a_cache(tiny_bert, tmp_pat
     assert bad.returncode == 2
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and str(broken) in lines[0] and "line 2" in lines[0], bad.stderr
+
+
+def test_eval_steps_validate_at_steps_and_epoch_ends_and_early_stopping_stops(tiny_bert, squad_dir, tmp_path):
+    out = tmp_path / "model"
+    common = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
+              "--data_dir", squad_dir, "--output_dir", out, *QUICK, "--batch_size", "4", "--do_train"]
+    run = run_cli(*common, "--run_name", "steps", "--num_train_epochs", "2", "--eval_steps", "2")
+    assert run.returncode == 0, run.stderr[-3000:]
+    run_dir = out / "squad_v1.1" / "steps"
+    steps_per_epoch = -(-count_features(squad_dir) // 4)
+    total = 2 * steps_per_epoch
+    expected = sorted(set(range(2, total + 1, 2)) | {steps_per_epoch, total})
+    f1 = scalars(run_dir, "val_f1")
+    assert [step for step, _ in f1] == expected
+    best = read_json(run_dir / "checkpoints" / "best_checkpoint.json")
+    first_best = next(step for step, value in f1 if value == max(v for _, v in f1))
+    assert best["step"] == first_best and best["score"] == pytest.approx(max(v for _, v in f1), abs=1e-4)
+
+    # a learning rate too small to change anything: the F1 never improves after the first validation
+    stop = run_cli(*common, "--run_name", "stop", "--num_train_epochs", "5", "--eval_steps", "1",
+                   "--early_stopping_patience", "2", "--learning_rate", "1e-12")
+    assert stop.returncode == 0, stop.stderr[-3000:]
+    assert read_json(out / "squad_v1.1" / "stop" / "run.json")["train_steps"] == 3
+    assert len(scalars(out / "squad_v1.1" / "stop", "val_f1")) == 3

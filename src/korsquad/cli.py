@@ -136,7 +136,10 @@ def make_trainer(config, *, callbacks, logger):
 
     # the bar reads train_loss when it refreshes, a GPU sync: not every step on a GPU
     refresh = config.logging_steps if hardware(config)["accelerator"] == "gpu" else 1
-    return pl.Trainer(
+    # --eval_steps counts optimizer steps; Lightning's val_check_interval counts batches
+    steps = config.eval_steps and config.eval_steps * config.accumulate_grad_batches
+    trainer = pl.Trainer(
+        val_check_interval=steps or None, check_val_every_n_epoch=None if steps else 1,
         accelerator=config.accelerator_kind, devices=config.trainer_devices, num_nodes=config.num_nodes,
         strategy=strategy(config), precision=config.precision,
         max_epochs=config.num_train_epochs, max_steps=config.max_steps,
@@ -145,6 +148,22 @@ def make_trainer(config, *, callbacks, logger):
         log_every_n_steps=config.logging_steps, num_sanity_val_steps=0, use_distributed_sampler=False,
         default_root_dir=str(config.folder.root), enable_model_summary=False,
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks))
+    if steps:
+        validate_at_epoch_end_too(trainer)
+    return trainer
+
+
+def validate_at_epoch_end_too(trainer):
+    """With a step interval, Lightning validates only at multiples of it; the end of every epoch is wanted too
+    (the per-epoch curve, and the last steps of an epoch are not left unvalidated). Lightning has no public switch
+    for both, so its epoch loop's decision is widened here (tests/test_cli.py checks it still holds)."""
+    loop = trainer.fit_loop.epoch_loop
+    by_steps = loop._should_check_val_fx
+
+    def at_steps_or_epoch_end(data_fetcher):
+        return by_steps(data_fetcher) or (loop.batch_progress.is_last_batch and loop._should_check_val_epoch())
+
+    loop._should_check_val_fx = at_steps_or_epoch_end
 
 
 def strategy(config):
@@ -167,8 +186,14 @@ def training_callbacks(config, validation):
     folder = config.folder
     # Both write last.ckpt, the newest state for --resume: every --save_steps steps and after each validation.
     last = dict(dirpath=folder.checkpoints_dir, save_top_k=0, save_last=True, enable_version_counter=False)
-    return [validation, ModelCheckpoint(every_n_train_steps=config.save_steps, **last),
-            ModelCheckpoint(every_n_epochs=1, **last), ThroughputMonitor(peak_tflops=config.peak_tflops)]
+    callbacks = [validation, ModelCheckpoint(every_n_train_steps=config.save_steps, **last),
+                 ModelCheckpoint(every_n_epochs=1, **last), ThroughputMonitor(peak_tflops=config.peak_tflops)]
+    if config.early_stopping_patience:
+        from pytorch_lightning.callbacks import EarlyStopping
+
+        callbacks.append(EarlyStopping(monitor=f"val_{validation.metric}", mode="max",
+                                       patience=config.early_stopping_patience, check_on_train_epoch_end=False))
+    return callbacks
 
 
 def train(config, tokenizer, module, record):

@@ -114,6 +114,11 @@ OPTIONS = (
            check=fraction, by_data_set=True),
     Option("num_train_epochs", int, help="training epochs", check=positive, by_data_set=True),
     Option("max_steps", int, -1, "stop after this many optimizer steps (-1: no limit)", steps_limit),
+    Option("eval_steps", int, help="also validate (full dev decoding and the official metric) every N optimizer "
+                                   "steps; the best checkpoint follows the best validation at step granularity",
+           check=positive, derived="at each epoch end only"),
+    Option("early_stopping_patience", int, help="stop when the data set's primary metric has not improved for N "
+                                                "validations", check=positive, derived="never stop early"),
     Option("batch_size", int, help="training batch size per device", check=positive,
            derived="by data set: {batch_sizes}"),
     Option("eval_batch_size", int, help="evaluation batch size per device", check=positive,

@@ -125,8 +125,12 @@ class ValidationCallback(pl.Callback):
             if self.write_files:
                 self.best["files_step"] = trainer.global_step
         if self.log_scores:
-            for name, value in outcome["scores"].items():
-                pl_module.log(f"val_{name}", float(value), prog_bar=True, sync_dist=False)
+            scores = {f"val_{name}": float(value) for name, value in outcome["scores"].items()}
+            for name, value in scores.items():  # for the progress bar and EarlyStopping
+                pl_module.log(name, value, prog_bar=True, logger=False, sync_dist=False)
+            # Lightning would log these at the step count before this step's increment: name the step itself
+            for logger in trainer.loggers if trainer.is_global_zero else ():
+                logger.log_metrics(scores, step=trainer.global_step)
 
     def _evaluate(self, trainer, gathered):
         examples, features = trainer.datamodule.eval_data()
