@@ -319,6 +319,15 @@ def test_html_contexts_map_spans_to_the_original_html(fast):
     assert labeled_text(features, examples, f) == "&lt;돌아온 밤&gt;"  # entities stay whole
 
 
+def test_html_token_spans_take_whole_entities_but_not_text_that_only_looks_like_one(fast):
+    context = "<p>AT&amp;T &foo; &lt;b&gt;</p>"
+    examples = [one_example(context, "&foo;", context.index("&foo;"))]
+    features = build_features(examples, fast, training=True, context_format="html", **SQUAD)
+    part = context_part(features, 0)
+    spans = [context[s:e] for s, e in zip(features.char_start[part], features.char_end[part])]
+    assert spans == ["AT", "&amp;", "T", "&", "foo", ";", "&lt;", "b", "&gt;"]  # &foo; names nothing: it is text
+
+
 # --- the label audit ----------------------------------------------------------------------------------------
 
 
