@@ -98,6 +98,7 @@ def tokenize_with_offsets(tokenizer, texts):
     whitespace. A token that stands for no text or only whitespace (a bare sentencepiece `▁`) has an empty span at
     the start of the word it precedes.
     """
+    texts = list(texts)
     if getattr(tokenizer, "is_fast", False):
         tokenized = _tokenize_fast(tokenizer, texts)
     else:
