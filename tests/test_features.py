@@ -2,19 +2,23 @@
 
 import html
 import io
+import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, minilm_path, shared_file
-from tiny_tokenizers import squad_contexts, train_byte_bpe, train_kobert
+from conftest import FIXTURES, ROOT, minilm_path, shared_file
+from tiny_tokenizers import squad_contexts, train_byte_bpe, train_kobert, train_sentencepiece_pair
 
 import korsquad.features as features_module
 from korsquad.datasets import get_spec
 from korsquad.errors import UsageError
 from korsquad.features import (FeatureSet, answer_token_span, build_features, max_context_owner, pair_layout,
                                window_starts)
-from korsquad.readers import read_examples
+from korsquad.readers import Answer, Example, read_examples
 from korsquad.tokenization import load_tokenizer, tokenize_with_offsets
 
 SQUAD = dict(max_seq_length=384, doc_stride=128, max_query_length=64)
@@ -185,6 +189,53 @@ def test_every_fixture_answer_is_labeled_in_some_window(fast, squad_tiny):
     assert labeled == answerable
 
 
+def one_example(context, answer, start, qid="q"):
+    return Example(qid, "What is it?", context, (Answer(answer, start),), False)
+
+
+def the_label(features, examples):
+    """(first character, text) of the only labeled window."""
+    (f,) = np.flatnonzero(features.start_positions != features.cls_index)
+    return int(features.char_start[features.row_splits[f] + features.start_positions[f]]), \
+        labeled_text(features, examples, f)
+
+
+def test_an_answer_inside_a_longer_token_is_labeled_with_that_token(bert_pair):
+    context = "In 1817 he composed 7 polonaises for the piano."
+    examples = [one_example(context, "7", context.index("1817") + 3)]  # as SQuAD's train set marks it
+    for tokenizer in bert_pair:
+        features = build_features(examples, tokenizer, training=True, **SQUAD)
+        assert the_label(features, examples) == (3, "1817")
+
+
+def test_an_answer_glued_to_a_particle_is_labeled_at_its_place(tmp_path):
+    """KoBERT-style pieces may glue a particle to a word (대전이): the label covers it, and does not move to
+    the other occurrence of the answer text."""
+    context = ("1939년 독일이 폴란드를 침공하면서 제2차 세계 대전이 시작되었다. 그는 제2차 세계 대전과 한국 전쟁에 "
+               "참전하였다.")
+    texts = squad_contexts(FIXTURES / "korquad_tiny.json") + [context]
+    tokenizer = train_kobert(tmp_path / "KoBERT_Glued", texts, 300, pieces=["대전이"])
+    assert "대전이" in tokenizer.tokenize(context)
+    examples = [one_example(context, "제2차 세계 대전", context.index("제2차"))]
+    features = build_features(examples, tokenizer, training=True, **SQUAD)
+    assert the_label(features, examples) == (context.index("제2차"), "제2차 세계 대전이")
+
+
+def test_fast_sentencepiece_labels_hold_the_answer_without_the_space_before_it(tmp_path):
+    english = read_examples(FIXTURES / "squad_tiny.json", get_spec("squad_v2.0"), training=True)
+    korean = read_examples(FIXTURES / "korquad_tiny.json", get_spec("korquad_v1.0"), training=True)
+    texts = squad_contexts(FIXTURES / "squad_tiny.json") + squad_contexts(FIXTURES / "korquad_tiny.json")
+    _, tokenizer = train_sentencepiece_pair(tmp_path, texts, "deberta-v2", 1000)
+    for examples in (english, korean):
+        features = build_features(examples, tokenizer, training=True, **SQUAD)
+        audit = features_module.audit_labels(examples, features)
+        answerable = sum(not ex.is_impossible for ex in examples)
+        assert audit["labeled"] == audit["covering_annotation"] == answerable
+        for f in np.flatnonzero(features.start_positions != features.cls_index):
+            first = features.char_start[features.row_splits[f] + features.start_positions[f]]
+            assert first == examples[features.example_index[f]].answers[0].start
+
+
 def test_answer_token_span_ignores_empty_marker_tokens():
     starts, ends = np.array([0, 4, 4, 8]), np.array([3, 4, 7, 9])  # token 1 is a bare marker at 4
     assert answer_token_span(starts, ends, 4, 7) == (2, 2)
@@ -234,15 +285,7 @@ def test_roberta_style_layout_and_spans(tmp_path, squad_tiny):
 
 
 def test_xlnet_style_puts_context_first_and_cls_last(tmp_path, squad_tiny):
-    import sentencepiece as spm
-    from transformers import XLNetTokenizer
-
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(squad_contexts(FIXTURES / "squad_tiny.json")),
-                                   model_writer=model, vocab_size=300, hard_vocab_limit=False, minloglevel=2,
-                                   user_defined_symbols=["<sep>", "<cls>"])
-    (tmp_path / "spiece.model").write_bytes(model.getvalue())
-    tokenizer = XLNetTokenizer(str(tmp_path / "spiece.model"))
+    tokenizer, _ = train_sentencepiece_pair(tmp_path, squad_contexts(FIXTURES / "squad_tiny.json"), "xlnet", 300)
     assert tokenizer.padding_side == "left"
     features = build_features(squad_tiny, tokenizer, training=True, **SMALL)
     for f in range(len(features)):
@@ -274,6 +317,111 @@ def test_html_contexts_map_spans_to_the_original_html(fast):
     answer = next(ex for ex in examples if "&gt;" in ex.answers[0].text)
     f = int(np.flatnonzero(features.example_index == examples.index(answer))[0])
     assert labeled_text(features, examples, f) == "&lt;돌아온 밤&gt;"  # entities stay whole
+
+
+def test_html_token_spans_take_whole_entities_but_not_text_that_only_looks_like_one(fast):
+    context = "<p>AT&amp;T &foo; &lt;b&gt;</p>"
+    examples = [one_example(context, "&foo;", context.index("&foo;"))]
+    features = build_features(examples, fast, training=True, context_format="html", **SQUAD)
+    part = context_part(features, 0)
+    spans = [context[s:e] for s, e in zip(features.char_start[part], features.char_end[part])]
+    assert spans == ["AT", "&amp;", "T", "&", "foo", ";", "&lt;", "b", "&gt;"]  # &foo; names nothing: it is text
+
+
+# --- the label audit ----------------------------------------------------------------------------------------
+
+
+def test_audit_counts_labels_and_why_others_have_none(fast):
+    context = ("The Calder River rises in the hills above Riverton and runs east for forty miles through farmland, "
+               "woods and three small towns before it reaches the sea at Calder Bay.")
+    long_answer = context[context.index("runs"):context.index("Calder Bay")]
+    examples = [
+        one_example(context, "Riverton", context.index("Riverton"), "labeled"),
+        one_example(context, long_answer, context.index("runs"), "longer-than-a-window"),
+        one_example(context, " ", context.index(" "), "empty"),
+        Example("unanswerable", "Why?", context, (), True),
+        one_example(context, "Calder", -1, "not-found"),  # as evaluation data keeps an answer it cannot find
+        one_example("a \x07 b", "\x07", 2, "dropped"),  # BERT deletes control characters
+    ]
+    features = build_features(examples, fast, training=True, max_seq_length=24, doc_stride=4, max_query_length=8)
+    assert features_module.audit_labels(examples, features) == {
+        "questions": 6, "labeled": 1, "covering_annotation": 1, "exact_text": 1,
+        "unlabeled": {"unanswerable": 1, "answer_not_in_context": 1, "empty_answer": 1,
+                      "no_token_covers_answer": 1, "not_inside_any_window": 1, "missed_by_labeler": 0}}
+
+
+def test_audit_sees_labels_moved_off_their_annotation_or_missing(fast, squad_tiny):
+    features = build_features(squad_tiny, fast, training=True, **SQUAD)
+    honest = features_module.audit_labels(squad_tiny, features)
+    answerable = sum(not ex.is_impossible for ex in squad_tiny)
+    assert honest["labeled"] == honest["covering_annotation"] == honest["exact_text"] == answerable
+    assert honest["unlabeled"]["unanswerable"] == len(squad_tiny) - answerable
+
+    labeled = np.flatnonzero(features.start_positions != features.cls_index)
+    moved = features.take(np.arange(len(features)))  # a copy
+    f = next(f for f in labeled if moved.char_start[moved.row_splits[f] + moved.end_positions[f] + 1] >= 0)
+    moved.start_positions[f] += 1
+    moved.end_positions[f] += 1
+    audit = features_module.audit_labels(squad_tiny, moved)
+    assert audit["labeled"] == honest["labeled"] and audit["covering_annotation"] == honest["labeled"] - 1
+
+    missing = features.take(np.arange(len(features)))
+    f = next(f for f in labeled if np.sum(labeled_windows_of(features, features.example_index[f])) == 1)
+    missing.start_positions[f] = missing.end_positions[f] = missing.cls_index[f]
+    audit = features_module.audit_labels(squad_tiny, missing)
+    assert audit["labeled"] == honest["labeled"] - 1 and audit["unlabeled"]["missed_by_labeler"] == 1
+
+
+def labeled_windows_of(features, example):
+    return (features.example_index == example) & (features.start_positions != features.cls_index)
+
+
+def test_audit_of_html_contexts_reads_the_annotation_the_reader_sees(fast):
+    examples = read_examples(FIXTURES / "korquad2_tiny.json", get_spec("korquad_v2.1"), training=True)
+    features = build_features(examples, fast, training=True, max_seq_length=512, doc_stride=128,
+                              max_query_length=64, context_format="html")
+    audit = features_module.audit_labels(examples, features, "html")
+    assert audit["labeled"] == audit["covering_annotation"] == audit["exact_text"] == len(examples)
+
+
+AUDIT_FLAGS = {"--data_name": "squad_v1.1", "--model_type": "bert", "--model_name_or_path": str(minilm_path()),
+               "--max_seq_length": "160", "--doc_stride": "64"}
+
+
+def audit_argv(path=FIXTURES / "squad_v1_tiny.json", **changed):
+    flags = dict(AUDIT_FLAGS, **{f"--{name}": value for name, value in changed.items()})
+    return ["--audit", *[item for pair in flags.items() for item in pair], str(path)]
+
+
+def test_audit_command_prints_a_summary_and_one_json_object_last(capsys):
+    assert features_module.main(audit_argv()) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    counts = json.loads(lines[-1])
+    assert counts["questions"] == counts["labeled"] == counts["covering_annotation"] == 44
+    assert counts["exact_text"] == 44 and not any(counts["unlabeled"].values())
+    assert "squad_v1_tiny.json" in lines[0] and "160/64/64" in lines[0]  # --max_query_length from the registry
+
+
+@pytest.mark.parametrize("changed,named", [
+    (dict(doc_stride="0"), "--doc_stride"),
+    (dict(max_seq_length="many"), "--max_seq_length"),
+    (dict(data_name="squad_v3"), "--data_name"),
+    (dict(model_type="gpt9"), "--model_type"),
+    (dict(path=FIXTURES / "no_such_file.json"), "no_such_file.json"),
+])
+def test_audit_command_bad_input_is_one_error_line_and_exit_2(capsys, changed, named):
+    with pytest.raises(SystemExit) as exit_info:
+        features_module.main(audit_argv(**changed))
+    error = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(error) == 1 and named in error[0]
+
+
+def test_audit_command_runs_as_a_module():
+    result = subprocess.run([sys.executable, "-m", "korsquad.features", *audit_argv(), "--no_such_flag"],
+                            capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "error: unrecognized arguments: --no_such_flag"]
 
 
 # --- parameters and the FeatureSet container ----------------------------------------------------------------
@@ -330,20 +478,48 @@ def test_take_and_select_examples(fast, squad_tiny):
 def test_recoverability_fast_minilm(fast, relative):
     examples = read_examples(shared_file(relative), get_spec("squad_v1.1"), training=True)
     features = build_features(examples, fast, training=True, **SQUAD)
-    rate, total = recoverability(features, examples)
-    print(f"recoverability {relative} (MiniLM fast): {rate:.4%} of {total} labeled examples")
-    assert total > 0.95 * len(examples) and rate >= 0.995
+    audit = features_module.audit_labels(examples, features)
+    print(f"labels of {relative} (MiniLM fast): {audit}")
+    # Every label covers its annotation; a few answers are part of a longer word ("7" in "1817") and keep it.
+    assert audit["labeled"] == audit["covering_annotation"] == len(examples)
+    assert audit["exact_text"] >= 0.99 * len(examples)
+
+
+def test_a_label_never_leaves_its_annotation_for_another_occurrence(fast):
+    """SQuAD marks "Tibet" inside "Sino-Tibetan"; the text also stands alone 467 characters later."""
+    examples = [ex for ex in read_examples(shared_file("squad_v1.1/train.sample.json"), get_spec("squad_v1.1"),
+                                           training=True) if ex.id == "56ccde7862d2951400fa64d9"]
+    features = build_features(examples, fast, training=True, **SQUAD)
+    (f,) = np.flatnonzero(features.start_positions != features.cls_index)
+    start = features.char_start[features.row_splits[f] + features.start_positions[f]]
+    assert examples[0].answers[0].start == start == 193  # "Tibetan" of "Sino-Tibetan"
+    assert labeled_text(features, examples, f) == "Tibetan"
 
 
 def test_recoverability_kobert_korquad(kobert):
     examples = read_examples(shared_file("korquad_v1.0/dev.json"), get_spec("korquad_v1.0"), training=True)
     features = build_features(examples, kobert, training=True, max_seq_length=512, doc_stride=128,
                               max_query_length=64)
-    rate, total = recoverability(features, examples)
+    audit = features_module.audit_labels(examples, features)
     unknown = int(np.sum(features.input_ids == kobert.unk_token_id))
-    print(f"recoverability korquad_v1.0/dev.json (KoBertTokenizer, {kobert.vocab_size} pieces): {rate:.4%} of "
-          f"{total} labeled examples; {unknown} unknown-token ids")
-    assert total > 0.95 * len(examples) and rate >= 0.995 and unknown > 0
+    print(f"labels of korquad_v1.0/dev.json (KoBertTokenizer, {kobert.vocab_size} pieces): {audit}; {unknown} "
+          f"unknown-token ids")
+    assert audit["labeled"] == audit["covering_annotation"] > 0.95 * len(examples)
+    assert audit["exact_text"] >= 0.99 * audit["labeled"] and unknown > 0
+
+
+def test_kobert_trained_on_the_sample_labels_every_answer_at_its_annotation(tmp_path):
+    """A vocabulary learnt from the few sample pages glues particles to words (대전이): such answers keep the
+    particle rather than move to another occurrence of their text."""
+    path = shared_file("korquad_v1.0/train.sample.json")
+    tokenizer = train_kobert(tmp_path / "KoBERT_Sample", squad_contexts(path), 1500)
+    examples = read_examples(path, get_spec("korquad_v1.0"), training=True)
+    features = build_features(examples, tokenizer, training=True, max_seq_length=512, doc_stride=128,
+                              max_query_length=64)
+    audit = features_module.audit_labels(examples, features)
+    print(f"labels of korquad_v1.0/train.sample.json (KoBertTokenizer trained on it): {audit}")
+    assert audit["labeled"] == audit["covering_annotation"] == len(examples)
+    assert audit["exact_text"] < len(examples)  # some labels do hold a glued particle
 
 
 def test_recoverability_on_shipped_fixtures(fast, kobert, squad_tiny):

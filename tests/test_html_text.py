@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from korsquad.html_text import html_to_text, to_original_span, to_text_span
+from korsquad.html_text import html_to_text, to_original_span, to_original_spans, to_text_span
 from korsquad.metrics import normalize_korquad_v2
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -206,6 +206,19 @@ def test_random_markup_aligned_spans_survive_the_round_trip():
             start, end = np.sort(rng.choice(bounds, 2))
             original, _ = round_trip(html, start, end)
             assert normalize_korquad_v2(original) == normalize_korquad_v2(html[start:end]), (html, start, end)
+
+
+def test_spans_map_back_all_at_once_as_one_by_one():
+    html = (FIXTURES / "html_page.html").read_text(encoding="utf-8") + "<td>A</td><td>AT&amp;T &foo; &lt;b&gt;</td>"
+    text, offsets = html_to_text(html)
+    rng = np.random.default_rng(3)
+    starts = np.sort(rng.integers(0, len(text) + 1, 500))
+    ends = np.minimum(starts + rng.integers(0, 12, 500), len(text))
+    original_starts, original_ends = to_original_spans(html, offsets, starts, ends)
+    assert list(zip(original_starts.tolist(), original_ends.tolist())) == [
+        to_original_span(html, offsets, int(s), int(e)) for s, e in zip(starts, ends)]
+    empty_text = to_original_spans("<p></p>", np.zeros(0, dtype=np.int64), np.zeros(2, int), np.zeros(2, int))
+    assert [a.tolist() for a in empty_text] == [[7, 7], [7, 7]]
 
 
 # ---- real KorQuAD 2.1 documents ----------------------------------------------------------------------------------

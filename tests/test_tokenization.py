@@ -1,14 +1,16 @@
-"""Tokenizer loading and character spans of context tokens, fast and slow (WordPiece, KoBERT, byte-level BPE)."""
+"""Tokenizer loading and character spans of context tokens, fast and slow (WordPiece, KoBERT, DeBERTa-v2 / XLNet /
+ALBERT sentencepiece, byte-level BPE)."""
 
 import unicodedata
 
 import numpy as np
 import pytest
 from conftest import FIXTURES, minilm_path
-from tiny_tokenizers import squad_contexts, train_byte_bpe, train_kobert
+from tiny_tokenizers import SENTENCEPIECE_MODELS, squad_contexts, train_byte_bpe, train_kobert, train_sentencepiece_pair
 
 from korsquad.errors import UsageError
-from korsquad.tokenization import MODEL_TYPES, SlowAligner, encode_texts, load_tokenizer, tokenize_with_offsets
+from korsquad.tokenization import (MODEL_TYPES, SlowAligner, encode_texts, load_tokenizer, tokenize_with_offsets,
+                                   trim_whitespace)
 
 # Texts that exercise every path of the slow alignment: accents (composed and decomposed), CJK characters (each a
 # word for BERT), an emoji and rare characters (unknown tokens, several in a row), control and zero-width
@@ -38,9 +40,18 @@ def english_contexts():
     return [c for path in ENGLISH_FIXTURES if path.exists() for c in squad_contexts(path)]
 
 
+def korean_contexts():
+    return squad_contexts(FIXTURES / "korquad_tiny.json")
+
+
 def assert_spans_sorted(starts, ends, text):
     assert np.all(np.diff(starts) >= 0) and np.all(np.diff(ends) >= 0)
     assert np.all(starts <= ends) and (len(ends) == 0 or (starts[0] >= 0 and ends[-1] <= len(text)))
+
+
+def assert_no_surrounding_whitespace(starts, ends, text):
+    padded = [text[s:e] for s, e in zip(starts, ends) if text[s:e] != text[s:e].strip()]
+    assert not padded, padded[:5]
 
 
 def test_model_types_cover_the_documented_models():
@@ -142,6 +153,9 @@ def test_byte_level_slow_spans_equal_fast_offsets(tmp_path):
             texts, tokenize_with_offsets(slow, texts), tokenize_with_offsets(fast, texts)):
         assert s_ids.tolist() == f_ids.tolist()
         assert_spans_sorted(s_starts, s_ends, text)
+        # Byte-level BPE makes tokens of line breaks, tabs and non-breaking spaces: they stand for no text.
+        assert_no_surrounding_whitespace(s_starts, s_ends, text)
+        assert_no_surrounding_whitespace(f_starts, f_ends, text)
         visible = np.array([text[s:e].strip() != "" for s, e in zip(f_starts, f_ends)], dtype=bool)
         # Whitespace-only tokens differ only in where their empty span sits; every other span is identical.
         assert s_starts[visible].tolist() == f_starts[visible].tolist()
@@ -154,3 +168,56 @@ def test_encode_texts_matches_tokenize(bert_pair):
     assert [ids.tolist() for ids in encode_texts(slow, questions)] == \
         [ids.tolist() for ids in encode_texts(fast, questions)]
     assert encode_texts(fast, questions)[0].dtype == np.int32
+
+
+# --- whitespace: a span never includes it, for every tokenizer ------------------------------------------------
+
+
+def test_trim_whitespace_trims_edges_and_empties_whitespace_tokens():
+    text = " ab  cd\u00a0ef "
+    starts, ends = np.array([0, 3, 3, 7, 7, 10], dtype=np.int32), np.array([3, 5, 7, 8, 10, 11], dtype=np.int32)
+    trimmed_starts, trimmed_ends = trim_whitespace(text, starts, ends)
+    assert list(zip(trimmed_starts.tolist(), trimmed_ends.tolist())) == [(1, 3), (5, 5), (5, 7), (8, 8), (8, 10),
+                                                                         (11, 11)]
+    assert trimmed_starts.dtype == trimmed_ends.dtype == np.int32
+
+
+@pytest.fixture(scope="module", params=sorted(SENTENCEPIECE_MODELS))
+def sentencepiece_pair(request, tmp_path_factory):
+    """(slow, fast) DeBERTa-v2, XLNet and ALBERT tokenizers over a sentencepiece model trained on the fixtures."""
+    folder = tmp_path_factory.mktemp(request.param)
+    return train_sentencepiece_pair(folder, korean_contexts() + english_contexts(), request.param)
+
+
+def test_fast_sentencepiece_spans_hold_no_whitespace(sentencepiece_pair):
+    _, fast = sentencepiece_pair
+    marker = fast.convert_tokens_to_ids("\u2581")
+    texts = korean_contexts() + english_contexts() + TRICKY + ["ends with spaces  ", "  starts with them"]
+    for text, (ids, starts, ends) in zip(texts, tokenize_with_offsets(fast, texts)):
+        assert_spans_sorted(starts, ends, text)
+        assert_no_surrounding_whitespace(starts, ends, text)
+        assert np.all(starts[ids == marker] == ends[ids == marker])  # a bare marker stands for no text
+
+
+def test_fast_sentencepiece_spans_equal_slow_spans(sentencepiece_pair):
+    slow, fast = sentencepiece_pair
+    texts = korean_contexts() + english_contexts()
+    compared = 0
+    for text, (s_ids, s_starts, s_ends), (f_ids, f_starts, f_ends) in zip(
+            texts, tokenize_with_offsets(slow, texts), tokenize_with_offsets(fast, texts)):
+        # Fast XLNet/ALBERT strip accents with NFKD (Hangul becomes jamo, unknown to the vocabulary), and give a
+        # '"' written as '' only its last character: neither is about whitespace.
+        if s_ids.tolist() != f_ids.tolist() or "''" in text or "``" in text:
+            continue
+        assert list(zip(s_starts.tolist(), s_ends.tolist())) == list(zip(f_starts.tolist(), f_ends.tolist()))
+        compared += 1
+    assert compared >= len(english_contexts()) // 2
+
+
+def test_deberta_v2_fast_word_spans_start_at_the_word(tmp_path):
+    _, fast = train_sentencepiece_pair(tmp_path, korean_contexts(), "deberta-v2")
+    text = " ".join(korean_contexts()[0].split()[:12])
+    (ids, starts, ends), = tokenize_with_offsets(fast, [text])
+    assert fast.unk_token_id not in ids
+    tokens = fast.convert_ids_to_tokens(ids.tolist())
+    assert [text[s:e] for s, e in zip(starts, ends)] == [token.replace("\u2581", "") for token in tokens]

@@ -11,14 +11,28 @@ instead; it is not used here.)
 Each context is tokenized once, however many questions share it. For KorQuAD 2.x (`context_format="html"`) the
 readable text of the HTML document is tokenized and every span is mapped back to the original HTML, so that
 `Example.context[char_start:char_end]` is always the text a span stands for.
+
+The label is the run of tokens that covers the annotated characters of the first answer,
+[answer_start, answer_start + len(text)) without surrounding whitespace (the original BERT rule): from the token
+holding its first character to the token holding its last. It stays where the annotator put it, even when the
+answer is part of a longer token (SQuAD's "7" marked inside "1817" is labeled with the token "1817") and its text
+also occurs elsewhere in the context. Token spans hold no whitespace (see tokenization), so when tokens spell the
+answer exactly at its place, the covering run is those tokens. A window holds the label when it holds every
+covering token; other windows, and unanswerable questions, are labeled with the CLS token.
+
+`python -m korsquad.features --audit --data_name NAME --model_type T --model_name_or_path P FILE` shows how well
+a tokenizer fits a data set: how many answers are labeled, cover their annotation and are spelled exactly by their
+tokens, and why the others are not labeled; its last line is one JSON object.
 """
 
-import re
+import json
+import sys
 from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import ArgumentParser, UsageError, exit_on_usage_error
+from .html_text import html_to_text, to_original_span, to_original_spans, to_text_span
 from .tokenization import encode_texts, tokenize_with_offsets
 
 # Tokenizers without a configured limit report a huge model_max_length; only a real limit is checked.
@@ -27,7 +41,20 @@ _UNSET_MODEL_MAX_LENGTH = 1_000_000
 
 @dataclass
 class FeatureSet:
-    """Columnar, ragged features (see notes/contracts.md). Features of one example are contiguous."""
+    """Columnar, ragged features; `check` verifies the layout, `from_arrays` rebuilds and checks saved ones.
+
+    - Feature i owns tokens row_splits[i]:row_splits[i + 1] of every per-token column (row_splits starts at 0 and
+      never decreases); the per-feature columns have one row per feature.
+    - example_index never decreases: the features of one example are contiguous, in window order.
+    - cls_index, start_positions and end_positions are positions inside their feature; a feature without the
+      answer (or of an unanswerable question) has start_positions == end_positions == cls_index.
+    - char_start/char_end: for a context token, [char_start, char_end) in Example.context is the text it stands
+      for, without surrounding whitespace (empty for a token standing for none); -1 for question and special
+      tokens.
+    - max_context is True for a context token in the one window of its example where it has the most context
+      (before negative-window sampling drops windows), False elsewhere.
+    - Columns have the dtypes of DTYPES and are plain numpy arrays (saved without pickle).
+    """
 
     example_index: np.ndarray  # int32 [n_features]
     row_splits: np.ndarray  # int64 [n_features + 1]
@@ -305,11 +332,12 @@ def build_features(examples, tokenizer, *, max_seq_length, doc_stride, max_query
                    negative_window_ratio=1.0, seed=0, context_format="text"):
     """Features of `examples` (see the module docstring), as a FeatureSet.
 
-    Labels (start/end token inside the feature) come from each example's first answer when it lies wholly in the
-    window, else they point at the CLS token, as for unanswerable questions; evaluation examples with answers
-    get labels too. `context_format` is the data set's `spec.context_format` ("html" for KorQuAD 2.x). In
-    training with negative_window_ratio < 1, every window holding the answer is kept and each other window with
-    that probability (seeded by `seed`); evaluation keeps every window. Bad parameters raise UsageError.
+    Labels (start/end token inside the feature) are the tokens covering the first answer's annotated characters
+    when the window holds all of them, else the CLS token, as for unanswerable questions (see the module
+    docstring); evaluation examples with answers get labels too. `context_format` is the data set's
+    `spec.context_format` ("html" for KorQuAD 2.x). In training with negative_window_ratio < 1, every window
+    holding the answer is kept and each other window with that probability (seeded by `seed`); evaluation keeps
+    every window. Bad parameters raise UsageError.
     """
     if context_format not in ("text", "html"):
         raise ValueError(f"context_format must be 'text' or 'html', not {context_format!r}")
@@ -331,93 +359,49 @@ def build_features(examples, tokenizer, *, max_seq_length, doc_stride, max_query
 @dataclass
 class _Context:
     ids: np.ndarray
-    starts: np.ndarray  # token spans in the tokenized text (the HTML's readable text for html contexts)
+    starts: np.ndarray  # token spans in `text`
     ends: np.ndarray
     orig_starts: np.ndarray  # token spans in Example.context
     orig_ends: np.ndarray
-    text_offsets: np.ndarray = None  # html: index in Example.context of every text character
+    text: str  # the tokenized text: Example.context, or the readable text of an html context
+    offsets: np.ndarray = None  # html: index in Example.context of every character of `text`
 
 
 def _tokenized_contexts(examples, tokenizer, context_format):
     unique = list(dict.fromkeys(example.context for example in examples))
-    if context_format == "html":
-        from .html_text import html_to_text
-
-        views = [html_to_text(html) for html in unique]
-        texts = [text for text, _ in views]
-    else:
-        texts = unique
-    tokenized = tokenize_with_offsets(tokenizer, texts)
+    views = [html_to_text(html) for html in unique] if context_format == "html" else [(c, None) for c in unique]
+    tokenized = tokenize_with_offsets(tokenizer, [text for text, _ in views])
     contexts = {}
-    for i, (original, (ids, starts, ends)) in enumerate(zip(unique, tokenized)):
-        if context_format == "html":
-            offsets = np.asarray(views[i][1], dtype=np.int64)
-            orig_starts, orig_ends = _spans_in_original(starts, ends, offsets, _source_ends(original, offsets),
-                                                        len(original))
-            contexts[original] = _Context(ids, starts, ends, orig_starts, orig_ends, offsets)
+    for original, (text, offsets), (ids, starts, ends) in zip(unique, views, tokenized):
+        if offsets is None:
+            contexts[original] = _Context(ids, starts, ends, starts, ends, text)
         else:
-            contexts[original] = _Context(ids, starts, ends, starts, ends)
+            orig_starts, orig_ends = to_original_spans(original, offsets, starts, ends)
+            contexts[original] = _Context(ids, starts, ends, orig_starts.astype(np.int32),
+                                          orig_ends.astype(np.int32), text, offsets)
     return contexts
 
 
-def _spans_in_original(starts, ends, offsets, source_ends, original_length):
-    """Text spans [s, e) -> original spans [offsets[s], source_ends[e-1]); empty spans stay empty."""
-    if len(starts) == 0:
-        return starts, ends
-    padded_starts = np.append(offsets, original_length).astype(np.int32)
-    orig_starts = padded_starts[starts]
-    last = np.maximum(ends - 1, 0)
-    orig_ends = np.where(ends > starts, source_ends[last], orig_starts).astype(np.int32)
-    return orig_starts, orig_ends
+def answer_text_span(answer, text, offsets=None):
+    """[start, end) in the tokenized text of what the reader sees of an answer: its annotated characters without
+    surrounding whitespace (html: mapped into the readable `text` through its `offsets`). Empty when it shows
+    nothing; None when the answer was not found in its context."""
+    if answer.start < 0:
+        return None
+    if offsets is None:
+        return _answer_chars(answer)
+    return to_text_span(text, offsets, answer.start, answer.start + len(answer.text))
 
 
-_ENTITY = re.compile(r"&(?:#[0-9]+;?|#[xX][0-9A-Fa-f]+;?|[A-Za-z][A-Za-z0-9]*;)")
-
-
-def _source_ends(html, offsets):
-    """End in the HTML of the source of every text character: one past it, or past the whole entity (`&gt;`)
-    that a decoded character came from, so that a span ending on `>` keeps its `&gt;` whole."""
-    source_ends = offsets + 1
-    from_entity = np.flatnonzero(np.frombuffer(html.encode("utf-32-le"), dtype=np.uint32)[offsets] == ord("&"))
-    for i in from_entity.tolist():
-        match = _ENTITY.match(html, int(offsets[i]))
-        if match:
-            source_ends[i] = match.end()
-    return source_ends
-
-
-def _answer_in_text(example, context):
-    """The first answer's token span in the tokenized context, or None (unanswerable, not found, empty).
-
-    Annotations sometimes mark an answer inside a longer word: SQuAD's train set marks `7` inside `1817` where the
-    annotator meant a later "7". No token span can produce such text, so the answer moves to the nearest
-    occurrence of its text that starts and ends on token boundaries, when there is one."""
+def _covering_tokens(example, context):
+    """(first, last) context token covering the first answer's annotated characters, or None (unanswerable, not
+    in its context, empty, or on characters no token stands for)."""
     if example.is_impossible or not example.answers:
         return None
-    start, end = _answer_chars(example.answers[0])
-    if start < 0:
+    span = answer_text_span(example.answers[0], context.text, context.offsets)
+    if span is None or span[0] >= span[1]:
         return None
-    span, aligned = _token_span(context, start, end)
-    if span is None or aligned:
-        return span
-    text, nearest = example.context[start:end], None
-    found = example.context.find(text)
-    while found >= 0 and text:
-        candidate, candidate_aligned = _token_span(context, found, found + len(text))
-        if candidate_aligned and (nearest is None or abs(found - start) < abs(nearest[0] - start)):
-            nearest = (found, candidate)
-        found = example.context.find(text, found + 1)
-    return nearest[1] if nearest else span
-
-
-def _token_span(context, start, end):
-    """(first, last) token of the original characters [start, end), and whether the tokens begin and end exactly
-    there."""
-    if context.text_offsets is not None:
-        start, end = np.searchsorted(context.text_offsets, [start, end], side="left").tolist()
-    span = answer_token_span(context.starts, context.ends, start, end)
-    aligned = span is not None and context.starts[span[0]] == start and context.ends[span[1]] == end
-    return span, aligned
+    return answer_token_span(context.starts, context.ends, *span)
 
 
 class _Builder:
@@ -443,7 +427,7 @@ class _Builder:
         starts = window_starts(n_context, max_tokens, doc_stride)
         lengths = np.minimum(n_context - starts, max_tokens)
         owner = max_context_owner(n_context, starts, lengths) if len(starts) > 1 else None
-        answer = _answer_in_text(example, context)
+        answer = _covering_tokens(example, context)
         for w, (start, length) in enumerate(zip(starts.tolist(), lengths.tolist())):
             holds_answer = answer is not None and start <= answer[0] and answer[1] < start + length
             if sampler is not None and not holds_answer and sampler.random() >= ratio:
@@ -504,3 +488,157 @@ class _Builder:
             cls_index=np.asarray(self.cls_index, dtype=np.int32),
             start_positions=np.asarray(self.start_positions, dtype=np.int32),
             end_positions=np.asarray(self.end_positions, dtype=np.int32), **per_token)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Auditing the labels: how well a tokenizer fits a data set
+
+# Why a question has no label in any window, in the order they are checked.
+UNLABELED_REASONS = (
+    "unanswerable",
+    "answer_not_in_context",  # evaluation data: the reader found no occurrence of the answer text
+    "empty_answer",  # whitespace only, or (html) markup that shows no text
+    "no_token_covers_answer",  # the tokenizer dropped every annotated character
+    "not_inside_any_window",  # longer than a window's context, or cut by every window
+    "missed_by_labeler",  # a window holds the annotated characters but is not labeled: a bug
+)
+
+
+def audit_labels(examples, features, context_format="text"):
+    """Counts over the questions of `examples`, given their `features` (build_features(..., training=True) with
+    every window kept): `questions`; `labeled` (in some window); of those, `covering_annotation` (every labeled
+    window's first token holds the first annotated character and its last token the last one) and `exact_text`
+    (the labeled characters are the answer's text, without surrounding whitespace); and `unlabeled`, a count per
+    reason of UNLABELED_REASONS. Characters are those of Example.context (html: what the reader sees of the
+    annotation, mapped back into the HTML)."""
+    bounds = np.searchsorted(features.example_index, np.arange(len(examples) + 1))
+    annotated = _annotated_spans(examples, context_format)
+    counts = dict(questions=len(examples), labeled=0, covering_annotation=0, exact_text=0,
+                  unlabeled=dict.fromkeys(UNLABELED_REASONS, 0))
+    for index, example in enumerate(examples):
+        windows = range(bounds[index], bounds[index + 1])
+        reason = _unlabeled_reason(example, annotated[index], features, windows)
+        if reason is not None:
+            counts["unlabeled"][reason] += 1
+            continue
+        labels = [_labeled_tokens(features, f) for f in windows if _is_labeled(features, f)]
+        start, end = annotated[index]
+        counts["labeled"] += 1
+        counts["covering_annotation"] += all(_covers(tokens, start, end) for tokens in labels)
+        counts["exact_text"] += all(example.context[tokens[0][0]:tokens[1][1]] == example.context[start:end]
+                                    for tokens in labels)
+    return counts
+
+
+def _annotated_spans(examples, context_format):
+    """Per example, [start, end) in Example.context of what the reader sees of its first answer (None when it
+    has none or it is not in its context)."""
+    views = {}
+    spans = []
+    for example in examples:
+        if not example.answers or example.answers[0].start < 0:
+            spans.append(None)
+        elif context_format == "html":
+            if example.context not in views:
+                views[example.context] = html_to_text(example.context)
+            text, offsets = views[example.context]
+            shown = answer_text_span(example.answers[0], text, offsets)
+            spans.append(to_original_span(example.context, offsets, *shown))
+        else:
+            spans.append(_answer_chars(example.answers[0]))
+    return spans
+
+
+def _is_labeled(features, f):
+    return features.start_positions[f] != features.cls_index[f]
+
+
+def _labeled_tokens(features, f):
+    """((start, end), (start, end)): the characters of feature f's labeled first and last token."""
+    first = features.row_splits[f] + features.start_positions[f]
+    last = features.row_splits[f] + features.end_positions[f]
+    return ((int(features.char_start[first]), int(features.char_end[first])),
+            (int(features.char_start[last]), int(features.char_end[last])))
+
+
+def _covers(tokens, start, end):
+    (first_start, first_end), (last_start, last_end) = tokens
+    return first_start <= start < first_end and last_start < end <= last_end
+
+
+def _unlabeled_reason(example, span, features, windows):
+    """Why the example is labeled in none of its windows, or None when it is labeled in some."""
+    if example.is_impossible or not example.answers:
+        return "unanswerable"
+    if span is None:
+        return "answer_not_in_context"
+    start, end = span
+    if start >= end:
+        return "empty_answer"
+    if any(_is_labeled(features, f) for f in windows):
+        return None
+    token_spans = [_context_spans(features, f) for f in windows]
+    if not any(np.any((starts < end) & (ends > start) & (ends > starts)) for starts, ends in token_spans):
+        return "no_token_covers_answer"
+    if not any(len(starts) and starts[0] <= start and end <= ends[-1] for starts, ends in token_spans):
+        return "not_inside_any_window"
+    return "missed_by_labeler"
+
+
+def _context_spans(features, f):
+    lo, hi = features.row_splits[f], features.row_splits[f + 1]
+    context = features.char_start[lo:hi] >= 0
+    return features.char_start[lo:hi][context], features.char_end[lo:hi][context]
+
+
+WINDOW_FLAGS = ("max_seq_length", "doc_stride", "max_query_length")
+
+
+def _audit_parser():
+    parser = ArgumentParser(prog="python -m korsquad.features",
+                            description="Audit the training labels a tokenizer gives a data set.")
+    parser.add_argument("--audit", action="store_true", required=True,
+                        help="count labeled answers, whether they cover their annotation, and why others are not")
+    parser.add_argument("--data_name", required=True, help="a data set of the registry (korsquad.datasets)")
+    parser.add_argument("--model_type", required=True)
+    parser.add_argument("--model_name_or_path", required=True, help="the tokenizer's model name or folder")
+    for flag in WINDOW_FLAGS:
+        parser.add_argument(f"--{flag}", type=int, help="default: the data set's, as run_qa.py uses")
+    parser.add_argument("path", help="a data set JSON file (or a folder of KorQuAD 2.x parts)")
+    return parser
+
+
+@exit_on_usage_error
+def main(argv=None):
+    from .datasets import get_spec
+    from .readers import read_examples
+    from .tokenization import load_tokenizer
+
+    args = _audit_parser().parse_args(argv)
+    spec = get_spec(args.data_name)
+    window = {flag: spec.defaults[flag] if getattr(args, flag) is None else getattr(args, flag)
+              for flag in WINDOW_FLAGS}
+    tokenizer = load_tokenizer(args.model_type, args.model_name_or_path)
+    # Bad window flags are reported before the data set is read.
+    check_parameters(tokenizer, pair_layout(tokenizer), window["max_seq_length"], window["doc_stride"],
+                     window["max_query_length"], 1.0)
+    examples = read_examples(args.path, spec, training=True)
+    features = build_features(examples, tokenizer, training=True, context_format=spec.context_format, **window)
+    counts = audit_labels(examples, features, spec.context_format)
+    print(_audit_summary(args.path, type(tokenizer).__name__, window, counts))
+    print(json.dumps(counts))
+    return 0
+
+
+def _audit_summary(path, tokenizer_name, window, counts):
+    labeled = counts["labeled"]
+    reasons = ", ".join(f"{n} {reason}" for reason, n in counts["unlabeled"].items() if n) or "none"
+    return (f"{path} with {tokenizer_name} ({'/'.join(str(window[f]) for f in WINDOW_FLAGS)} "
+            f"max_seq_length/doc_stride/max_query_length): {counts['questions']} questions, {labeled} labeled, "
+            f"{counts['covering_annotation']} covering their annotation, {counts['exact_text']} spelled exactly "
+            f"by their tokens ({counts['exact_text'] / max(labeled, 1):.2%})\n"
+            f"unlabeled: {reasons}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -24,6 +24,8 @@ import re
 
 import numpy as np
 
+from .tokenization import whitespace_mask
+
 # One markup token: a comment, a declaration/processing instruction, a tag, or an entity. A '<' that starts none of
 # these (as in "a < b") is text, as for browsers and html.parser.
 _MARKUP = re.compile(
@@ -53,11 +55,6 @@ _LINE_TAGS = frozenset(
     "summary table tbody tfoot thead title tr ul".split()
 )
 _CELL_TAGS = frozenset(("td", "th"))
-
-# str.isspace() for every code point up to U+3000 (the last whitespace code point), so the collapse agrees with
-# str.split(), which the metrics use.
-_LAST_SPACE = 0x3000
-_IS_SPACE = np.array([chr(c).isspace() for c in range(_LAST_SPACE + 1)], dtype=bool)
 
 # Kinds of the scanner's pieces, and the rank each gives its characters (text gets its rank from the characters).
 _TEXT, _PRE_TEXT, _DECODED, _CELL_BREAK, _LINE_BREAK = 0, 1, 2, 3, 4
@@ -133,10 +130,8 @@ def _char_arrays(strings, positions, kinds):
     offsets = np.repeat(np.asarray(positions, dtype=np.int64), lengths) + np.where(copied, index_in_piece, 0)
 
     rank = np.repeat(_KIND_RANK[kinds], lengths)
-    is_space = np.zeros(len(codes), dtype=bool)
-    low = codes <= _LAST_SPACE
-    is_space[low] = _IS_SPACE[codes[low]]
-    rank[(rank == _VISIBLE) & is_space] = _SPACE
+    # str.isspace(), so that the collapse agrees with str.split(), which the metrics use.
+    rank[(rank == _VISIBLE) & whitespace_mask(codes)] = _SPACE
     in_pre = np.repeat(kinds == _PRE_TEXT, lengths)
     rank[in_pre & (codes == ord("\n"))] = _LINE
     return codes, offsets, rank
@@ -197,7 +192,29 @@ def to_original_span(html, offsets, s, e):
     if e <= s:
         start = int(offsets[s]) if s < len(offsets) else len(html)
         return start, start
-    last = int(offsets[e - 1])
-    markup = _MARKUP.match(html, last)
-    ends_markup = markup is not None and (markup.lastgroup != "entity" or _decode_entity(markup.group()) is not None)
-    return int(offsets[s]), markup.end() if ends_markup else last + 1
+    return int(offsets[s]), _source_end(html, int(offsets[e - 1]))
+
+
+def to_original_spans(html, offsets, starts, ends):
+    """`to_original_span` of every text span [starts[k], ends[k]) (int64 arrays, vectorized)."""
+    starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+    if len(offsets) == 0:
+        past_end = np.full(len(starts), len(html), dtype=np.int64)
+        return past_end, past_end.copy()
+    original_starts = np.append(offsets, len(html)).astype(np.int64)[starts]
+    last = offsets[np.maximum(ends - 1, 0)].astype(np.int64)
+    original_ends = last + 1
+    # Only a last character whose source starts with markup can stand for more than itself.
+    at_markup = np.flatnonzero((ends > starts) & np.isin(_code_points(html)[last], (ord("<"), ord("&"))))
+    for k in at_markup.tolist():
+        original_ends[k] = _source_end(html, int(last[k]))
+    return original_starts, np.where(ends > starts, original_ends, original_starts)
+
+
+def _source_end(html, offset):
+    """One past the source of the text character at html[offset]: the whole tag it stands for (a separator) or
+    entity it was decoded from, else the character itself."""
+    markup = _MARKUP.match(html, offset)
+    if markup is not None and (markup.lastgroup != "entity" or _decode_entity(markup.group()) is not None):
+        return markup.end()
+    return offset + 1

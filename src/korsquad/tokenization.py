@@ -7,8 +7,13 @@ sentencepiece's NFKC, dropped control characters, whitespace removed), keeping f
 original characters it came from; the tokens, with their sub-word markers (WordPiece `##`, sentencepiece `▁`,
 byte-level BPE's byte alphabet) removed, are then matched one after the other against that normalized text.
 A token that does not match (an unknown token such as `[UNK]`, or text the tokenizer normalized differently)
-takes the original text between the tokens aligned before and after it. Post-processing therefore needs no
-text heuristics: the answer is always `context[char_start:char_end]`.
+takes the original text between the tokens aligned before and after it.
+
+Either way, a span never includes leading or trailing whitespace: fast sentencepiece tokenizers (DeBERTa-v2/v3,
+XLM-R, CamemBERT, ALBERT, XLNet) report a word's first piece with the space before it, and byte-level BPE makes
+tokens of non-ASCII spaces; both are trimmed here, a token standing for whitespace only getting an empty span.
+Post-processing therefore needs no text heuristics: the answer is always `context[char_start:char_end]`, and
+labels can be found from the characters an annotator marked.
 """
 
 import re
@@ -62,13 +67,47 @@ def kobert_tokenizer_class():
 def tokenize_with_offsets(tokenizer, texts):
     """Tokenize texts without special tokens: per text (ids int32, char_start int32, char_end int32).
 
-    Spans are [char_start, char_end) in the text, non-decreasing in both ends. A token that stands for no text
-    (a bare sentencepiece `▁`) has an empty span at the start of the word it precedes.
+    Spans are [char_start, char_end) in the text, non-decreasing in both ends, without leading or trailing
+    whitespace. A token that stands for no text or only whitespace (a bare sentencepiece `▁`) has an empty span at
+    the start of the word it precedes.
     """
+    texts = list(texts)
     if getattr(tokenizer, "is_fast", False):
-        return _tokenize_fast(tokenizer, texts)
-    aligner = SlowAligner(tokenizer)
-    return [aligner.tokenize(text) for text in texts]
+        tokenized = _tokenize_fast(tokenizer, texts)
+    else:
+        aligner = SlowAligner(tokenizer)
+        tokenized = [aligner.tokenize(text) for text in texts]
+    return [(ids, *trim_whitespace(text, starts, ends)) for text, (ids, starts, ends) in zip(texts, tokenized)]
+
+
+def trim_whitespace(text, starts, ends):
+    """The spans [starts, ends) of `text` without their leading and trailing whitespace (str.isspace, as the
+    metrics' str.split). A whitespace-only span becomes empty at its end, where the next word starts; spans
+    non-decreasing in both ends stay so."""
+    n = len(text)
+    if len(starts) == 0 or n == 0:
+        return starts, ends
+    visible = ~whitespace_mask(_codepoints(text))
+    positions = np.arange(n, dtype=np.int32)
+    # next_visible[i]: the first visible character at or after i; visible_end[i]: one past the last before i.
+    next_visible = np.append(np.minimum.accumulate(np.where(visible, positions, n)[::-1])[::-1], np.int32(n))
+    visible_end = np.append(np.int32(0), np.maximum.accumulate(np.where(visible, positions + 1, 0)))
+    trimmed_starts = np.minimum(next_visible[starts], ends).astype(np.int32)
+    trimmed_ends = np.maximum(visible_end[ends], trimmed_starts).astype(np.int32)
+    return trimmed_starts, trimmed_ends
+
+
+# str.isspace() of every code point up to U+3000, the last whitespace code point.
+_LAST_SPACE = 0x3000
+_IS_SPACE = np.array([chr(c).isspace() for c in range(_LAST_SPACE + 1)], dtype=bool)
+
+
+def whitespace_mask(codes):
+    """str.isspace() of every code point of a uint32 array, vectorized."""
+    mask = np.zeros(len(codes), dtype=bool)
+    low = codes <= _LAST_SPACE
+    mask[low] = _IS_SPACE[codes[low]]
+    return mask
 
 
 def encode_texts(tokenizer, texts):
@@ -90,18 +129,31 @@ def _chunks(items, size):
 
 
 def _tokenize_fast(tokenizer, texts):
+    marker = _bare_marker_id(tokenizer)
     out = []
     for chunk in _chunks(texts, FAST_BATCH_SIZE):
         encoded = tokenizer(chunk, add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False,
                             return_token_type_ids=False, verbose=False)
-        for ids, offsets in zip(encoded["input_ids"], encoded["offset_mapping"]):
+        for text, ids, offsets in zip(chunk, encoded["input_ids"], encoded["offset_mapping"]):
+            ids = np.asarray(ids, dtype=np.int32)
             spans = np.asarray(offsets, dtype=np.int32).reshape(-1, 2)
+            if marker is not None:
+                # A bare `▁` stands for no text, but a text's first one reports the first character (the one
+                # its first word starts with): give each an empty span where the next token starts.
+                bare = np.flatnonzero(ids == marker)
+                spans[bare] = np.append(spans[1:, 0], np.int32(len(text)))[bare, None]
             # Searches over the spans need both ends sorted; a few pre-tokenizers report a token's span as
             # overlapping its neighbour's, which this evens out without changing any aligned span.
             starts = np.maximum.accumulate(spans[:, 0])
             ends = np.maximum.accumulate(np.maximum(spans[:, 1], starts))
-            out.append((np.asarray(ids, dtype=np.int32), starts, ends))
+            out.append((ids, starts, ends))
     return out
+
+
+def _bare_marker_id(tokenizer):
+    """The id of the bare sentencepiece word marker `▁` in the tokenizer's vocabulary, or None."""
+    marker = tokenizer.convert_tokens_to_ids(SPIECE_UNDERLINE)
+    return None if marker is None or marker == tokenizer.unk_token_id else int(marker)
 
 
 # ---------------------------------------------------------------------------------------------------------------
