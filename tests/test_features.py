@@ -431,9 +431,6 @@ def test_audit_command_runs_as_a_module():
     (dict(max_seq_length=60, doc_stride=16, max_query_length=64), "--max_seq_length 60"),
     (dict(max_seq_length=384, doc_stride=400, max_query_length=64), "--doc_stride 400"),
     (dict(max_seq_length=1024, doc_stride=128, max_query_length=64), "--max_seq_length 1024"),
-    (dict(max_seq_length=384, doc_stride=0, max_query_length=64), "--doc_stride"),
-    (dict(max_seq_length=384, doc_stride=128, max_query_length=64, negative_window_ratio=1.5),
-     "--negative_window_ratio"),
 ])
 def test_bad_parameters_name_the_flag(squad_tiny, params, flag):
     pretrained = load_tokenizer("bert", str(minilm_path()))  # knows its 512 positions

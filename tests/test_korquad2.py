@@ -14,7 +14,7 @@ from korsquad import metrics
 from korsquad.cache import load_features
 from korsquad.datasets import get_spec
 from korsquad.evaluate import evaluate_predictions
-from korsquad.features import build_features
+from korsquad.features import audit_labels, build_features
 from korsquad.html_text import html_to_text, to_original_span, to_text_span
 from korsquad.postprocess import decode
 from korsquad.readers import read_examples
@@ -226,7 +226,10 @@ def test_every_sample_answer_is_recovered_through_the_features(tokenizer, sample
         assert spans, f"{ex.id}: no window labels the answer {ex.answers[0].text[:40]!r}"
         gold = metrics.normalize_korquad_v2(ex.answers[0].text)
         for _, text in spans:
-            assert metrics.normalize_korquad_v2(text) == gold, (ex.id, text)
+            # Labels cover the annotation: an answer ending inside a token (MiniLM's [UNK] for 시나위의) takes it.
+            assert gold in metrics.normalize_korquad_v2(text), (ex.id, text)
+    audit = audit_labels(examples, features, "html")
+    assert audit["labeled"] == audit["covering_annotation"] == len(examples)
     if sample_examples is None:
         pytest.skip(f"shipped fixtures recovered; {SAMPLES_ABSENT}")
 

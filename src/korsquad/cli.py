@@ -32,7 +32,7 @@ def main(argv=None):
     tokenizer = load_tokenizer(config.model_type, tokenizer_source(config))
     # the window settings against this tokenizer's special tokens, before a large model is loaded
     check_parameters(tokenizer, pair_layout(tokenizer), config.max_seq_length, config.doc_stride,
-                     config.max_query_length, config.negative_window_ratio)
+                     config.max_query_length)
     module = load_module(config)
     record.write("running", num_parameters=sum(p.numel() for p in module.model.parameters()))
     try:

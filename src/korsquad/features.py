@@ -305,12 +305,9 @@ def _answer_chars(answer):
 # Building
 
 
-def check_parameters(tokenizer, layout, max_seq_length, doc_stride, max_query_length, negative_window_ratio):
-    """UsageError naming the flag when windows cannot be built as asked."""
-    for flag, value in (("--max_seq_length", max_seq_length), ("--doc_stride", doc_stride),
-                        ("--max_query_length", max_query_length)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise UsageError(f"{flag} must be a positive integer, got {value!r}")
+def check_parameters(tokenizer, layout, max_seq_length, doc_stride, max_query_length):
+    """UsageError naming the flag when windows cannot be built as asked with this tokenizer (the ranges of the
+    values themselves are checked once, by korsquad.config)."""
     model_max = getattr(tokenizer, "model_max_length", None)
     if model_max is not None and model_max < _UNSET_MODEL_MAX_LENGTH and max_seq_length > model_max:
         raise UsageError(f"--max_seq_length {max_seq_length} exceeds the model's maximum of {model_max} tokens")
@@ -324,8 +321,6 @@ def check_parameters(tokenizer, layout, max_seq_length, doc_stride, max_query_le
             f"--doc_stride {doc_stride} is larger than the context part of a window ({room} tokens: "
             f"--max_seq_length {max_seq_length} - --max_query_length {max_query_length} - "
             f"{layout.num_special} special tokens); windows would skip context")
-    if not 0.0 <= negative_window_ratio <= 1.0:
-        raise UsageError(f"--negative_window_ratio must be between 0 and 1, got {negative_window_ratio}")
 
 
 def build_features(examples, tokenizer, *, max_seq_length, doc_stride, max_query_length, training,
@@ -342,7 +337,7 @@ def build_features(examples, tokenizer, *, max_seq_length, doc_stride, max_query
     if context_format not in ("text", "html"):
         raise ValueError(f"context_format must be 'text' or 'html', not {context_format!r}")
     layout = pair_layout(tokenizer)
-    check_parameters(tokenizer, layout, max_seq_length, doc_stride, max_query_length, negative_window_ratio)
+    check_parameters(tokenizer, layout, max_seq_length, doc_stride, max_query_length)
     if not examples:
         return empty_features()
     contexts = _tokenized_contexts(examples, tokenizer, context_format)
@@ -599,8 +594,12 @@ def _audit_parser():
                             description="Audit the training labels a tokenizer gives a data set.")
     parser.add_argument("--audit", action="store_true", required=True,
                         help="count labeled answers, whether they cover their annotation, and why others are not")
-    parser.add_argument("--data_name", required=True, help="a data set of the registry (korsquad.datasets)")
-    parser.add_argument("--model_type", required=True)
+    from .datasets import REGISTRY
+    from .model_types import MODEL_TYPES
+
+    parser.add_argument("--data_name", required=True, choices=list(REGISTRY),
+                        help="a data set of the registry (korsquad.datasets)")
+    parser.add_argument("--model_type", required=True, choices=MODEL_TYPES)
     parser.add_argument("--model_name_or_path", required=True, help="the tokenizer's model name or folder")
     for flag in WINDOW_FLAGS:
         parser.add_argument(f"--{flag}", type=int, help="default: the data set's, as run_qa.py uses")
@@ -610,6 +609,7 @@ def _audit_parser():
 
 @exit_on_usage_error
 def main(argv=None):
+    from .config import BY_NAME
     from .datasets import get_spec
     from .readers import read_examples
     from .tokenization import load_tokenizer
@@ -618,10 +618,14 @@ def main(argv=None):
     spec = get_spec(args.data_name)
     window = {flag: spec.defaults[flag] if getattr(args, flag) is None else getattr(args, flag)
               for flag in WINDOW_FLAGS}
+    for flag, value in window.items():
+        problem = BY_NAME[flag].check(value)  # the run's own checks
+        if problem:
+            raise UsageError(f"--{flag} {problem}, not {value}")
     tokenizer = load_tokenizer(args.model_type, args.model_name_or_path)
     # Bad window flags are reported before the data set is read.
     check_parameters(tokenizer, pair_layout(tokenizer), window["max_seq_length"], window["doc_stride"],
-                     window["max_query_length"], 1.0)
+                     window["max_query_length"])
     examples = read_examples(args.path, spec, training=True)
     features = build_features(examples, tokenizer, training=True, context_format=spec.context_format, **window)
     counts = audit_labels(examples, features, spec.context_format)

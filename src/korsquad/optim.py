@@ -1,7 +1,7 @@
 """AdamW parameter groups and learning-rate schedules, for the QA module's configure_optimizers."""
 
-import torch
-from transformers import get_scheduler
+# torch and transformers are imported where used: the config imports SCHEDULERS, and resolving a command line
+# (and reporting a bad flag) should not wait for them.
 
 # The --lr_scheduler choices, all with linear warm-up first: names of transformers.get_scheduler, which builds them.
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant_with_warmup")
@@ -24,6 +24,8 @@ def parameter_groups(model, weight_decay):
 
 
 def is_norm(module):
+    import torch
+
     return isinstance(module, torch.nn.LayerNorm) or type(module).__name__.endswith(NORM_CLASS_SUFFIXES)
 
 
@@ -38,6 +40,8 @@ def build_scheduler(name, optimizer, num_warmup_steps, num_training_steps):
     `num_warmup_steps` of them rising linearly from 0; to be stepped once per optimizer step."""
     if name not in SCHEDULERS:
         raise ValueError(f"unknown learning-rate schedule {name!r}; choose one of {', '.join(SCHEDULERS)}")
+    from transformers import get_scheduler
+
     return get_scheduler(name, optimizer, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps)
 
 

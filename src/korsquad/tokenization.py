@@ -24,7 +24,7 @@ from functools import lru_cache, partial
 import numpy as np
 
 from .errors import UsageError
-from .model_types import KOBERT_MODEL_TYPES, MODEL_TYPES  # MODEL_TYPES re-exported: cli.py imports it from here
+from .model_types import KOBERT_MODEL_TYPES
 
 SPIECE_UNDERLINE = "\u2581"
 # A fast tokenizer's batch call holds every token of every text; chunks bound that memory on big data sets.
@@ -36,8 +36,6 @@ def load_tokenizer(model_type, model_name_or_path, **kwargs):
 
     The path is passed as given (model names and folders are case-sensitive).
     """
-    if model_type not in MODEL_TYPES:
-        raise UsageError(f"--model_type {model_type!r} is unknown; choose one of {', '.join(MODEL_TYPES)}")
     try:
         if model_type in KOBERT_MODEL_TYPES:
             return kobert_tokenizer_class().from_pretrained(model_name_or_path, **kwargs)
