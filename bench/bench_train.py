@@ -141,9 +141,9 @@ class MetricsCapture(Logger):
         self.logged.append((step, dict(metrics)))
 
 
-def toolkit_config(device, precision, steps, logging_steps):
+def toolkit_config(device, precision, steps, logging_steps, extra_flags=()):
     """run_qa.py's own resolved configuration for this benchmark's shape (the flags a user would give)."""
-    return resolve(["--model_type", "bert", "--model_name_or_path", "bench", "--data_name", "squad_v1.1",
+    return resolve([*extra_flags, "--model_type", "bert", "--model_name_or_path", "bench", "--data_name", "squad_v1.1",
                     "--do_train", "--accelerator", "gpu" if device.type == "cuda" else "cpu",
                     "--precision", precision, "--max_steps", str(steps), "--num_train_epochs", "1",
                     "--logging_steps", str(logging_steps), "--learning_rate", "5e-5", "--weight_decay", "0",
@@ -151,11 +151,11 @@ def toolkit_config(device, precision, steps, logging_steps):
 
 
 def run_toolkit(template, batches, device, precision, warmup, compile_options=None, logging_steps=50,
-                capture=None):
+                capture=None, extra_flags=()):
     """(wall, CPU) seconds for the steps after `warmup` of Trainer.fit on a QAModule holding a copy of `template`,
     with the Trainer run_qa.py builds (korsquad.cli.make_trainer: progress bar, clipping, precision) plus its
     TensorBoard logger and throughput monitor; `capture` (a MetricsCapture) receives what is logged."""
-    config = toolkit_config(device, precision, len(batches), logging_steps)
+    config = toolkit_config(device, precision, len(batches), logging_steps, extra_flags)
     module = QAModule("bench", learning_rate=config.learning_rate, adam_epsilon=config.adam_epsilon,
                       weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
                       warmup_steps=config.warmup_steps, lr_scheduler=config.lr_scheduler,
@@ -166,7 +166,8 @@ def run_toolkit(template, batches, device, precision, warmup, compile_options=No
     clock = StepClock(warmup, device)
     with tempfile.TemporaryDirectory() as folder:
         trainer = make_trainer(config, callbacks=[throughput.ThroughputMonitor(), clock],
-                               logger=[TensorBoardLogger(folder, name="logs"), *([capture] if capture else [])])
+                               logger=[TensorBoardLogger(folder, name="logs"), *([capture] if capture else [])],
+                               model=module.model)
         trainer.fit(module, train_dataloaders=batch_loader(batches))
     return clock.stop[0] - clock.start[0], clock.stop[1] - clock.start[1]
 

@@ -35,7 +35,8 @@ from bench_train import MetricsCapture, run_bare, run_toolkit, synthetic_batches
 from korsquad.throughput import (  # noqa: E402
     layers_and_hidden, lookup_peak_tflops, non_embedding_parameters, number_format, training_flops)
 
-VARIANTS = ("bare", "toolkit", "toolkit_compile")
+VARIANTS = ("bare", "toolkit", "toolkit_compile", "toolkit_fsdp")
+GPU_ONLY = ("toolkit_fsdp",)  # Lightning's FSDP strategy refuses CPUs
 GOAL_MFU = 0.45
 DISTINCT_BATCHES = 8  # the steps cycle through these (random tokens: the cost does not depend on them)
 
@@ -75,6 +76,8 @@ def parse_args(argv):
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown or not args.variants:
         p.error(f"--variants: choose from {', '.join(VARIANTS)}")
+    if args.smoke or not torch.cuda.is_available():
+        args.variants = [v for v in args.variants if v not in GPU_ONLY]
     if not 0 <= args.warmup < args.steps:
         p.error("--warmup must be smaller than --steps")
     if not args.smoke and not torch.cuda.is_available():
@@ -105,6 +108,10 @@ def main(argv=None):
         "toolkit_compile": lambda: run_toolkit(template, batches, device, args.precision, args.warmup,
                                                compile_options={"backend": args.compile_backend},
                                                capture=captures["toolkit_compile"], **toolkit),
+        # --strategy fsdp on one GPU: checks that the FSDP path trains (sharding pays off only across GPUs)
+        "toolkit_fsdp": lambda: run_toolkit(template, batches, device, args.precision, args.warmup,
+                                            capture=captures["toolkit_fsdp"], extra_flags=["--strategy", "fsdp"],
+                                            **toolkit),
     }
     started = time.perf_counter()
     runs = {name: [] for name in args.variants}

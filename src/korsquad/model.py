@@ -12,7 +12,7 @@ from . import optim
 
 class QAModule(pl.LightningModule):
     def __init__(self, model_name_or_path, *, learning_rate, adam_epsilon, weight_decay, warmup_ratio, warmup_steps,
-                 lr_scheduler="linear", hf_config=None):
+                 lr_scheduler="linear", gradient_checkpointing=False, hf_config=None):
         """`hf_config` (a config dict, saved in every checkpoint) builds the network without downloading the
         pre-trained weights: a checkpoint's own weights replace them anyway."""
         super().__init__()
@@ -24,6 +24,9 @@ class QAModule(pl.LightningModule):
             config = AutoConfig.for_model(**hf_config)
             self.model = AutoModelForQuestionAnswering.from_config(config)
         self.model.train()  # from_pretrained returns eval mode; Lightning 2.x leaves it so (dropout off)
+        if gradient_checkpointing:
+            # the non-reentrant form: checkpointed blocks see the same dropout masks again when recomputed
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
     @property
     def takes_token_type_ids(self):

@@ -8,6 +8,7 @@ evaluates, broadcasts, logs and keeps the best checkpoint.
 """
 
 import os
+import shutil
 
 import numpy as np
 import pytorch_lightning as pl
@@ -156,10 +157,12 @@ class ValidationCallback(pl.Callback):
 def save_best_checkpoint(trainer, folder, metric, best):
     """Every process takes part (saving is a collective); process 0 moves the file into place, then points the
     record at it, so the record never names weights of another run or a half-written file."""
-    tmp = folder.checkpoints_dir / ".best.ckpt.tmp"
+    tmp, best_file = folder.checkpoints_dir / ".best.ckpt.tmp", folder.best_checkpoint_file
     trainer.save_checkpoint(tmp)
     if trainer.is_global_zero:
-        os.replace(tmp, folder.best_checkpoint_file)
+        if best_file.is_dir():  # DeepSpeed saves a folder of shards, which os.replace cannot put over another
+            shutil.rmtree(best_file)
+        os.replace(tmp, best_file)
         folder.record_best(folder.best_checkpoint_file, metric, best["score"], best["epoch"], best["step"])
 
 
