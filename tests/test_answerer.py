@@ -62,6 +62,7 @@ def squad_v1_run(tiny_bert, tmp_path_factory):
     return train(tmp_path_factory.mktemp("v1"), "squad_v1.1", FIXTURES / "squad_v1_tiny.json", tiny_bert)
 
 
+@pytest.mark.slow
 def test_run_folder_answers_like_its_dev_evaluation(squad_v1_run):
     records = dev_records(FIXTURES / "squad_v1_tiny.json", "squad_v1.1")
     qa = QuestionAnswerer(squad_v1_run, device="cpu")
@@ -81,6 +82,7 @@ def test_run_folder_answers_like_its_dev_evaluation(squad_v1_run):
     assert [a["answer"] for a in defaults.batch(records)] != [predictions[r["id"]] for r in records]
 
 
+@pytest.mark.slow
 def test_stream_answers_in_chunks_in_order(squad_v1_run):
     records = dev_records(FIXTURES / "squad_v1_tiny.json", "squad_v1.1")[:9]
     for record in records[::2]:
@@ -93,6 +95,7 @@ def test_stream_answers_in_chunks_in_order(squad_v1_run):
         (a["id"], a["answer"], a["char_start"]) for a in whole]
 
 
+@pytest.mark.slow
 def test_unanswerable_questions_get_empty_answers(tiny_bert, tmp_path):
     fixture = FIXTURES / "squad_tiny.json"
     run_dir = train(tmp_path, "squad_v2.0", fixture, tiny_bert)
@@ -116,6 +119,7 @@ def test_unanswerable_questions_get_empty_answers(tiny_bert, tmp_path):
     assert all(a["char_start"] == a["char_end"] == -1 for a in answers if a["answer"] == "")
 
 
+@pytest.mark.slow
 def test_kobert_run_loads_with_its_tokenizer(tmp_path):
     from tiny_tokenizers import squad_contexts, train_kobert
     from transformers import BertConfig, BertForQuestionAnswering
@@ -178,3 +182,17 @@ def test_bad_folders_and_records_are_usage_errors(tiny_bert, tmp_path):
         qa.batch([{"question": " ", "context": "c."}])
     with pytest.raises(TypeError, match="unknown settings"):
         QuestionAnswerer(tiny_bert, data_name="squad_v1.1", max_seq_len=128)
+
+
+def test_import_stays_light():
+    """`import korsquad` (and the predict CLI's argument checks) load neither torch nor transformers."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys, korsquad, korsquad.predict; heavy = {'torch', 'transformers', 'pytorch_lightning'}; "
+            "print(sorted(heavy & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr

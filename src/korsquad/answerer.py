@@ -36,7 +36,7 @@ from . import postprocess
 from .datasets import REGISTRY, get_spec
 from .errors import UsageError
 from .features import build_features
-from .model_types import KOBERT_MODEL_TYPES, MODEL_TYPES
+from .model_types import MODEL_TYPES
 from .readers import Example
 from .runfolder import RunFolder
 from .tokenization import load_tokenizer
@@ -187,7 +187,7 @@ def locate(path):
         if not (run.best_model_dir / "config.json").is_file():
             raise UsageError(f"{path}: no trained model in {run.best_model_dir} (it is written when --do_train "
                              "finishes)")
-        return run.best_model_dir, run
+        return run.best_model_dir, run if run.run_json.is_file() else None
     if not (path / "config.json").is_file():
         raise UsageError(f"{path}: neither a run folder (run.json, best_model/) nor a model folder (config.json)")
     parent = RunFolder(path.parent)
