@@ -1,0 +1,198 @@
+"""QuestionAnswerer: the answers of a trained run equal its dev evaluation's predictions_eval.json (with the run's
+own window and decoding settings), "" where the null rule says so, KoBERT runs load, and bad input is a UsageError."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, data_dir_with, run_cli
+
+from korsquad import QuestionAnswerer
+from korsquad.datasets import get_spec
+from korsquad.errors import UsageError
+from korsquad.readers import read_examples
+
+# A window unlike every registry default, so only settings taken from run.json reproduce the evaluation.
+WINDOW = {"max_seq_length": 128, "doc_stride": 64, "max_query_length": 32}
+QUICK = ["--accelerator", "cpu", *[str(x) for kv in WINDOW.items() for x in (f"--{kv[0]}", kv[1])],
+         "--batch_size", "8", "--logging_steps", "1"]
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def train(tmp_path, data_name, fixture, model, model_type="bert", *extra):
+    """Train one epoch on `fixture` (also the dev set) and evaluate; the run folder."""
+    data = data_dir_with(tmp_path, data_name, fixture, fixture)
+    run = run_cli("--model_type", model_type, "--model_name_or_path", model, "--data_name", data_name,
+                  "--data_dir", data, "--output_dir", tmp_path / "model", "--run_name", "run", *QUICK,
+                  "--num_train_epochs", "1", "--do_train", "--do_eval", *extra)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return tmp_path / "model" / data_name / "run"
+
+
+def dev_records(fixture, data_name):
+    return [{"id": e.id, "question": e.question, "context": e.context}
+            for e in read_examples(fixture, get_spec(data_name))]
+
+
+def check_against_evaluation(answers, run_dir, records):
+    """Same texts as predictions_eval.json; offsets into the context; score = the chosen n-best entry's
+    probability."""
+    predictions = read_json(run_dir / "predictions_eval.json")
+    nbest = read_json(run_dir / "nbest_predictions_eval.json")
+    assert [a["id"] for a in answers] == [r["id"] for r in records]
+    assert {a["id"]: a["answer"] for a in answers} == predictions
+    for answer, record in zip(answers, records):
+        entries = nbest[answer["id"]]
+        if answer["char_start"] < 0:
+            assert answer["answer"] == "" and answer["char_end"] == -1
+            chosen = next(e for e in entries if e["char_start"] < 0)
+        else:
+            assert record["context"][answer["char_start"]:answer["char_end"]] == answer["answer"]
+            chosen = next(e for e in entries if e["char_start"] >= 0)
+            assert (chosen["char_start"], chosen["char_end"]) == (answer["char_start"], answer["char_end"])
+        assert answer["score"] == pytest.approx(chosen["probability"], abs=1e-5)
+
+
+@pytest.fixture(scope="module")
+def squad_v1_run(tiny_bert, tmp_path_factory):
+    return train(tmp_path_factory.mktemp("v1"), "squad_v1.1", FIXTURES / "squad_v1_tiny.json", tiny_bert)
+
+
+@pytest.mark.slow
+def test_run_folder_answers_like_its_dev_evaluation(squad_v1_run):
+    records = dev_records(FIXTURES / "squad_v1_tiny.json", "squad_v1.1")
+    qa = QuestionAnswerer(squad_v1_run, device="cpu")
+    assert {k: qa.settings[k] for k in WINDOW} == WINDOW and qa.batch_size == 16  # the run's eval_batch_size
+    check_against_evaluation(qa.batch(records), squad_v1_run, records)
+
+    # the best_model/ folder itself takes its settings from the run folder above it
+    direct = QuestionAnswerer(squad_v1_run / "best_model", device="cpu")
+    assert direct.settings == qa.settings and direct.data_name == "squad_v1.1"
+    one = records[5]
+    single = direct(one["question"], one["context"])
+    assert single == dict(qa.batch([one])[0], id=None)
+
+    # the registry's window (384/128/64) sees other windows: the run's settings are what reproduce the evaluation
+    defaults = QuestionAnswerer(squad_v1_run, device="cpu", max_seq_length=384, doc_stride=128, max_query_length=64)
+    predictions = read_json(squad_v1_run / "predictions_eval.json")
+    assert [a["answer"] for a in defaults.batch(records)] != [predictions[r["id"]] for r in records]
+
+
+@pytest.mark.slow
+def test_stream_answers_in_chunks_in_order(squad_v1_run):
+    records = dev_records(FIXTURES / "squad_v1_tiny.json", "squad_v1.1")[:9]
+    for record in records[::2]:
+        del record["id"]
+    qa = QuestionAnswerer(squad_v1_run, device="cpu")
+    streamed = list(qa.stream(iter(records), chunk_size=4))
+    assert [a["id"] for a in streamed][:3] == [0, records[1]["id"], 2]
+    whole = qa.batch(records)
+    assert [(a["id"], a["answer"], a["char_start"]) for a in streamed] == [
+        (a["id"], a["answer"], a["char_start"]) for a in whole]
+
+
+@pytest.mark.slow
+def test_unanswerable_questions_get_empty_answers(tiny_bert, tmp_path):
+    fixture = FIXTURES / "squad_tiny.json"
+    run_dir = train(tmp_path, "squad_v2.0", fixture, tiny_bert)
+    records = dev_records(fixture, "squad_v2.0")
+    qa = QuestionAnswerer(run_dir, device="cpu")
+    assert qa.settings["null_score_diff_threshold"] == 0.0
+    check_against_evaluation(qa.batch(records), run_dir, records)
+
+    # a threshold that splits the questions: evaluate with it, then answer with it
+    odds = sorted(read_json(run_dir / "null_odds_eval.json").values())
+    threshold = (odds[len(odds) // 2 - 1] + odds[len(odds) // 2]) / 2
+    data = tmp_path / "data"
+    evaluation = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v2.0",
+                         "--data_dir", data, "--output_dir", tmp_path / "model", "--run_name", "run", *QUICK,
+                         "--do_eval", "--null_score_diff_threshold", str(threshold))
+    assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    answers = QuestionAnswerer(run_dir, device="cpu", null_score_diff_threshold=threshold).batch(records)
+    check_against_evaluation(answers, run_dir, records)
+    empty = sum(a["answer"] == "" for a in answers)
+    assert 0 < empty < len(answers)
+    assert all(a["char_start"] == a["char_end"] == -1 for a in answers if a["answer"] == "")
+
+
+@pytest.mark.slow
+def test_kobert_run_loads_with_its_tokenizer(tmp_path):
+    from tiny_tokenizers import squad_contexts, train_kobert
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    fixture = FIXTURES / "korquad_tiny.json"
+    model_dir = tmp_path / "kobert"
+    tokenizer = train_kobert(model_dir, squad_contexts(fixture) * 20, vocab_size=300)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64)
+    BertForQuestionAnswering(config).save_pretrained(model_dir)
+    run_dir = train(tmp_path, "korquad_v1.0", fixture, model_dir, "kobert")
+    records = dev_records(fixture, "korquad_v1.0")
+    qa = QuestionAnswerer(run_dir, device="cpu")
+    assert type(qa.tokenizer).__name__ == "KoBertTokenizer" and qa.model_type == "kobert"
+    answers = qa.batch(records)
+    check_against_evaluation(answers, run_dir, records)
+
+    # a bare best_model/ elsewhere: KoBertTokenizer found from its tokenizer_config.json, settings passed
+    bare = shutil.copytree(run_dir / "best_model", tmp_path / "bare")
+    alone = QuestionAnswerer(bare, data_name="korquad_v1.0", device="cpu", batch_size=16, **WINDOW)
+    assert alone.model_type == "kobert" and alone.settings["max_answer_length"] == 30  # registry default
+    assert alone.batch(records) == answers
+
+
+def test_html_contexts_answer_with_spans_of_the_html(tiny_bert):
+    records = dev_records(FIXTURES / "korquad2_tiny.json", "korquad_v2.1")
+    qa = QuestionAnswerer(tiny_bert, data_name="korquad_v2.1", device="cpu", **WINDOW)
+    assert qa.settings["max_answer_length"] == 256 and qa.run_folder is None
+    for answer, record in zip(qa.batch(records), records):
+        assert answer["answer"] and record["context"][answer["char_start"]:answer["char_end"]] == answer["answer"]
+        assert 0 < answer["score"] <= 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, "pass data_name"),
+    ({"data_name": "squad_v9"}, "squad_v9"),
+    ({"data_name": "squad_v1.1", "device": "tpu"}, "device 'tpu'"),
+    ({"data_name": "squad_v1.1", "device": "cuda:7"}, "GPU"),
+    ({"data_name": "squad_v1.1", "doc_stride": 0}, "doc_stride"),
+    ({"data_name": "squad_v1.1", "batch_size": 0}, "batch_size"),
+])
+def test_bad_settings_are_usage_errors(tiny_bert, kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        QuestionAnswerer(tiny_bert, **kwargs)
+
+
+def test_bad_folders_and_records_are_usage_errors(tiny_bert, tmp_path):
+    with pytest.raises(UsageError, match="not found"):
+        QuestionAnswerer(tmp_path / "nowhere", data_name="squad_v1.1")
+    with pytest.raises(UsageError, match="neither a run folder"):
+        QuestionAnswerer(tmp_path, data_name="squad_v1.1")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text('{"config": {"data_name": "squad_v1.1"}}')
+    with pytest.raises(UsageError, match="no trained model"):
+        QuestionAnswerer(tmp_path / "run")
+    qa = QuestionAnswerer(tiny_bert, data_name="squad_v1.1", device="cpu")
+    with pytest.raises(UsageError, match='record 1: "context" is missing'):
+        qa.batch([{"question": "q?", "context": "c."}, {"question": "q?"}])
+    with pytest.raises(UsageError, match='record 0: "question" is empty'):
+        qa.batch([{"question": " ", "context": "c."}])
+    with pytest.raises(TypeError, match="unknown settings"):
+        QuestionAnswerer(tiny_bert, data_name="squad_v1.1", max_seq_len=128)
+
+
+def test_import_stays_light():
+    """`import korsquad` (and the predict CLI's argument checks) load neither torch nor transformers."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys, korsquad, korsquad.predict; heavy = {'torch', 'transformers', 'pytorch_lightning'}; "
+            "print(sorted(heavy & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
