@@ -3,7 +3,8 @@
 `prepare_data` (one process per node under DDP) builds the feature caches; `setup` loads them on every process.
 Batches are padded to the longest sequence in the batch, rounded up to a multiple of 8, on the tokenizer's padding
 side. Evaluation batches are sorted by length and split between processes without the duplicates a
-DistributedSampler would add, so every feature is scored exactly once.
+DistributedSampler would add, so every feature is scored exactly once; a process left without features runs
+one padding batch, whose rows (feature_index PADDING_FEATURE) are not scored.
 """
 
 import functools
@@ -129,10 +130,18 @@ class QADataModule(pl.LightningDataModule):
                           num_workers=self.num_workers)
 
     def _eval_loader(self, split):
+        """This process's share of the evaluation features. A process left without any (fewer features than
+        processes) gets one padding batch instead: Lightning refuses an empty loader on one process, and in
+        training the first validation forward of the DDP-wrapped model is a collective (it broadcasts buffers),
+        so every process must run at least one batch. Its outputs are dropped before gathering."""
         features = self.features[split]
         world, rank = self._world()
-        batches = length_sorted_shard(np.diff(features.row_splits), self.eval_batch_size, rank, world)
-        return DataLoader(range(len(features)), batch_sampler=batches, collate_fn=self.batcher(features),
+        lengths = np.diff(features.row_splits)
+        batches = length_sorted_shard(lengths, self.eval_batch_size, rank, world)
+        batcher = self.batcher(features)
+        if not batches and len(features):
+            batches, batcher = [[int(np.argmin(lengths))]], PaddingBatcher(batcher)
+        return DataLoader(range(len(features)), batch_sampler=batches, collate_fn=batcher,
                           num_workers=self.num_workers)
 
     def val_dataloader(self):
@@ -161,6 +170,22 @@ def length_sorted_shard(lengths, batch_size, rank, world):
     goes to exactly one process (no padding duplicates), then cut into batches of similar length."""
     order = np.argsort(-np.asarray(lengths), kind="stable")[rank::world]
     return [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+
+
+# feature_index of a padding row: a row that only keeps a process in step with the others, never scored
+PADDING_FEATURE = -1
+
+
+class PaddingBatcher:
+    """collate_fn of a padding batch: real features' tensors, each row's feature_index PADDING_FEATURE."""
+
+    def __init__(self, batcher):
+        self.batcher = batcher
+
+    def __call__(self, indices):
+        batch = self.batcher(indices)
+        batch["feature_index"] = torch.full_like(batch["feature_index"], PADDING_FEATURE)
+        return batch
 
 
 class FeatureBatcher:

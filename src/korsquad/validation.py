@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 import torch.distributed as dist
 
 from . import postprocess
+from .datamodule import PADDING_FEATURE
 from .evaluate import evaluate_predictions, gold_answers
 
 
@@ -36,6 +37,17 @@ def assemble_logits(features, batches):
     if not np.all(seen == 1):
         raise RuntimeError(f"evaluation covered {np.sum(seen == 0)} features never and {np.sum(seen > 1)} twice")
     return start, end
+
+
+def without_padding(outputs):
+    """A validation step's (feature indices, starts, ends) without the padding rows that keep a process with no
+    features of its own in step with the others (korsquad.datamodule.PADDING_FEATURE)."""
+    indices, starts, ends = outputs
+    keep = np.asarray(indices) != PADDING_FEATURE
+    if keep.all():
+        return outputs
+    rows = np.flatnonzero(keep)
+    return np.asarray(indices)[rows], [starts[i] for i in rows], [ends[i] for i in rows]
 
 
 class Evaluator:
@@ -105,7 +117,9 @@ class ValidationCallback(pl.Callback):
         self._batches = []
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
-        self._batches.append(outputs)
+        outputs = without_padding(outputs)
+        if len(outputs[0]):
+            self._batches.append(outputs)
 
     def on_validation_epoch_end(self, trainer, pl_module):
         local, self._batches = self._batches, []
