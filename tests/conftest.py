@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -55,10 +56,19 @@ def tiny_bert(tmp_path_factory):
 
 
 def run_cli(*args, cwd=None, timeout=600, env=None):
-    """Run `python run_qa.py ARGS` in a subprocess (DDP relaunches its own command, so never in-process)."""
+    """Run `python run_qa.py ARGS` in a subprocess (DDP relaunches its own command, so never in-process), in its
+    own process group: a run past its timeout is killed with every process DDP started."""
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
-    return subprocess.run([sys.executable, str(ROOT / "run_qa.py"), *map(str, args)], cwd=cwd or ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=full_env)
+    command = [sys.executable, str(ROOT / "run_qa.py"), *map(str, args)]
+    with subprocess.Popen(command, cwd=cwd or ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=full_env, start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
 
 
 def data_dir_with(tmp_path, data_name, train=None, dev=None):

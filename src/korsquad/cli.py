@@ -221,7 +221,7 @@ def train(config, tokenizer, module, record):
     from pytorch_lightning.loggers import TensorBoardLogger
 
     from .throughput import compile_model
-    from .validation import save_best_checkpoint
+    from .validation import on_first_process, save_best_checkpoint
 
     folder = config.folder
     dm = data_module(config, tokenizer, module, train=True, eval_split="dev")
@@ -235,13 +235,15 @@ def train(config, tokenizer, module, record):
     if validation.best["step"] is None:  # no validation ran (e.g. --max_steps ended training first)
         validation.best.update(epoch=trainer.current_epoch, step=trainer.global_step)
         save_best_checkpoint(trainer, folder, validation.metric, validation.best)
-    trainer.strategy.barrier("best checkpoint recorded")
     module.load_state_dict(checkpoint_state_dict(folder.best_checkpoint()))
-    if trainer.is_global_zero:
+
+    def export():
         module.model.save_pretrained(folder.best_model_dir)
         tokenizer.save_pretrained(folder.best_model_dir)
         if config.do_eval and validation.files_hold_best:
             print(folder.result_json.read_text().strip().replace("\n", ""))
+
+    on_first_process(export, "exporting the best model")
     return validation.files_hold_best
 
 

@@ -124,16 +124,7 @@ class ValidationCallback(pl.Callback):
     def on_validation_epoch_end(self, trainer, pl_module):
         local, self._batches = self._batches, []
         gathered = gather_to_first(local)
-        outcome, error = None, None
-        if trainer.is_global_zero:
-            try:
-                outcome = self._evaluate(trainer, gathered)
-            except Exception as err:  # shared below, then raised on every process
-                error = err
-                outcome = {"error": f"{type(err).__name__}: {err}"}
-        outcome = broadcast_from_first(outcome)
-        if "error" in outcome:
-            raise error or RuntimeError(f"process 0 failed while evaluating: {outcome['error']}")
+        outcome = on_first_process(lambda: self._evaluate(trainer, gathered), "evaluating")
         self._new_best = outcome["new_best"]
         if self._new_best:
             self.best.update(score=outcome["score"], epoch=trainer.current_epoch, step=trainer.global_step)
@@ -173,11 +164,32 @@ def save_best_checkpoint(trainer, folder, metric, best):
     record at it, so the record never names weights of another run or a half-written file."""
     tmp, best_file = folder.checkpoints_dir / ".best.ckpt.tmp", folder.best_checkpoint_file
     trainer.save_checkpoint(tmp)
-    if trainer.is_global_zero:
+
+    def move_into_place():
         if best_file.is_dir():  # DeepSpeed saves a folder of shards, which os.replace cannot put over another
             shutil.rmtree(best_file)
         os.replace(tmp, best_file)
         folder.record_best(folder.best_checkpoint_file, metric, best["score"], best["epoch"], best["step"])
+
+    on_first_process(move_into_place, "saving the best checkpoint")
+
+
+def on_first_process(work, doing):
+    """Run `work()` on process 0 only and return its result on every process. Its exception is raised on every
+    process at once: the others would otherwise wait in their next collective until the process-group timeout
+    (30 minutes; gloo notices a dead peer sooner, NCCL does not)."""
+    outcome = None
+    error = None
+    if not dist.is_available() or not dist.is_initialized() or dist.get_rank() == 0:
+        try:
+            outcome = {"result": work()}
+        except Exception as err:  # shared below, then raised everywhere
+            error = err
+            outcome = {"error": f"{type(err).__name__}: {err}"}
+    outcome = broadcast_from_first(outcome)
+    if "error" in outcome:
+        raise error or RuntimeError(f"process 0 failed while {doing}: {outcome['error']}")
+    return outcome["result"]
 
 
 def gather_to_first(local):
