@@ -55,8 +55,10 @@ def is_first_process():
 
 
 def check_inputs(config):
-    """Fail before any model is loaded: missing data files, nothing to evaluate, a folder holding another run."""
+    """Fail before any model is loaded: missing data files, nothing to evaluate, a folder holding another run, a
+    --logger whose package is not installed."""
     from .datamodule import split_file
+    from .loggers import check_installed
 
     needed = (["train", "dev"] if config.do_train else []) + (["dev"] if config.do_eval else [])
     for split in dict.fromkeys(needed):
@@ -67,6 +69,8 @@ def check_inputs(config):
             raise UsageError(f"--{flag} {getattr(config, flag)}: file not found")
     if config.checkpoint and not Path(config.checkpoint).is_file():
         raise UsageError(f"--checkpoint {config.checkpoint}: file not found")
+    if config.do_train:
+        check_installed(config.logger)
     if config.do_train and is_first_process():
         config.folder.prepare_training(resume=config.resume, overwrite=config.overwrite_output_dir)
     if not config.do_train and not config.checkpoint:
@@ -218,16 +222,18 @@ def training_callbacks(config, validation):
 
 def train(config, tokenizer, module, record):
     """Fit, keep the best checkpoint, export it. True when the dev files already hold its predictions."""
-    from pytorch_lightning.loggers import TensorBoardLogger
-
+    from .loggers import build_loggers, log_settings
     from .throughput import compile_model
     from .validation import on_first_process, save_best_checkpoint
 
     folder = config.folder
     dm = data_module(config, tokenizer, module, train=True, eval_split="dev")
     validation = validation_callback(config, "dev", training=True)
-    trainer = make_trainer(config, callbacks=training_callbacks(config, validation),
-                           logger=TensorBoardLogger(str(folder.root), name=folder.logs_dir.name), model=module.model)
+    loggers = build_loggers(config)
+    if is_first_process():
+        log_settings(loggers, config)  # the full settings, not Lightning's choice (the module's init arguments)
+    trainer = make_trainer(config, callbacks=training_callbacks(config, validation), logger=loggers,
+                           model=module.model)
     if config.compile:
         compile_model(module)
     trainer.fit(module, datamodule=dm, ckpt_path=folder.last_checkpoint if config.resume else None)

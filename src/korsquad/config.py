@@ -16,6 +16,7 @@ from types import MappingProxyType
 from .datasets import REGISTRY, get_spec
 from .errors import ArgumentParser, UsageError
 from .jsonio import load_json
+from .loggers import check_logger_names
 from .model_types import MODEL_TYPES
 from .optim import SCHEDULERS
 from .runfolder import RunFolder
@@ -149,6 +150,10 @@ OPTIONS = (
     Option("overwrite_cache", bool, False, "rebuild the cached features", flag=True),
     Option("save_steps", int, 500, "write last.ckpt every N optimizer steps (for --resume)", positive),
     Option("logging_steps", int, 50, "log training scalars every N steps", positive),
+    Option("logger", default="tensorboard", check=check_logger_names,
+           help="where training scalars and the settings go, comma-separated: tensorboard, csv, wandb (offline "
+                "unless WANDB_MODE is set; pip install 'korsquad[wandb]'), mlflow (a file store in the run folder "
+                "unless MLFLOW_TRACKING_URI is set; pip install 'korsquad[mlflow]')"),
     Option("seed", int, 42, "random seed"),
     Option("group_by_length", bool, False, "draw training batches from buckets of similar length (seeded), so "
                                            "per-batch padding pays off in training too", flag=True),

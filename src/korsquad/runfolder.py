@@ -9,6 +9,9 @@
     checkpoints/best_checkpoint.json   which checkpoint is best (path relative to the folder), its score, epoch, step
     best_model/                   the best weights and tokenizer, saved with save_pretrained
     logs/                         TensorBoard event files
+    csv_logs/version_N/           --logger csv: metrics.csv and hparams.yaml (the resolved settings)
+    mlruns/                       --logger mlflow: the MLflow file store (unless MLFLOW_TRACKING_URI is set)
+    wandb/                        --logger wandb: Weights & Biases' files (offline runs, to `wandb sync`)
 """
 
 import shutil
@@ -40,6 +43,19 @@ class RunFolder:
     @property
     def logs_dir(self):
         return self.root / "logs"
+
+    @property
+    def csv_logs_dir(self):
+        return self.root / "csv_logs"
+
+    @property
+    def mlflow_dir(self):
+        return self.root / "mlruns"
+
+    @property
+    def wandb_dir(self):
+        """Where wandb puts a run's files: it makes this `wandb` folder inside the folder it is given."""
+        return self.root / "wandb"
 
     @property
     def checkpoints_dir(self):

@@ -1,0 +1,108 @@
+"""--logger: the names the config accepts, the extras a missing package names (before any model loads), and one
+training whose scalars and settings are read back from TensorBoard, CSV and (with the test extra) MLflow."""
+
+import csv
+import json
+import os
+
+import pytest
+import yaml
+from conftest import FIXTURES, data_dir_with, run_cli
+from test_cli import QUICK, scalars
+
+from korsquad.config import resolve
+from korsquad.errors import UsageError
+from korsquad.loggers import check_installed, check_logger_names, logger_names
+
+# every scalar a CPU training logs (mfu needs a GPU's peak FLOP/s)
+SCALARS = ("train_loss", "lr", "val_em", "val_f1", "samples_per_sec", "tokens_per_sec")
+
+
+def test_logger_names_are_checked_by_the_config(tiny_bert):
+    base = ["--model_type", "bert", "--model_name_or_path", str(tiny_bert), "--data_name", "squad_v1.1",
+            "--do_train"]
+    assert resolve(base).logger == "tensorboard"
+    assert logger_names(resolve([*base, "--logger", "csv, tensorboard,csv"]).logger) == ["csv", "tensorboard"]
+    assert check_logger_names("tensorboard,csv,wandb,mlflow") is None
+    with pytest.raises(UsageError, match=r"^--logger must be comma-separated names from tensorboard, csv, wandb, "
+                                         r"mlflow \('neptune' unknown\), not tensorboard,neptune$"):
+        resolve([*base, "--logger", "tensorboard,neptune"])
+    with pytest.raises(UsageError, match="^--logger must be"):
+        resolve([*base, "--logger", " , "])
+
+
+def test_a_missing_package_names_its_extra():
+    absent = lambda module: None  # noqa: E731  (find_spec of a package that is not installed)
+    check_installed("tensorboard,csv", find_spec=absent)  # always installed: nothing to find
+    with pytest.raises(UsageError, match=r"^--logger wandb needs the wandb package: pip install 'korsquad\[wandb\]'$"):
+        check_installed("csv,wandb", find_spec=absent)
+
+
+def test_a_missing_package_is_one_line_and_exit_2_before_the_model_loads(tmp_path):
+    # sys.modules[name] = None: find_spec says "not installed" and `import mlflow` fails, as without the extra
+    (tmp_path / "hide").mkdir()
+    (tmp_path / "hide" / "sitecustomize.py").write_text("import sys\nsys.modules['mlflow'] = None\n")
+    data_dir = data_dir_with(tmp_path, "squad_v1.1", FIXTURES / "squad_v1_tiny.json", FIXTURES / "squad_v1_tiny.json")
+    result = run_cli("--model_type", "bert", "--model_name_or_path", tmp_path / "no-such-model", "--data_name",
+                     "squad_v1.1", "--data_dir", data_dir, "--output_dir", tmp_path / "model", "--do_train",
+                     "--logger", "tensorboard,mlflow", env={"PYTHONPATH": os.pathsep.join(
+                         [str(tmp_path / "hide"), *filter(None, [os.environ.get("PYTHONPATH")])])})
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.strip() == "error: --logger mlflow needs the mlflow package: pip install 'korsquad[mlflow]'"
+    assert not (tmp_path / "model").exists()  # nothing written, no model looked for
+
+
+def mlflow_installed():
+    import importlib.util
+
+    return importlib.util.find_spec("mlflow") is not None
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_bert, tmp_path_factory):
+    """One short training logging to TensorBoard, CSV and, when the test extra installed it, MLflow."""
+    tmp = tmp_path_factory.mktemp("loggers")
+    data_dir = data_dir_with(tmp, "squad_v1.1", FIXTURES / "squad_v1_tiny.json", FIXTURES / "squad_v1_tiny.json")
+    names = "tensorboard,csv" + (",mlflow" if mlflow_installed() else "")
+    with pytest.MonkeyPatch.context() as env:  # the defaults: a file store in the run folder
+        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_ALLOW_FILE_STORE"):
+            env.delenv(name, raising=False)
+        result = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
+                         "--data_dir", data_dir, "--output_dir", tmp / "model", "--run_name", "tiny", *QUICK,
+                         "--do_train", "--num_train_epochs", "1", "--logger", names)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = tmp / "model" / "squad_v1.1" / "tiny"
+    return run_dir, json.loads((run_dir / "run.json").read_text())["config"]
+
+
+def test_tensorboard_still_gets_every_scalar(trained):
+    run_dir, _ = trained
+    for tag in SCALARS:
+        assert scalars(run_dir, tag), tag
+
+
+def test_csv_holds_every_scalar_and_the_resolved_settings(trained):
+    run_dir, settings = trained
+    (version,) = (run_dir / "csv_logs").iterdir()
+    with open(version / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for column in SCALARS:
+        assert any(row.get(column) for row in rows), column
+    assert settings["logger"] == "tensorboard,csv" + (",mlflow" if mlflow_installed() else "")
+    # the whole resolved configuration, not Lightning's default (the LightningModule's init arguments)
+    assert yaml.safe_load((version / "hparams.yaml").read_text()) == settings
+
+
+def test_mlflow_file_store_holds_every_scalar_and_the_resolved_settings(trained, monkeypatch):
+    pytest.importorskip("mlflow", reason="the mlflow logger is an extra: pip install -e '.[test]'")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.tracking import MlflowClient
+
+    run_dir, settings = trained
+    client = MlflowClient(tracking_uri=(run_dir / "mlruns").as_uri())
+    experiment = client.get_experiment_by_name("korsquad")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.run_name == "tiny" and run.info.status == "FINISHED"
+    for key in SCALARS:
+        assert client.get_metric_history(run.info.run_id, key), key
+    assert run.data.params == {key: str(value) for key, value in settings.items()}
