@@ -87,11 +87,11 @@ def test_input_file_to_stdout(run_dir, questions, capsys):
 
 
 @pytest.mark.parametrize("lines, message", [
-    (['{"question": "q?", "context": "c."}', '{"question": "q?", "context": '], "IN:2: not valid JSON"),
-    (['{"question": "q?", "context": "c."}', '', '{"context": "c."}'], 'IN:3: "question" is missing'),
-    (['{"question": "q?"}'], 'IN:1: "context" is missing'),
-    (['{"question": "q?", "context": 5}'], 'IN:1: "context" is not a string'),
-    (['["q?", "c."]'], "IN:1: expected an object"),
+    (['{"question": "q?", "context": "c."}', '{"question": "q?", "context": '], "IN: line 2: not valid JSON"),
+    (['{"question": "q?", "context": "c."}', '', '{"context": "c."}'], 'IN: line 3: "question" is missing'),
+    (['{"question": "q?"}'], 'IN: line 1: "context" is missing'),
+    (['{"question": "q?", "context": 5}'], 'IN: line 1: "context" is not a string'),
+    (['["q?", "c."]'], "IN: line 1: expected one JSON object per line"),
     ([''], "no questions"),
 ])
 def test_bad_input_lines_are_one_error_line(run_dir, tmp_path, capsys, lines, message):
@@ -131,4 +131,4 @@ def test_error_exit_status_in_a_real_process(run_dir, tmp_path):
     path.write_text('{"question": "q?", "context": "c."}\nnot json\n')
     result = predict("--model", run_dir, "--input", path)
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip().splitlines() == [f"error: {path}:2: not valid JSON (Expecting value at column 1)"]
+    assert result.stderr.strip().splitlines() == [f"error: {path}: line 2: not valid JSON (Expecting value, column 1)"]

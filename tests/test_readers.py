@@ -180,7 +180,7 @@ def test_malformed_jsonl_line_is_one_error_naming_file_and_line(tmp_path, bad_li
 def test_jsonl_that_is_not_utf8_names_the_file(tmp_path):
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(json.dumps(GOOD).encode()[:-2] + b'\xe9"}\n')
-    with pytest.raises(UsageError, match="latin1.jsonl: not UTF-8 text"):
+    with pytest.raises(UsageError, match="latin1.jsonl: line 1: not UTF-8 text"):
         read_dataset(path, get_spec("squad_v1.1"))
 
 

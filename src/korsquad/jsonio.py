@@ -20,6 +20,25 @@ def load_json(path):
         raise UsageError(f"{path}: not valid JSON ({err})") from None
 
 
+def jsonl_objects(lines, name):
+    """(line number, object) of each non-blank line of a JSON Lines stream, read as it streams; a line that is not
+    one JSON object raises UsageError naming `name` and the line."""
+    number = 0
+    try:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise UsageError(f"{name}: line {number}: not valid JSON ({err.msg}, column {err.colno})") from None
+            if not isinstance(record, dict):
+                raise UsageError(f"{name}: line {number}: expected one JSON object per line")
+            yield number, record
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{name}: line {number + 1}: not UTF-8 text ({err.reason})") from None
+
+
 def atomic_write_bytes(path, data):
     """Write to a temporary file in the same folder, fsync, then rename over the final name."""
     path = Path(path)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .answerer import check_record
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
+from .jsonio import jsonl_objects
 
 DEFAULT_CHUNK_SIZE = 256
 
@@ -94,19 +95,9 @@ def file_records(path):
 
 def read_jsonl(lines, name):
     """Records of a JSON Lines stream, each checked; "id" defaults to the line number."""
-    number = 0
-    try:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UsageError(f"{name}:{number}: not valid JSON ({err.msg} at column {err.colno})") from None
-            check_record(record, f"{name}:{number}")
-            yield record if "id" in record else dict(record, id=number)
-    except UnicodeDecodeError as err:
-        raise UsageError(f"{name}:{number + 1}: not UTF-8 text ({err.reason})") from None
+    for number, record in jsonl_objects(lines, name):
+        check_record(record, f"{name}: line {number}")
+        yield record if "id" in record else dict(record, id=number)
 
 
 def progress(answers, total):

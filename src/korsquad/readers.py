@@ -13,13 +13,12 @@ is moved to the nearest occurrence and counted; an answer that cannot be found a
 data and is kept (it still counts for the metric, which only reads the text) in evaluation data.
 """
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
-from .jsonio import load_json
+from .jsonio import jsonl_objects, load_json
 
 JSONL_SUFFIX = ".jsonl"
 
@@ -194,20 +193,8 @@ def _qas(container, where):
 
 def _jsonl_records(path):
     """(line number, object) of each non-blank line of a JSON Lines file, streamed."""
-    try:
-        with open(path, encoding="utf-8-sig") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise UsageError(f"{path}: line {number}: not valid JSON ({err.msg}, column {err.colno})") from None
-                if not isinstance(record, dict):
-                    raise UsageError(f"{path}: line {number}: expected one JSON object per line")
-                yield number, record
-    except UnicodeDecodeError as err:
-        raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start} of a line)") from None
+    with open(path, encoding="utf-8-sig") as lines:
+        yield from jsonl_objects(lines, path)
 
 
 def _squad_answers(qa, where):
