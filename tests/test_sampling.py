@@ -3,7 +3,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from korsquad.sampling import GroupedBatchSampler, group_by_length_sampler
+from korsquad.sampling import (GroupedBatchSampler, ShuffledBatchSampler, batch_seed, group_by_length_sampler,
+                               shuffled_sampler)
 
 
 def random_lengths(n, seed=0):
@@ -84,9 +85,59 @@ def test_fewer_features_than_processes():
 
 
 def test_len_matches_iteration():
-    for n, batch_size, world in [(1, 4, 1), (17, 4, 1), (100, 7, 3), (64, 8, 8)]:
-        sampler = GroupedBatchSampler(random_lengths(n), batch_size, seed=0, world=world, rank=world - 1)
-        assert len(list(sampler)) == len(sampler)
+    for n, batch_size, world in [(1, 4, 1), (17, 4, 1), (100, 7, 3), (64, 8, 8), (2, 4, 3)]:
+        for sampler in (GroupedBatchSampler(random_lengths(n), batch_size, seed=0, world=world, rank=world - 1),
+                        ShuffledBatchSampler(n, batch_size, seed=0, world=world, rank=world - 1)):
+            assert len(list(sampler)) == len(sampler)
+
+
+def shuffled_epoch(n, batch_size, epoch, *, seed=42, world=1):
+    samplers = [ShuffledBatchSampler(n, batch_size, seed=seed, rank=r, world=world) for r in range(world)]
+    for s in samplers:
+        s.set_epoch(epoch)
+    return [list(s) for s in samplers]
+
+
+def test_shuffled_batches_are_a_function_of_seed_and_epoch_only():
+    first = shuffled_epoch(103, 8, epoch=1, seed=1)
+    assert shuffled_epoch(103, 8, epoch=1, seed=1) == first
+    assert shuffled_epoch(103, 8, epoch=0, seed=1) != first
+    assert shuffled_epoch(103, 8, epoch=1, seed=2) != first
+    used = ShuffledBatchSampler(103, 8, seed=1)
+    for epoch in (0, 3, 1):  # whatever came before
+        used.set_epoch(epoch)
+        batches = list(used)
+    assert [batches] == first
+    assert sorted(i for b in batches for i in b) == list(range(103))
+    assert [len(b) for b in batches] == [8] * 12 + [7]
+
+
+def test_shuffled_ddp_shares_follow_the_remainder_rule():
+    per_rank = shuffled_epoch(1001, 8, epoch=0, world=4)
+    assert len({len(b) for b in per_rank}) == 1
+    flat = [i for batches in per_rank for b in batches for i in b]
+    assert set(flat) == set(range(1001)) and len(flat) == 1004  # 3 features repeated to fill the last step
+    shares = [{i for b in batches for i in b} for batches in shuffled_epoch(1000, 8, epoch=5, world=4)]
+    assert sum(map(len, shares)) == 1000 and set.union(*shares) == set(range(1000))
+
+
+def test_start_begins_the_epoch_at_a_later_batch():
+    for sampler in (ShuffledBatchSampler(50, 4, seed=3), GroupedBatchSampler(random_lengths(50), 4, seed=3)):
+        sampler.set_epoch(2)
+        whole = list(sampler)
+        sampler.start = 5
+        assert list(sampler) == whole[5:] and len(sampler) == len(whole)
+
+
+def test_default_factory_shuffles_the_features_of_a_feature_set():
+    sampler = shuffled_sampler([None] * 10, 4, 0, 1, 2)  # anything with a length
+    assert (sampler.size, sampler.batch_size, sampler.rank, sampler.world) == (10, 4, 1, 2)
+
+
+def test_batch_seeds_differ_by_epoch_batch_and_rank():
+    seeds = {batch_seed(7, e, b, r) for e in range(3) for b in range(50) for r in range(4)}
+    assert len(seeds) == 600 and batch_seed(7, 1, 2, 3) == batch_seed(7, 1, 2, 3)
+    assert batch_seed(-1, 0, 0, 0) != batch_seed(1, 0, 0, 0)
 
 
 def test_factory_reads_lengths_from_row_splits():

@@ -205,13 +205,15 @@ def layer_classes(model):
 def training_callbacks(config, validation):
     from pytorch_lightning.callbacks import ModelCheckpoint
 
+    from .sampling import ExactResume
     from .throughput import ThroughputMonitor
 
     folder = config.folder
     # Both write last.ckpt, the newest state for --resume: every --save_steps steps and after each validation.
     last = dict(dirpath=folder.checkpoints_dir, save_top_k=0, save_last=True, enable_version_counter=False)
     callbacks = [validation, ModelCheckpoint(every_n_train_steps=config.save_steps, **last),
-                 ModelCheckpoint(every_n_epochs=1, **last), ThroughputMonitor(peak_tflops=config.peak_tflops)]
+                 ModelCheckpoint(every_n_epochs=1, **last), ThroughputMonitor(peak_tflops=config.peak_tflops),
+                 ExactResume(config.seed)]  # --resume trains on as an uninterrupted run would
     if config.early_stopping_patience:
         from pytorch_lightning.callbacks import EarlyStopping
 

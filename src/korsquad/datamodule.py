@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from pytorch_lightning.utilities import rank_zero_warn
+from torch.utils.data import DataLoader
 
 from . import cache
 from .errors import UsageError
 from .features import build_features
 from .readers import data_files, read_examples
+from .sampling import shuffled_sampler
 
 # Examples per feature-building chunk: bounds memory on KorQuAD 2.x, where one question has dozens of windows.
 CHUNK_EXAMPLES = int(os.environ.get("KORSQUAD_CHUNK_EXAMPLES", "2000"))
@@ -51,13 +53,15 @@ class QADataModule(pl.LightningDataModule):
         # a user's own files in place of the registry's (any SQuAD-format JSON, .jsonl, or KorQuAD 2.x folder)
         self.own_files = {"train": train_file, "dev": dev_file, "predict": predict_file}
         self.with_token_type_ids = with_token_type_ids
-        # (features, batch_size, seed, rank, world) -> batch sampler; Lightning calls set_epoch on its `.sampler`
+        # (features, batch_size, seed, rank, world) -> a sampling.EpochBatchSampler (default: shuffled batches)
         self.train_sampler_factory = train_sampler_factory
         self.splits = ("train", eval_split) if train else (eval_split,)
         self.eval_split = eval_split
         self.examples = {}
         self.features = {}
         self._cache_folders = {}
+        self._train_loader = None
+        self._train_position = None  # TrainLoader state from a checkpoint, for the next training loader
 
     # ---- files -------------------------------------------------------------------------------------------
     def split_source(self, split):
@@ -116,18 +120,28 @@ class QADataModule(pl.LightningDataModule):
 
     def train_dataloader(self):
         features = self.features["train"]
-        dataset = range(len(features))
         world, rank = self._world()
-        if self.train_sampler_factory is not None:
-            batch_sampler = self.train_sampler_factory(features, self.batch_size, self.seed, rank, world)
-            return DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=self.batcher(features),
-                              num_workers=self.num_workers)
-        if world > 1:
-            sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.seed)
-        else:
-            sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, collate_fn=self.batcher(features),
-                          num_workers=self.num_workers)
+        factory = self.train_sampler_factory or shuffled_sampler
+        batch_sampler = factory(features, self.batch_size, self.seed, rank, world)
+        self._train_loader = TrainLoader(range(len(features)), batch_sampler=batch_sampler,
+                                         collate_fn=self.batcher(features), num_workers=self.num_workers)
+        position, self._train_position = self._train_position, None
+        if position is not None:
+            self._train_loader.load_state_dict(position)
+        return self._train_loader
+
+    # ---- resuming: the training loader's position in its epoch, in every checkpoint ---------------------------
+    def state_dict(self):
+        return {"train_loader": self._train_loader.state_dict()} if self._train_loader is not None else {}
+
+    def load_state_dict(self, state_dict):
+        """Lightning restores the data module before it builds the training loader. (It also hands the loader's
+        own state back, through the fit loop, but drops it when configure_optimizers reads
+        trainer.estimated_stepping_batches, as QAModule's does: Lightning issue #20550.)"""
+        self._train_position = state_dict.get("train_loader")
+        if self._train_position is not None and self._train_loader is not None:
+            self._train_loader.load_state_dict(self._train_position)
+            self._train_position = None
 
     def _eval_loader(self, split):
         """This process's share of the evaluation features. A process left without any (fewer features than
@@ -154,6 +168,65 @@ class QADataModule(pl.LightningDataModule):
     def _world(self):
         trainer = self.trainer
         return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
+
+class TrainLoader(DataLoader):
+    """The training DataLoader, resumable mid-epoch: a run resumed from a checkpoint saved in the middle of an
+    epoch trains on the rest of that epoch's batches, exactly those an uninterrupted run would have trained on.
+
+    `batch_sampler` is a sampling.EpochBatchSampler: its batches are a pure function of (seed, epoch, rank).
+    `state_dict()` is {"epoch", "batches_done"} (the batches of the epoch handed out so far) and what decides the
+    batches (`layout`: resuming with others is warned about). Every checkpoint holds
+    it (QADataModule.state_dict; Lightning's fit loop saves it too, as it does for any loader with `state_dict` and
+    `load_state_dict`); on resume, `load_state_dict` gets it before the first epoch runs, and Lightning's own batch
+    counters continue from the same count. The next iteration, if of the same epoch, then starts at batch
+    `batches_done`: the batches before it are skipped as indices (no feature is read or collated for them). The
+    state does not depend on the rank (every process has as many batches), so the one checkpoint, written by
+    process 0, resumes every process.
+
+    Lightning checkpoints only between optimizer steps (ModelCheckpoint; see sampling.ExactResume), so under
+    --accumulate_grad_batches the batches done are whole optimizer steps' worth and no accumulated gradient is
+    lost.
+
+    Counting happens here, where batches are handed to the training loop, not in the batch sampler, which worker
+    processes run ahead of. The real iterator is made at the first batch, after Lightning's `set_epoch`."""
+
+    def __init__(self, dataset, batch_sampler, **kwargs):
+        super().__init__(dataset, batch_sampler=batch_sampler, **kwargs)
+        self._epoch = 0  # of the iteration under way (or last finished)
+        self._batches_done = 0
+        self._resume_at = None  # (epoch, batches_done) of a loaded state, for the next iteration
+
+    def state_dict(self):
+        return {"epoch": self._epoch, "batches_done": self._batches_done, **self.layout()}
+
+    def load_state_dict(self, state_dict):
+        self._resume_at = (state_dict["epoch"], state_dict["batches_done"])
+        saved = {key: state_dict[key] for key in self.layout() if key in state_dict}
+        now = {key: self.layout()[key] for key in saved}
+        if saved != now:
+            rank_zero_warn(f"resuming with other training batches than the checkpoint's ({now} instead of {saved}): "
+                           f"the rest of epoch {state_dict['epoch']} will not be what the interrupted run would "
+                           "have trained on")
+
+    def layout(self):
+        """What decides the batches of an epoch, besides the epoch."""
+        sampler = self.batch_sampler
+        return {"sampler": type(sampler).__name__, "features": sampler.size, "batch_size": sampler.batch_size,
+                "world": sampler.world, "seed": sampler.seed}
+
+    def __iter__(self):
+        return self._counted_batches()
+
+    def _counted_batches(self):
+        sampler = self.batch_sampler
+        resume_at, self._resume_at = self._resume_at, None
+        start = resume_at[1] if resume_at is not None and resume_at[0] == sampler.epoch else 0
+        self._epoch = sampler.epoch
+        sampler.start = self._batches_done = start
+        for batch in super().__iter__():
+            self._batches_done += 1
+            yield batch
 
 
 def split_file(spec, data_dir, split):

@@ -1,0 +1,226 @@
+"""Resuming mid-epoch: a run killed after a mid-epoch save and continued with --resume trains on exactly the batches
+(and draws exactly the dropout masks) of an uninterrupted run with the same seed, and ends with the same weights."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+from conftest import FIXTURES, ROOT, data_dir_with, run_cli
+
+from korsquad.datamodule import QADataModule, TrainLoader
+from korsquad.features import FeatureSet
+from korsquad.sampling import ExactResume, GroupedBatchSampler, ShuffledBatchSampler, group_by_length_sampler
+
+TESTS = Path(__file__).resolve().parent
+
+
+# ---- the training loader on its own ----------------------------------------------------------------------------
+@pytest.mark.parametrize("num_workers", [0, 1])
+def test_loader_state_resumes_its_epoch_at_the_next_batch(num_workers):
+    def loader():
+        return TrainLoader(range(30), batch_sampler=GroupedBatchSampler(np.arange(30) % 7, 4, seed=3),
+                           num_workers=num_workers)
+
+    first = loader()
+    first.batch_sampler.set_epoch(1)
+    whole = [b.tolist() for b in first]
+    batches = iter(first)
+    seen = [next(batches).tolist() for _ in range(3)]
+    state = first.state_dict()
+    assert state["epoch"] == 1 and state["batches_done"] == 3 and seen == whole[:3]
+
+    second = loader()
+    second.load_state_dict(state)
+    second.batch_sampler.set_epoch(1)
+    assert [b.tolist() for b in second] == whole[3:]
+    assert second.state_dict() == dict(state, batches_done=len(whole))
+    assert [b.tolist() for b in second] == whole  # the skip is for the resumed iteration only
+
+    other_epoch = loader()
+    other_epoch.load_state_dict(state)
+    other_epoch.batch_sampler.set_epoch(2)  # e.g. resumed from the end of epoch 1
+    assert len(list(other_epoch)) == len(whole)
+
+    with pytest.warns(UserWarning, match="other training batches"):
+        TrainLoader(range(30), batch_sampler=ShuffledBatchSampler(30, 4, seed=3)).load_state_dict(state)
+
+
+# ---- Lightning, in process: the real data module, resumed from checkpoints saved mid-epoch ------------------------
+def fake_features(n, seed=0):
+    lengths = np.random.default_rng(seed).integers(3, 12, size=n)
+    splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    tokens = int(splits[-1])
+    zeros = np.zeros(n, dtype=np.int32)
+    return FeatureSet(example_index=np.arange(n, dtype=np.int32), row_splits=splits,
+                      input_ids=(np.arange(tokens) % 50).astype(np.int32), token_type_ids=np.zeros(tokens, np.int8),
+                      char_start=np.zeros(tokens, np.int32), char_end=np.zeros(tokens, np.int32),
+                      max_context=np.ones(tokens, bool), cls_index=zeros, start_positions=zeros, end_positions=zeros)
+
+
+def data_module(group_by_length, num_workers, n=26):
+    tokenizer = SimpleNamespace(pad_token_id=0, pad_token_type_id=0, padding_side="right")
+    dm = QADataModule(None, tokenizer, train=True, eval_split="dev", data_dir=None, max_seq_length=16, doc_stride=8,
+                      max_query_length=4, batch_size=4, eval_batch_size=4, seed=11, negative_window_ratio=None,
+                      num_workers=num_workers,
+                      train_sampler_factory=group_by_length_sampler if group_by_length else None)
+    dm.features = {"train": fake_features(n), "dev": fake_features(4)}  # setup() loads nothing more
+    return dm
+
+
+class Recorder(pl.LightningModule):
+    """Embedding, dropout, linear; configure_optimizers reads estimated_stepping_batches (as QAModule does)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = torch.nn.Embedding(50, 8)
+        self.drop = torch.nn.Dropout(0.5)
+        self.out = torch.nn.Linear(8, 1)
+        self.seen = []
+
+    def training_step(self, batch, batch_idx):
+        self.seen.append((self.current_epoch, batch_idx, batch["feature_index"].tolist()))
+        hidden = self.drop(self.embed(batch["input_ids"])) * batch["attention_mask"][..., None]
+        return self.out(hidden).pow(2).mean()
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(self.parameters(), lr=0.05)
+        total = self.trainer.estimated_stepping_batches
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / (total + 1))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def fit(folder, group_by_length, num_workers, accumulate, ckpt_path=None):
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    module = Recorder()
+    every_step = ModelCheckpoint(dirpath=folder, filename="{step}", every_n_train_steps=1, save_top_k=-1)
+    trainer = pl.Trainer(max_epochs=3, accumulate_grad_batches=accumulate, limit_val_batches=0, logger=False,
+                         enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
+                         default_root_dir=folder, callbacks=[every_step, ExactResume(11)])
+    trainer.fit(module, datamodule=data_module(group_by_length, num_workers), ckpt_path=ckpt_path)
+    return module, trainer
+
+
+@pytest.mark.parametrize("group_by_length, num_workers, accumulate", [
+    (False, 0, 1), (True, 0, 1), (False, 1, 3), (True, 0, 3)])
+def test_resumed_fit_sees_the_batches_of_an_uninterrupted_one(tmp_path, group_by_length, num_workers, accumulate):
+    # 26 features, batch size 4: 7 batches an epoch; with 3 batches a step: steps after batches 3, 6 and 7
+    whole, trainer = fit(tmp_path / "whole", group_by_length, num_workers, accumulate)
+    steps_per_epoch = -(-7 // accumulate)
+    assert trainer.global_step == 3 * steps_per_epoch
+    epochs = [[b for e, _, b in whole.seen if e == epoch] for epoch in range(3)]
+    assert epochs[0] != epochs[1] != epochs[2]
+    # from the end of the first epoch, the middle of the second, the middle of the third
+    for step in (steps_per_epoch, steps_per_epoch + 1, 3 * steps_per_epoch - 1):
+        (checkpoint,) = (tmp_path / "whole").glob(f"step={step}.ckpt")
+        state = torch.load(checkpoint, weights_only=False)
+        done = state["QADataModule"]["train_loader"]["batches_done"]
+        assert done % accumulate == 0 or done == 7  # saved between optimizer steps
+        resumed, again = fit(tmp_path / f"from{step}", group_by_length, num_workers, accumulate, checkpoint)
+        assert resumed.seen == whole.seen[-len(resumed.seen):]
+        assert len(whole.seen) - len(resumed.seen) == state["QADataModule"]["train_loader"]["epoch"] * 7 + done
+        assert again.global_step == trainer.global_step
+        for name, tensor in whole.state_dict().items():
+            assert torch.equal(resumed.state_dict()[name], tensor), name
+        # no checkpoint in the middle of an optimizer step after resuming (it would lose the accumulated gradients)
+        for saved in (tmp_path / f"from{step}").glob("*.ckpt"):
+            after = torch.load(saved, weights_only=False)["QADataModule"]["train_loader"]["batches_done"]
+            assert after % accumulate == 0 or after == 7
+
+
+# ---- run_qa.py, killed with SIGKILL right after a mid-epoch save -------------------------------------------------
+TINY = ["--accelerator", "cpu", "--max_seq_length", "128", "--doc_stride", "64", "--max_query_length", "32",
+        "--batch_size", "4", "--logging_steps", "1", "--num_train_epochs", "2", "--save_steps", "2", "--seed", "7",
+        "--max_train_samples", "16", "--max_eval_samples", "8"]
+# one thread a process: a tiny model trains several times faster so, above all on a shared machine
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def squad_dir(tmp_path_factory):
+    return data_dir_with(tmp_path_factory.mktemp("squad"), "squad_v1.1", FIXTURES / "squad_v1_tiny.json",
+                         FIXTURES / "squad_v1_tiny.json")
+
+
+def train_features(data_dir):
+    (manifest,) = (data_dir / "squad_v1.1" / "cache").glob("train-*/manifest.json")
+    return len(np.load(manifest.parent / "example_index.npy"))
+
+
+def kill_after_save(args, step, marker, timeout=300):
+    """Run the CLI until it has written last.ckpt at global step `step`, then SIGKILL it (all its processes)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", KORSQUAD_HALT_AT_STEP=str(step), KORSQUAD_HALT_MARKER=str(marker),
+               **ONE_THREAD)
+    proc = subprocess.Popen([sys.executable, str(TESTS / "halting_run_qa.py"), *map(str, args)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + timeout
+    try:
+        while not marker.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+    assert marker.exists(), f"the run did not reach step {step}: {stderr.decode()[-3000:]}"
+
+
+def last_checkpoint(run_dir):
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+
+
+def losses_by_step(run_dir):
+    """Process 0's train_loss by step, from the TensorBoard files of every invocation of the run."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    losses = {}
+    for events in sorted((run_dir / "logs").rglob("events.out.tfevents.*")):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        if "train_loss" in accumulator.Tags()["scalars"]:
+            losses.update((e.step, e.value) for e in accumulator.Scalars("train_loss"))
+    return losses
+
+
+@pytest.mark.parametrize("devices", [1, 2])
+@pytest.mark.parametrize("group_by_length", [False, True])
+def test_killed_and_resumed_run_trains_as_an_uninterrupted_one(tiny_bert, squad_dir, tmp_path, group_by_length,
+                                                                devices):
+    """An uninterrupted run; the same run killed right after its mid-epoch save in the second epoch, then resumed:
+    same final weights (tiny BERT, with dropout), same steps, same per-step losses after the kill."""
+    args = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
+            "--data_dir", squad_dir, *TINY, "--devices", devices, "--run_name", "run", "--do_train",
+            *(["--group_by_length"] if group_by_length else [])]
+    whole = run_cli(*args, "--output_dir", tmp_path / "whole", env=ONE_THREAD)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    per_process = -(-train_features(squad_dir) // devices)
+    steps_per_epoch = -(-per_process // 4)
+    halt = 2 * (3 * steps_per_epoch // 4)  # a --save_steps step in the middle of the second epoch
+    assert steps_per_epoch < halt < 2 * steps_per_epoch
+
+    kill_after_save([*args, "--output_dir", tmp_path / "resumed"], halt, tmp_path / "halted")
+    run_dir = tmp_path / "resumed" / "squad_v1.1" / "run"
+    killed = last_checkpoint(run_dir)
+    assert killed["global_step"] == halt
+    position = killed["QADataModule"]["train_loader"]
+    assert (position["epoch"], position["batches_done"]) == (1, halt - steps_per_epoch)
+    resumed = run_cli(*args, "--output_dir", tmp_path / "resumed", "--resume", env=ONE_THREAD)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    expected, got = last_checkpoint(tmp_path / "whole" / "squad_v1.1" / "run"), last_checkpoint(run_dir)
+    assert got["global_step"] == expected["global_step"] == 2 * steps_per_epoch
+    for name, tensor in expected["state_dict"].items():
+        assert torch.allclose(got["state_dict"][name], tensor, rtol=0, atol=1e-6), name
+    # the same batches, step by step, after the kill (process 0's losses)
+    losses, whole_losses = losses_by_step(run_dir), losses_by_step(tmp_path / "whole" / "squad_v1.1" / "run")
+    after = [step for step in losses if step >= halt]
+    assert len(after) == 2 * steps_per_epoch - halt
+    assert all(abs(losses[step] - whole_losses[step]) < 1e-5 for step in after)
