@@ -35,7 +35,8 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from korsquad.datamodule import FeatureBatcher, QADataModule  # noqa: E402
+from korsquad.batching import FeatureBatcher  # noqa: E402
+from korsquad.datamodule import QADataModule  # noqa: E402
 from korsquad.datasets import get_spec  # noqa: E402
 from korsquad.model import QAModule  # noqa: E402
 from korsquad.runfolder import RunFolder  # noqa: E402

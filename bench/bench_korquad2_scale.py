@@ -297,7 +297,7 @@ def train_tokenizer(texts, folder):
 def random_batch_logits(features, rng):
     """Validation outputs as QAModule keeps them: per length-sorted batch, padded float32 logits trimmed to views
     per feature (the padded arrays stay alive through the views)."""
-    from korsquad.datamodule import length_sorted_shard
+    from korsquad.batching import length_sorted_shard
 
     lengths = np.diff(features.row_splits)
     batches = []

@@ -157,7 +157,7 @@ def shard_indices(dm, world):
 
 @pytest.mark.parametrize("samples, world", [(1, 2), (1, 3), (5, 4), (5, 2)])
 def test_every_process_gets_a_batch_and_every_feature_is_scored_once(tiny_bert, squad_dir, samples, world):
-    from korsquad.datamodule import PADDING_FEATURE
+    from korsquad.batching import PADDING_FEATURE
     from korsquad.validation import without_padding
 
     dm = eval_module(tiny_bert, squad_dir, samples)

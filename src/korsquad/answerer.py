@@ -147,7 +147,7 @@ class QuestionAnswerer:
         length-sorted batches padded as the evaluation pads them."""
         import torch
 
-        from .datamodule import FeatureBatcher, length_sorted_shard
+        from .batching import FeatureBatcher, length_sorted_shard
 
         batcher = FeatureBatcher(features, self.tokenizer, self.with_token_type_ids, self.settings["max_seq_length"])
         keys = ["input_ids", "attention_mask"] + (["token_type_ids"] if self.with_token_type_ids else [])

@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 import torch.distributed as dist
 
 from . import postprocess
-from .datamodule import PADDING_FEATURE
+from .batching import PADDING_FEATURE
 from .evaluate import evaluate_predictions, gold_answers
 
 
