@@ -45,6 +45,13 @@ def main(argv=None):
         record.write("failed", error=f"{type(err).__name__}: {err}")
         raise
     record.write("finished")
+    if config.do_train and is_first_process():
+        from .export import push_to_hub, write_model_card
+
+        write_model_card(config.folder, config.spec)
+        if config.push_to_hub:
+            url = push_to_hub(config.push_to_hub, config.folder.best_model_dir)
+            print(f"uploaded {config.folder.best_model_dir} to {url}")
     return 0
 
 
@@ -75,6 +82,9 @@ def check_inputs(config):
         config.folder.prepare_training(resume=config.resume, overwrite=config.overwrite_output_dir)
     if not config.do_train and not config.checkpoint:
         config.folder.best_checkpoint()
+    from .export import check_push
+
+    check_push(config)
 
 
 def tokenizer_source(config):
@@ -224,6 +234,7 @@ def training_callbacks(config, validation):
 
 def train(config, tokenizer, module, record):
     """Fit, keep the best checkpoint, export it. True when the dev files already hold its predictions."""
+    from .export import TokenCounter, export_model
     from .loggers import build_loggers, log_settings
     from .throughput import compile_model
     from .validation import on_first_process, save_best_checkpoint
@@ -234,20 +245,21 @@ def train(config, tokenizer, module, record):
     loggers = build_loggers(config)
     if is_first_process():
         log_settings(loggers, config)  # the full settings, not Lightning's choice (the module's init arguments)
-    trainer = make_trainer(config, callbacks=training_callbacks(config, validation), logger=loggers,
+    tokens = TokenCounter()
+    trainer = make_trainer(config, callbacks=[*training_callbacks(config, validation), tokens], logger=loggers,
                            model=module.model)
     if config.compile:
         compile_model(module)
     trainer.fit(module, datamodule=dm, ckpt_path=folder.last_checkpoint if config.resume else None)
     record.train_steps = trainer.global_step
+    record.extra["train_tokens"] = tokens.total
     if validation.best["step"] is None:  # no validation ran (e.g. --max_steps ended training first)
         validation.best.update(epoch=trainer.current_epoch, step=trainer.global_step)
         save_best_checkpoint(trainer, folder, validation.metric, validation.best)
     module.load_state_dict(checkpoint_state_dict(folder.best_checkpoint()))
 
     def export():
-        module.model.save_pretrained(folder.best_model_dir)
-        tokenizer.save_pretrained(folder.best_model_dir)
+        export_model(module.model, tokenizer, folder.best_model_dir, config.model_type)
         if config.do_eval and validation.files_hold_best:
             print(folder.result_json.read_text().strip().replace("\n", ""))
 

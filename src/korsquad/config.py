@@ -34,7 +34,7 @@ INHERITED = ("model_type", "max_seq_length", "doc_stride", "max_query_length", "
 INHERITED_SILENTLY = ("dev_file",)
 # Keys of a run.json beside "config": the run's record, not settings (so a run.json replays through --config).
 RECORD_KEYS = frozenset({"config", "status", "started_at", "finished_at", "wall_time_s", "hardware", "train_steps",
-                         "num_parameters", "error", "evaluation", "inherited_from"})
+                         "train_tokens", "num_parameters", "error", "evaluation", "inherited_from"})
 
 
 # ---- checks ------------------------------------------------------------------------------------------------
@@ -56,6 +56,12 @@ def below_one(value):
 
 def steps_limit(value):
     return None if value == -1 or value > 0 else "must be -1 (no limit) or positive"
+
+
+def hub_repo(value):
+    from .export import hub_repo_problem
+
+    return hub_repo_problem(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +166,10 @@ OPTIONS = (
     Option("compile", bool, False, "torch.compile the model (GPU runs of more than a few hundred steps)", flag=True),
     Option("peak_tflops", float, help="peak TFLOP/s of one device for the MFU in TensorBoard (default: looked up "
                                       "from the GPU name; no MFU on CPU)", check=positive),
+    Option("push_to_hub", help="after training, upload best_model/ (weights, tokenizer, model card) to this Hugging "
+                               "Face Hub model repository, e.g. user/kobert-korquad (created if missing; token from "
+                               "HF_TOKEN or `hf auth login`); a failed upload is an error line (exit 2) and keeps "
+                               "every file of the run", check=hub_repo),
 )
 BY_NAME = {option.name: option for option in OPTIONS}
 SETTINGS = tuple(option.name for option in OPTIONS if option.name != "config")

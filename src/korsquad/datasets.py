@@ -55,6 +55,7 @@ class DatasetSpec:
     primary_metric: str = "f1"  # the key of the metric's result dict that ranks checkpoints (larger is better)
     id_field: str = "id"  # the question's id field in the official files
     question_types: dict = field(default_factory=dict)  # type number -> meaning; {} when questions are not typed
+    license: str = ""  # the data set's license ("CC BY-SA 4.0"); a trained model's card states it
 
     @property
     def multi_part(self):
@@ -131,7 +132,7 @@ def _squad(version, has_unanswerable, metric, sizes):
         for split in ("train", "dev")
     )
     return DatasetSpec(f"squad_v{version}", "squad", "en", has_unanswerable, metric, "text", files,
-                       SQUAD_DEFAULTS, SQUAD_EPS_1E6)
+                       SQUAD_DEFAULTS, SQUAD_EPS_1E6, license="CC BY-SA 4.0")
 
 
 def _korquad2(version, parts, sizes, download_by_default=False):
@@ -143,7 +144,7 @@ def _korquad2(version, parts, sizes, download_by_default=False):
     )
     return DatasetSpec(f"korquad_v{version}", "korquad", "ko", False, "korquad_v2", "html", files,
                        KORQUAD2_DEFAULTS, KORQUAD_EPS_1E6, download_by_default,
-                       notes=KORQUAD2_NOTES)
+                       notes=KORQUAD2_NOTES, license="CC BY-ND 2.0 KR")
 
 
 def _klue_mrc(version):
@@ -154,7 +155,7 @@ def _klue_mrc(version):
     # sizes and sha256 are unknown here: a sidecar written at download time verifies the files afterwards
     return DatasetSpec("klue_mrc", "klue", "ko", True, "klue_mrc", "text", files, KLUE_MRC_DEFAULTS,
                        KORQUAD_EPS_1E6, notes=KLUE_MRC_NOTES, primary_metric="rouge_w", id_field="guid",
-                       question_types=KLUE_MRC_QUESTION_TYPES)
+                       question_types=KLUE_MRC_QUESTION_TYPES, license="CC BY-SA 4.0")
 
 
 REGISTRY = {
@@ -173,7 +174,7 @@ REGISTRY = {
                        "40d5115879a701751781df721d901abfa736d8db5f89000f2619433f39bf2dd2"),
             RemoteFile(f"{KORQUAD1_URL}KorQuAD_v1.0_dev.json", "dev.json", "dev", 3881058,
                        "25ffeb51e6c51ec02c071b60a10188e10005c144110f0d876b26079d80a35bdf"),
-        ), KORQUAD_DEFAULTS, KORQUAD_EPS_1E6),
+        ), KORQUAD_DEFAULTS, KORQUAD_EPS_1E6, license="CC BY-ND 2.0 KR"),
         # KorQuAD 2.0 numbers its parts from 01; 2.1 (what the KorQuAD site serves now) from 00.
         _korquad2("2.0", {"train": range(1, 14), "dev": range(1, 3)}, {}),
         _korquad2("2.1", {"train": range(0, 13), "dev": range(0, 2)},

@@ -7,7 +7,8 @@
     checkpoints/last.ckpt         newest training state, for --resume
     checkpoints/best.ckpt         weights with the best score so far
     checkpoints/best_checkpoint.json   which checkpoint is best (path relative to the folder), its score, epoch, step
-    best_model/                   the best weights and tokenizer, saved with save_pretrained
+    best_model/                   the best weights and tokenizer, saved with save_pretrained (korsquad.export)
+    best_model/README.md          its model card: scores, settings, hardware, wall time, data license
     logs/                         TensorBoard event files
     csv_logs/version_N/           --logger csv: metrics.csv and hparams.yaml (the resolved settings)
     mlruns/                       --logger mlflow: the MLflow file store (unless MLFLOW_TRACKING_URI is set)
@@ -76,6 +77,10 @@ class RunFolder:
     @property
     def best_model_dir(self):
         return self.root / "best_model"
+
+    @property
+    def model_card(self):
+        return self.best_model_dir / "README.md"
 
     def predictions(self, split=EVAL_SPLIT):
         return self.root / f"predictions_{split}.json"
