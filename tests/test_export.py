@@ -24,8 +24,9 @@ QUICK = ["--accelerator", "cpu", "--max_seq_length", "128", "--doc_stride", "64"
 # Text the normalizers must treat as KoBertTokenizer does: Python's whitespace (\x1c, \x85, U+3000 ...), `` and '',
 # NFKD with the combining marks dropped (accents, a lone acute accent that NFKD turns into a space), full-width
 # forms, zero-width and control characters, decomposed Hangul, special tokens inside the text.
-EDGE_TEXTS = ["", " ", "  두  칸 \t 띄어\n쓰기  ", "``인용''", "Beyoncé’s naïve café", "a\u0301b ´ c", "ｆｕｌｌ　ｗｉｄｔｈ①",
-              "x\u200by\x1cz\x85w\u2028v", "\u1100\u1161\u11a8 각", "가 [MASK] 나 [SEP]", "1,240미터 2011년", "ß ﬁ ㍿ Å"]
+EDGE_TEXTS = ["", " ", "  두  칸 \t 띄어\n쓰기  ", "``인용''", "Beyoncé’s naïve café", "a\u0301b ´ c",
+              "ｆｕｌｌ　ｗｉｄｔｈ①", "x\u200by\x1cz\x85w\u2028v", "\u1100\u1161\u11a8 각", "가 [MASK] 나 [SEP]",
+              "1,240미터 2011년", "ß ﬁ ㍿ Å"]
 
 
 def questions(path):
@@ -111,8 +112,10 @@ def test_digit_comma_rule_is_approximated_and_reported(tmp_path):
     slow = train_kobert_unigram(tmp_path, texts + squad_contexts(KORQUAD) * 5, vocab_size=400)
     fast, report = kobert_fast_tokenizer(slow)
     assert report.digit_comma_pieces, "the corpus should make pieces ending in a digit and a comma"
+    assert any("end in a digit and a comma" in line for line in report.problems())  # printed as a note on export
     pieces = set(report.digit_comma_pieces)
-    probe = [f"인구는 {rng.randint(0, 10 ** 6):,}, 면적은 {rng.randint(0, 999)}, {rng.randint(0, 9999)}명" for _ in range(200)]
+    probe = [f"인구는 {rng.randint(0, 10 ** 6):,}, 면적은 {rng.randint(0, 999)}, {rng.randint(0, 9999)}명"
+             for _ in range(200)]
     agree = 0
     for text in probe:
         tokens = fast.tokenize(text)

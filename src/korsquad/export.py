@@ -9,9 +9,15 @@ sentencepiece normalizer), and the [CLS] A [SEP] B [SEP] layout with token types
 PreTrainedTokenizerFast, so `AutoTokenizer` and `pipeline("question-answering", model=best_model)` load it; the
 KoBERT files stay next to it, so `load_tokenizer("kobert", best_model)` still loads the slow tokenizer.
 
-One rule of KoBertTokenizer has no fast equivalent: a piece ending in a digit and a comma ("▁1,") is split into
-the digits' own pieces and ","; `FastTokenizerReport.digit_comma_pieces` counts the sentencepiece pieces it can
-apply to (none: the two tokenizers agree).
+One rule of KoBertTokenizer has no fast equivalent: a piece ending in a digit and a comma ("▁1,") is split after
+segmenting into the digits' own pieces and ",". The fast tokenizer segments without such pieces (as transformers'
+AlbertConverter does), which gives the same ids unless the neighbouring digits then join otherwise;
+`FastTokenizerReport.digit_comma_pieces` lists them (none: the two tokenizers agree) and the export prints a note.
+(Loading the folder with KoBertTokenizer makes transformers warn that tokenizer_config.json names another class;
+the KoBERT files are read as before.)
+
+Also here: `TokenCounter` (tokens seen in training), `model_card` / `write_model_card` (best_model/README.md) and
+`push_to_hub` (--push_to_hub).
 """
 
 import inspect
@@ -70,6 +76,8 @@ def save_kobert_fast_tokenizer(tokenizer, directory, *, model_input_names=KOBERT
         config.setdefault(key, kobert_config.get(key, getattr(tokenizer, key)))
     config["tokenizer_class"] = "PreTrainedTokenizerFast"
     config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    for problem in report.problems():
+        print(f"note: {directory / 'tokenizer.json'}: {problem}", file=sys.stderr)
     return report
 
 
@@ -81,6 +89,19 @@ class FastTokenizerReport:
     pieces_not_in_vocab: list = field(default_factory=list)  # sentencepiece pieces vocab.txt lacks (left out)
     vocab_not_in_model: list = field(default_factory=list)  # vocab.txt entries that are no piece (never produced)
     digit_comma_pieces: list = field(default_factory=list)  # pieces KoBertTokenizer re-splits ("▁1," -> "▁1" ",")
+
+    def problems(self):
+        """Where the fast tokenizer may give other ids than KoBertTokenizer, one line each."""
+        lines = []
+        if self.pieces_not_in_vocab:
+            lines.append(f"{len(self.pieces_not_in_vocab)} sentencepiece pieces are not in vocab.txt (KoBertTokenizer "
+                         f"maps them to its unknown token; the fast tokenizer segments without them): "
+                         f"{' '.join(self.pieces_not_in_vocab[:10])}")
+        if self.digit_comma_pieces:
+            lines.append(f"{len(self.digit_comma_pieces)} pieces end in a digit and a comma, which KoBertTokenizer "
+                         "splits after segmenting; the fast tokenizer segments without them, so a number followed "
+                         f"by a comma may get other pieces: {' '.join(self.digit_comma_pieces[:10])}")
+        return lines
 
 
 def kobert_fast_tokenizer(tokenizer, model_input_names=KOBERT_MODEL_INPUTS):
@@ -390,7 +411,7 @@ def model_card(record, result, best, spec):
     lines.append("")
 
     lines += ["## Usage", "", "```python", "from transformers import pipeline", "",
-              f"qa = pipeline(\"question-answering\", model=\"{name}\")",
+              f"qa = pipeline(\"question-answering\", model=\"{config.get('push_to_hub') or 'path/to/best_model'}\")",
               "qa(question=..., context=...)", "```", ""]
     if config.get("model_type") in ("kobert", "distilkobert"):
         lines += ["`tokenizer.json` reproduces KoBERT's sentencepiece tokenizer (`KoBertTokenizer`, whose files "
@@ -408,8 +429,11 @@ def model_card(record, result, best, spec):
     if hardware:
         devices = hardware.get("devices")
         nodes = hardware.get("num_nodes") or 1
-        facts.append(f"- Hardware: {devices} x {hardware.get('device_name')} ({hardware.get('accelerator')})"
-                     + (f" on {nodes} machines" if nodes > 1 else "") + f", precision {config.get('precision')}")
+        device = hardware.get("device_name")
+        if hardware.get("accelerator") not in (None, device):
+            device = f"{device} ({hardware['accelerator']})"
+        facts.append(f"- Hardware: {devices} x {device}" + (f" on {nodes} machines" if nodes > 1 else "")
+                     + f", precision {config.get('precision')}")
     if record.get("wall_time_s") is not None:
         facts.append(f"- Wall time: {_duration(record['wall_time_s'])}, training and evaluation (the whole "
                      "run_qa.py invocation)")
@@ -467,6 +491,8 @@ def _format_value(key, value):
 def _duration(seconds):
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
+    if not hours and not minutes:
+        return f"{secs} s"
     text = f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
     return f"{text} ({seconds:,.0f} s)"
 
