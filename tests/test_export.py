@@ -2,7 +2,6 @@
 (against a stub of the Hub's HTTP API on 127.0.0.1), and all three through run_qa.py."""
 
 import base64
-import io
 import json
 import random
 import threading
@@ -13,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 from conftest import FIXTURES, data_dir_with, run_cli
-from tiny_tokenizers import KOBERT_SPECIALS, squad_contexts, train_kobert
+from tiny_tokenizers import KOBERT_SPECIALS, squad_contexts, train_kobert, train_sentencepiece
 
 from korsquad.datasets import get_spec
 from korsquad.errors import UsageError
@@ -34,21 +33,18 @@ def questions(path):
     return [(qa["question"], p["context"]) for a in data for p in a["paragraphs"] for qa in p["qas"]]
 
 
-def train_kobert_unigram(folder, texts, vocab_size):
-    """train_kobert with a Unigram sentencepiece model (sentencepiece's default, and KoBERT's kind) and a vocab.txt
-    in another order than the sentencepiece ids (as KoBERT's)."""
+def train_kobert_unigram(folder, texts, vocab_size, pieces=()):
+    """train_kobert with a Unigram sentencepiece model (sentencepiece's default) and a vocab.txt in another order
+    than the sentencepiece ids (as KoBERT's)."""
     import sentencepiece as spm
 
     from korsquad.tokenization import kobert_tokenizer_class
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size,
-                                   model_type="unigram", character_coverage=0.9995, hard_vocab_limit=False,
-                                   num_threads=1, minloglevel=2)
-    (folder / "tokenizer_78b3253a26.model").write_bytes(model.getvalue())
-    processor = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    model = train_sentencepiece(texts, vocab_size, "unigram", user_defined_symbols=list(pieces))
+    (folder / "tokenizer_78b3253a26.model").write_bytes(model)
+    processor = spm.SentencePieceProcessor(model_proto=model)
     pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())
               if not (processor.is_control(i) or processor.is_unknown(i))]
     random.Random(0).shuffle(pieces)
@@ -57,14 +53,24 @@ def train_kobert_unigram(folder, texts, vocab_size):
     return kobert_tokenizer_class().from_pretrained(str(folder))
 
 
-@pytest.fixture(scope="module", params=["bpe", "unigram"])
+# sentencepiece user-defined pieces (matched whole wherever they occur): one a BPE's merges cannot build
+GLUED = ("에는", "은하", "다리는")
+
+
+@pytest.fixture(scope="module", params=["bpe", "unigram", "bpe+glued", "unigram+glued"])
 def kobert(request, tmp_path_factory):
-    """A KoBERT-style tokenizer over a sentencepiece model of each kind, trained on the Korean fixture."""
-    folder = tmp_path_factory.mktemp(f"kobert_{request.param}")
+    """A KoBERT-style tokenizer (as run_qa.py loads it) over a sentencepiece model of each kind, trained on the
+    Korean fixture, without and with user-defined pieces."""
+    from korsquad.tokenization import load_tokenizer
+
+    folder = tmp_path_factory.mktemp("kobert")
     texts = squad_contexts(KORQUAD) * 20
-    if request.param == "bpe":
-        return train_kobert(folder, texts, vocab_size=300)
-    return train_kobert_unigram(folder, texts, vocab_size=300)
+    pieces = GLUED if request.param.endswith("+glued") else ()
+    if request.param.startswith("bpe"):
+        train_kobert(folder, texts, vocab_size=300, pieces=pieces)
+    else:
+        train_kobert_unigram(folder, texts, vocab_size=300, pieces=pieces)
+    return load_tokenizer("kobert", str(folder))
 
 
 def random_texts(count, seed=0):
@@ -84,9 +90,10 @@ def test_fast_tokenizer_gives_kobert_tokenizers_ids(kobert):
     from korsquad.export import kobert_fast_tokenizer
 
     fast, report = kobert_fast_tokenizer(kobert)
-    assert report.pieces_not_in_vocab == report.vocab_not_in_model == report.digit_comma_pieces == []
+    assert report.problems() == [] and report.vocab_not_in_model == []
     pairs = questions(KORQUAD)
-    singles = squad_contexts(KORQUAD) + [q for q, _ in pairs] + EDGE_TEXTS + random_texts(300)
+    glued = ["은하에는 다리는", "x에는y", " 에는 ", "은하다리는에는", "다리는?"]
+    singles = squad_contexts(KORQUAD) + [q for q, _ in pairs] + EDGE_TEXTS + glued + random_texts(300)
     for text in singles:
         assert fast(text).data == kobert(text).data, text
     contexts = squad_contexts(KORQUAD)

@@ -230,13 +230,22 @@ def check_positive(name, value):
     return value
 
 
+# KoBertTokenizer's sentencepiece file (kobert_transformers' VOCAB_FILES_NAMES). A trained KoBERT's best_model/ holds
+# it beside the tokenizer.json that AutoTokenizer loads, its tokenizer_config.json naming PreTrainedTokenizerFast
+# (korsquad.export).
+KOBERT_SENTENCEPIECE_FILE = "tokenizer_78b3253a26.model"
+
+
 def infer_model_type(model_dir):
-    """"kobert" for a folder whose tokenizer is KoBertTokenizer, else "bert" (AutoTokenizer reads the rest)."""
+    """"kobert" for a folder of KoBertTokenizer's files (its tokenizer_config.json names KoBertTokenizer, or it holds
+    KoBERT's sentencepiece model), else "bert" (AutoTokenizer reads the rest)."""
     try:
         tokenizer_class = json.loads((Path(model_dir) / "tokenizer_config.json").read_text()).get("tokenizer_class")
     except (OSError, ValueError, AttributeError):
         tokenizer_class = None
-    return "kobert" if tokenizer_class == "KoBertTokenizer" else "bert"
+    if tokenizer_class == "KoBertTokenizer" or (Path(model_dir) / KOBERT_SENTENCEPIECE_FILE).is_file():
+        return "kobert"
+    return "bert"
 
 
 def resolve_device(device):

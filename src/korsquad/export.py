@@ -89,6 +89,7 @@ class FastTokenizerReport:
     pieces_not_in_vocab: list = field(default_factory=list)  # sentencepiece pieces vocab.txt lacks (left out)
     vocab_not_in_model: list = field(default_factory=list)  # vocab.txt entries that are no piece (never produced)
     digit_comma_pieces: list = field(default_factory=list)  # pieces KoBertTokenizer re-splits ("▁1," -> "▁1" ",")
+    user_defined_split: list = field(default_factory=list)  # user-defined pieces the model cannot give whole
 
     def problems(self):
         """Where the fast tokenizer may give other ids than KoBertTokenizer, one line each."""
@@ -97,6 +98,9 @@ class FastTokenizerReport:
             lines.append(f"{len(self.pieces_not_in_vocab)} sentencepiece pieces are not in vocab.txt (KoBertTokenizer "
                          f"maps them to its unknown token; the fast tokenizer segments without them): "
                          f"{' '.join(self.pieces_not_in_vocab[:10])}")
+        if self.user_defined_split:
+            lines.append(f"{len(self.user_defined_split)} user-defined pieces come out split: "
+                         f"{' '.join(self.user_defined_split[:10])}")
         if self.digit_comma_pieces:
             lines.append(f"{len(self.digit_comma_pieces)} pieces end in a digit and a comma, which KoBertTokenizer "
                          "splits after segmenting; the fast tokenizer segments without them, so a number followed "
@@ -107,7 +111,7 @@ class FastTokenizerReport:
 def kobert_fast_tokenizer(tokenizer, model_input_names=KOBERT_MODEL_INPUTS):
     """(PreTrainedTokenizerFast, FastTokenizerReport): the fast equivalent of a KoBertTokenizer."""
     from sentencepiece import sentencepiece_model_pb2
-    from tokenizers import AddedToken, Tokenizer, decoders, pre_tokenizers, processors
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, pre_tokenizers, processors
     from tokenizers.models import BPE, Unigram
     from transformers import PreTrainedTokenizerFast
 
@@ -127,6 +131,9 @@ def kobert_fast_tokenizer(tokenizer, model_input_names=KOBERT_MODEL_INPUTS):
     scores = {piece: score for piece, score in pieces if piece in ids}
     specials = {str(t) for t in tokenizer.all_special_tokens}
     report.vocab_not_in_model = [t for t in vocab if t not in scores and t not in specials]
+    # sentencepiece matches user-defined pieces whole wherever they occur, before segmenting the rest
+    user_defined = [p.piece for p in proto.pieces if p.type == _USER_DEFINED and p.piece in ids
+                    and p.piece not in specials]
     unk = tokenizer.unk_token
     if kind == "unigram":
         # vocab.txt entries that are no piece get the lowest piece score: the unknown token's score (lowest - 10)
@@ -141,20 +148,27 @@ def kobert_fast_tokenizer(tokenizer, model_input_names=KOBERT_MODEL_INPUTS):
         digit_comma = set(report.digit_comma_pieces)  # never formed: the digits and "," stay apart
         merges = [(left, right) for left, right in _bpe_merges(scores) if left + right not in digit_comma]
         model = BPE(dict(ids), merges, unk_token=unk, fuse_unk=True, dropout=None)
+        if any(not _whole(model, piece) for piece in user_defined):
+            # sentencepiece's BPE never merges a user-defined piece: with merges that cannot build one, a word the
+            # vocabulary holds whole (the pre-tokenizer isolates these pieces) comes out whole
+            model = BPE(dict(ids), merges, unk_token=unk, fuse_unk=True, dropout=None, ignore_merges=True)
+    report.user_defined_split = [piece for piece in user_defined if not _whole(model, piece)]
     backend = Tokenizer(model)
     backend.normalizer = _normalizer(tokenizer, proto)
     add_prefix = proto.normalizer_spec.add_dummy_prefix
-    # Words one by one, each with its "▁" (sentencepiece's segmentation never crosses one): a token's offsets
-    # then cover its word, not the space before it (pipeline answers do not start with a space)
-    backend.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(" ", behavior="removed"),
-        pre_tokenizers.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme="always" if add_prefix else "never")])
+    if add_prefix:
+        # Words one by one, each with its "▁" (sentencepiece's segmentation never crosses one): a token's offsets
+        # then cover its word, not the space before it (pipeline answers do not start with a space).
+        words = [pre_tokenizers.Split(" ", behavior="removed"),
+                 pre_tokenizers.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme="always")]
+    else:  # no "▁" before the first word
+        words = [pre_tokenizers.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme="never")]
+    if user_defined:  # whole wherever they occur, "▁" left apart ("▁은하천" -> "▁" "은하" "천"), as sentencepiece
+        alternatives = "|".join(re.escape(piece) for piece in sorted(user_defined, key=len, reverse=True))
+        words.append(pre_tokenizers.Split(Regex(alternatives), behavior="isolated"))
+    backend.pre_tokenizer = pre_tokenizers.Sequence(words)
     backend.decoder = decoders.Metaspace(replacement=SPIECE_UNDERLINE,
                                          prepend_scheme="always" if add_prefix else "never")
-    user_defined = [p.piece for p in proto.pieces if p.type == _USER_DEFINED and p.piece in ids
-                    and p.piece not in specials]
-    if user_defined:  # sentencepiece matches these whole before segmenting
-        backend.add_tokens([AddedToken(piece, normalized=True) for piece in user_defined])
     added = sorted(tokenizer.added_tokens_decoder.items())
     extra = [(i, t) for i, t in added if i >= len(vocab)]
     if [i for i, _ in extra] != list(range(len(vocab), len(vocab) + len(extra))):
@@ -173,6 +187,10 @@ def kobert_fast_tokenizer(tokenizer, model_input_names=KOBERT_MODEL_INPUTS):
         mask_token=tokenizer.mask_token, model_input_names=list(model_input_names),
         clean_up_tokenization_spaces=False)
     return fast, report
+
+
+def _whole(model, piece):
+    return [token.value for token in model.tokenize(piece)] == [piece]
 
 
 def _bpe_merges(scores):
