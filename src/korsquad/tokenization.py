@@ -38,7 +38,7 @@ def load_tokenizer(model_type, model_name_or_path, **kwargs):
     """
     try:
         if model_type in KOBERT_MODEL_TYPES:
-            return kobert_tokenizer_class().from_pretrained(model_name_or_path, **kwargs)
+            return load_kobert(model_name_or_path, **kwargs)
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(model_name_or_path, **kwargs)
@@ -46,6 +46,20 @@ def load_tokenizer(model_type, model_name_or_path, **kwargs):
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(
             f"--model_name_or_path {model_name_or_path!r}: cannot load a tokenizer ({first_line})") from None
+
+
+def load_kobert(model_name_or_path, **kwargs):
+    """KoBertTokenizer from a folder. An exported best_model/ names PreTrainedTokenizerFast in its
+    tokenizer_config.json (for AutoTokenizer, korsquad.export) beside KoBERT's own files: transformers' warning that
+    the class differs is expected there, so it is silenced for this one call."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return kobert_tokenizer_class().from_pretrained(model_name_or_path, **kwargs)
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 @lru_cache(maxsize=None)
