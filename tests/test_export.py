@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 from conftest import FIXTURES, data_dir_with, run_cli
-from tiny_tokenizers import KOBERT_SPECIALS, squad_contexts, train_kobert, train_sentencepiece
+from tiny_tokenizers import squad_contexts, train_kobert
 
 from korsquad.datasets import get_spec
 from korsquad.errors import UsageError
@@ -36,21 +36,7 @@ def questions(path):
 def train_kobert_unigram(folder, texts, vocab_size, pieces=()):
     """train_kobert with a Unigram sentencepiece model (sentencepiece's default) and a vocab.txt in another order
     than the sentencepiece ids (as KoBERT's)."""
-    import sentencepiece as spm
-
-    from korsquad.tokenization import kobert_tokenizer_class
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    model = train_sentencepiece(texts, vocab_size, "unigram", user_defined_symbols=list(pieces))
-    (folder / "tokenizer_78b3253a26.model").write_bytes(model)
-    processor = spm.SentencePieceProcessor(model_proto=model)
-    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())
-              if not (processor.is_control(i) or processor.is_unknown(i))]
-    random.Random(0).shuffle(pieces)
-    (folder / "vocab.txt").write_text("\n".join(KOBERT_SPECIALS + pieces) + "\n", encoding="utf-8")
-    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "KoBertTokenizer"}))
-    return kobert_tokenizer_class().from_pretrained(str(folder))
+    return train_kobert(folder, texts, vocab_size, pieces, algorithm="unigram", shuffle_vocab=True)
 
 
 # sentencepiece user-defined pieces (matched whole wherever they occur): one a BPE's merges cannot build

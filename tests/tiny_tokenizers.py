@@ -4,6 +4,7 @@ need a download)."""
 
 import io
 import json
+import random
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -29,23 +30,27 @@ def train_sentencepiece(texts, vocab_size, model_type="unigram", **options):
     return model.getvalue()
 
 
-def train_kobert(folder, texts, vocab_size, pieces=()):
-    """A KoBertTokenizer over a BPE sentencepiece model trained on `texts` (KoBERT's file names and vocab.txt),
-    with rare characters unknown to the vocabulary, as with the real KoBERT on KorQuAD. `pieces` are made pieces
-    wherever they occur (to glue a particle to a word as a bigger vocabulary does)."""
+def train_kobert(folder, texts, vocab_size, pieces=(), algorithm="bpe", shuffle_vocab=False):
+    """A KoBertTokenizer over a sentencepiece model (`algorithm` "bpe" or "unigram") trained on `texts` (KoBERT's
+    file names and vocab.txt), with rare characters unknown to the vocabulary, as with the real KoBERT on KorQuAD.
+    `pieces` are made pieces wherever they occur (to glue a particle to a word as a bigger vocabulary does);
+    `shuffle_vocab` orders vocab.txt unlike the sentencepiece ids, as KoBERT's is."""
     import sentencepiece as spm
-    from kobert_transformers.tokenization_kobert import KoBertTokenizer
+
+    from korsquad.tokenization import kobert_tokenizer_class
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model = train_sentencepiece(texts, vocab_size, "bpe", user_defined_symbols=list(pieces))
+    model = train_sentencepiece(texts, vocab_size, algorithm, user_defined_symbols=list(pieces))
     (folder / "tokenizer_78b3253a26.model").write_bytes(model)
     processor = spm.SentencePieceProcessor(model_proto=model)
     pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())
               if not (processor.is_control(i) or processor.is_unknown(i))]
+    if shuffle_vocab:
+        random.Random(0).shuffle(pieces)
     (folder / "vocab.txt").write_text("\n".join(KOBERT_SPECIALS + pieces) + "\n", encoding="utf-8")
     (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "KoBertTokenizer"}))
-    return KoBertTokenizer.from_pretrained(str(folder))
+    return kobert_tokenizer_class().from_pretrained(str(folder))
 
 
 # Per model type: the tokenizer classes, the special tokens they expect in the vocabulary and their unknown piece.
