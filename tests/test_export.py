@@ -256,7 +256,7 @@ def test_model_card_without_evaluation_or_hub_names(tmp_path):
 def test_token_counter_sums_real_tokens_and_survives_a_resume():
     import torch
 
-    from korsquad.export import TokenCounter
+    from korsquad.throughput import TokenCounter
 
     trainer = SimpleNamespace(world_size=1, strategy=SimpleNamespace(reduce=lambda t, reduce_op: t))
     module = SimpleNamespace(device=torch.device("cpu"))

@@ -111,3 +111,57 @@ def test_warmup_steps_override_the_ratio():
     assert warmup_steps(1000, 0.1, 0) == 100
     assert warmup_steps(1000, 0.1, 7) == 7
     assert warmup_steps(1000, 0.0, 0) == 0
+
+
+# ---- the optimizer -------------------------------------------------------------------------------------------
+def test_adamw_is_fused_on_cpu_and_steps_like_the_for_each_implementation():
+    from korsquad.optim import adamw
+
+    torch.manual_seed(0)
+    model = tiny_qa_model("bert")
+    twin = tiny_qa_model("bert")
+    twin.load_state_dict(model.state_dict())
+    fused = adamw(parameter_groups(model, 0.01), 1e-3, 1e-8)
+    plain = torch.optim.AdamW(parameter_groups(twin, 0.01), lr=1e-3, eps=1e-8, foreach=True)
+    assert fused.defaults["fused"] and not plain.defaults["fused"]
+    for _ in range(3):
+        for net, optimizer in ((model, fused), (twin, plain)):
+            for i, p in enumerate(net.parameters()):
+                p.grad = torch.full_like(p, 0.01 * (i % 7 - 3))
+            optimizer.step()
+    for (name, a), b in zip(model.named_parameters(), twin.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7, msg=name)
+
+
+@pytest.mark.parametrize("precision", ["32", "bf16-mixed"])
+def test_the_fused_adamw_trains_with_gradient_clipping_under_lightning(precision, tmp_path):
+    """Lightning refuses to clip the gradients of an optimizer that unscales them itself under mixed precision;
+    the module's AdamW must train with run_qa.py's clipping in both precisions a CPU offers, gradients clipped."""
+    import pytorch_lightning as pl
+
+    from korsquad.model import QAModule
+
+    class ClippingRecorded(QAModule):
+        def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+            super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+            grads = [p.grad for p in self.parameters() if p.grad is not None]
+            norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+
+    norms = []
+    model_dir = tmp_path / "model"
+    tiny_qa_model("bert").save_pretrained(model_dir)
+    module = ClippingRecorded(str(model_dir), learning_rate=1e-2, adam_epsilon=1e-8, weight_decay=0.0,
+                              warmup_ratio=0.0, warmup_steps=0)
+    before = {n: p.detach().clone() for n, p in module.named_parameters()}
+    g = torch.Generator().manual_seed(0)
+    batches = [{"input_ids": torch.randint(5, 90, (2, 12), generator=g),
+                "attention_mask": torch.ones(2, 12, dtype=torch.long),
+                "start_positions": torch.tensor([1, 2]), "end_positions": torch.tensor([3, 4])} for _ in range(3)]
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=3, precision=precision, gradient_clip_val=1e-3,
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(module, torch.utils.data.DataLoader(batches, batch_size=None))
+    assert trainer.optimizers[0].defaults["fused"]
+    assert len(norms) == 3 and all(n <= 1e-3 * 1.001 for n in norms)
+    moved = [n for n, p in module.named_parameters() if not torch.equal(p.detach(), before[n])]
+    assert moved and all(torch.isfinite(p).all() for p in module.parameters())

@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import cpu
 from .config import resolve, resolve_model_path
 from .errors import UsageError, exit_on_usage_error
 
@@ -20,13 +21,15 @@ PREDICT = "predict"
 
 @exit_on_usage_error
 def main(argv=None):
+    config = resolve(argv)
+    cpu.configure(config)  # a warning for emulated bf16
+    check_inputs(config)
+    # torch, Lightning and transformers load only now: a bad flag or a missing file is reported at once
     import pytorch_lightning as pl
 
     from .features import check_parameters, pair_layout
     from .tokenization import load_tokenizer
 
-    config = resolve(argv)
-    check_inputs(config)
     record = RunRecord(config)
     pl.seed_everything(config.seed, workers=True, verbose=False)
     tokenizer = load_tokenizer(config.model_type, tokenizer_source(config))
@@ -64,7 +67,7 @@ def is_first_process():
 def check_inputs(config):
     """Fail before any model is loaded: missing data files, nothing to evaluate, a folder holding another run, a
     --logger whose package is not installed."""
-    from .datamodule import split_file
+    from .datasets import split_file
     from .loggers import check_installed
 
     needed = (["train", "dev"] if config.do_train else []) + (["dev"] if config.do_eval else [])
@@ -105,7 +108,8 @@ def load_module(config):
         return QAModule(resolve_model_path(config.model_name_or_path), learning_rate=config.learning_rate,
                         adam_epsilon=config.adam_epsilon, weight_decay=config.weight_decay,
                         warmup_ratio=config.warmup_ratio, warmup_steps=config.warmup_steps,
-                        lr_scheduler=config.lr_scheduler, gradient_checkpointing=config.gradient_checkpointing)
+                        lr_scheduler=config.lr_scheduler, gradient_checkpointing=config.gradient_checkpointing,
+                        attention_dropout=config.attention_dropout)
     except OSError as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(f"--model_name_or_path {config.model_name_or_path}: cannot load the model "
@@ -113,6 +117,8 @@ def load_module(config):
     except ValueError as err:
         if config.gradient_checkpointing and "gradient checkpointing" in str(err):
             raise UsageError(f"--gradient_checkpointing: {config.model_type} models do not support it") from None
+        if config.attention_dropout is not None and "attention dropout" in str(err):
+            raise UsageError(f"--attention_dropout: {err}") from None
         raise
 
 
@@ -131,7 +137,8 @@ def data_module(config, tokenizer, module, *, train, eval_split):
         overwrite_cache=config.overwrite_cache, train_file=config.train_file, dev_file=config.dev_file,
         predict_file=config.predict_file,
         with_token_type_ids=module.takes_token_type_ids and "token_type_ids" in tokenizer.model_input_names,
-        train_sampler_factory=group_by_length_sampler if config.group_by_length else None)
+        train_sampler_factory=group_by_length_sampler if config.group_by_length else None,
+        pad_multiple=cpu.batch_width_multiple(config))
     if int(os.environ.get("LOCAL_RANK", "0")) == 0:
         dm.prepare_data()
     return dm
@@ -234,7 +241,8 @@ def training_callbacks(config, validation):
 
 def train(config, tokenizer, module, record):
     """Fit, keep the best checkpoint, export it. True when the dev files already hold its predictions."""
-    from .export import TokenCounter, export_model
+    from .export import export_model
+    from .throughput import TokenCounter
     from .loggers import build_loggers, log_settings
     from .throughput import compile_model
     from .validation import on_first_process, save_best_checkpoint

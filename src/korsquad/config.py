@@ -115,6 +115,11 @@ OPTIONS = (
     Option("gradient_checkpointing", bool, False, "recompute the encoder's activations in the backward pass "
                                                   "instead of keeping them: less memory, about a third more time",
            flag=True),
+    Option("attention_dropout", float, help="dropout on the attention probabilities in training, replacing the "
+                                            "model's; 0 lets PyTorch's fused attention kernel train, which never "
+                                            "holds the attention matrices: less memory, and on CPU about half the "
+                                            "time per step", check=below_one,
+           derived="the model's own, 0.1 for BERT-like models"),
     Option("max_seq_length", int, help="tokens per window, question and special tokens included", check=positive,
            by_data_set=True),
     Option("doc_stride", int, help="distance in tokens between the starts of consecutive windows (BERT's meaning; "
@@ -149,7 +154,9 @@ OPTIONS = (
     Option("gradient_clip_val", float, 1.0, "gradient norm clipping (0: none)", non_negative),
     Option("accumulate_grad_batches", int, 1, "batches per optimizer step", positive),
     Option("precision", default="32", choices=("32", "16-mixed", "bf16-mixed"),
-           help="32, 16-mixed (GPUs) or bf16-mixed (GPUs, and CPUs with bfloat16 support)"),
+           help="32, 16-mixed (GPUs) or bf16-mixed (GPUs from Ampere on, and CPUs with native bfloat16: "
+                "AVX512_BF16 or AMX on x86, BF16 on Arm; elsewhere slower than 32 on CPU; `python -m korsquad.cpu` "
+                "tells)"),
     Option("num_workers", int, 0, "DataLoader worker processes", non_negative),
     Option("max_train_samples", int, help="use only the first N training questions", check=positive),
     Option("max_eval_samples", int, help="use only the first N evaluation questions", check=positive),

@@ -1,10 +1,10 @@
 """LightningDataModule: examples -> cached features -> padded batches.
 
 `prepare_data` (one process per node under DDP) builds the feature caches; `setup` loads them on every process.
-Batches are padded to the longest sequence in the batch, rounded up to a multiple of 8, on the tokenizer's padding
-side. Evaluation batches are sorted by length and split between processes without the duplicates a
-DistributedSampler would add, so every feature is scored exactly once; a process left without features runs
-one padding batch, whose rows (feature_index PADDING_FEATURE) are not scored.
+Batches are padded to the longest sequence in the batch, rounded up to a multiple of 8 (32 for bf16 on a CPU, see
+korsquad.cpu), on the tokenizer's padding side. Evaluation batches are sorted by length and split between processes
+without the duplicates a DistributedSampler would add, so every feature is scored exactly once; a process left
+without features runs one padding batch, whose rows (feature_index PADDING_FEATURE) are not scored.
 """
 
 import functools
@@ -17,8 +17,8 @@ from pytorch_lightning.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 
 from . import cache
-from .errors import UsageError
 from .features import build_features
+from .datasets import split_file
 from .readers import data_files, read_examples
 from .batching import FeatureBatcher, PaddingBatcher, length_sorted_shard
 from .sampling import shuffled_sampler
@@ -35,7 +35,7 @@ class QADataModule(pl.LightningDataModule):
                  batch_size, eval_batch_size, seed, negative_window_ratio, num_workers=0, max_train_samples=None,
                  max_eval_samples=None, overwrite_cache=False, train_file=None, dev_file=None, predict_file=None,
                  with_token_type_ids=True,
-                 train_sampler_factory=None):
+                 train_sampler_factory=None, pad_multiple=8):
         super().__init__()
         if eval_split not in ("dev", "predict"):
             raise ValueError(f"eval_split must be 'dev' or 'predict', not {eval_split!r}")
@@ -55,6 +55,7 @@ class QADataModule(pl.LightningDataModule):
         self.with_token_type_ids = with_token_type_ids
         # (features, batch_size, seed, rank, world) -> a sampling.EpochBatchSampler (default: shuffled batches)
         self.train_sampler_factory = train_sampler_factory
+        self.pad_multiple = pad_multiple  # batch widths are multiples of it (korsquad.cpu.batch_width_multiple)
         self.splits = ("train", eval_split) if train else (eval_split,)
         self.eval_split = eval_split
         self.examples = {}
@@ -116,7 +117,8 @@ class QADataModule(pl.LightningDataModule):
 
     # ---- loaders -------------------------------------------------------------------------------------------
     def batcher(self, features):
-        return FeatureBatcher(features, self.tokenizer, self.with_token_type_ids, self.window["max_seq_length"])
+        return FeatureBatcher(features, self.tokenizer, self.with_token_type_ids, self.window["max_seq_length"],
+                              multiple=self.pad_multiple)
 
     def train_dataloader(self):
         features = self.features["train"]
@@ -227,12 +229,3 @@ class TrainLoader(DataLoader):
         for batch in super().__iter__():
             self._batches_done += 1
             yield batch
-
-
-def split_file(spec, data_dir, split):
-    """The train/dev file (or KorQuAD 2.x folder) of a data set, or the error that says how to download it."""
-    path = spec.split_path(data_dir, split)
-    if not path.exists():
-        raise UsageError(f"{path} not found: fetch {spec.name} with `python download_{spec.family}.py "
-                         f"--data_name {spec.name} --download_dir {data_dir}`")
-    return path

@@ -191,6 +191,15 @@ def get_spec(data_name):
         raise UsageError(f"--data_name {data_name!r} is unknown; choose one of {', '.join(REGISTRY)}") from None
 
 
+def split_file(spec, data_dir, split):
+    """The train/dev file (or KorQuAD 2.x folder) of a data set, or the error that says how to download it."""
+    path = spec.split_path(data_dir, split)
+    if not path.exists():
+        raise UsageError(f"{path} not found: fetch {spec.name} with `python download_{spec.family}.py "
+                         f"--data_name {spec.name} --download_dir {data_dir}`")
+    return path
+
+
 def names(family=None):
     return [name for name, spec in REGISTRY.items() if family is None or spec.family == family]
 

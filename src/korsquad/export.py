@@ -16,8 +16,8 @@ AlbertConverter does), which gives the same ids unless the neighbouring digits t
 (Loading the folder with KoBertTokenizer makes transformers warn that tokenizer_config.json names another class;
 the KoBERT files are read as before.)
 
-Also here: `TokenCounter` (tokens seen in training), `model_card` / `write_model_card` (best_model/README.md) and
-`push_to_hub` (--push_to_hub).
+Also here: `model_card` / `write_model_card` (best_model/README.md) and `push_to_hub` (--push_to_hub). Lightning
+is not imported here: the configuration checks --push_to_hub with this module before anything heavy loads.
 """
 
 import inspect
@@ -29,8 +29,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-
-import pytorch_lightning as pl
 
 from .errors import UsageError
 
@@ -246,44 +244,6 @@ def _char_class(name):
             ranges.append((start, code - 1))
             start = None
     return "".join(f"\\x{{{a:X}}}" if a == b else f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in ranges)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# tokens seen in training
-
-
-class TokenCounter(pl.Callback):
-    """Real (not padding) tokens of every training batch, special and question tokens included, all processes
-    together: `total` once fit ends (None before). Each step adds the attention mask's sum on the device (no
-    synchronization); one reduction at the end. The count is kept in checkpoints, so a resumed run goes on counting
-    (under DDP the steps before the resume count as process 0's tokens times the number of processes)."""
-
-    def __init__(self):
-        self.total = None
-        self._restored = 0
-        self._local = None
-        self._world_size = 1
-
-    def setup(self, trainer, pl_module, stage):
-        self._world_size = trainer.world_size
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        tokens = batch["attention_mask"].sum()
-        self._local = tokens if self._local is None else self._local + tokens
-
-    def on_train_end(self, trainer, pl_module):
-        import torch
-
-        local = self._local.clone() if self._local is not None else torch.zeros((), dtype=torch.long,
-                                                                                 device=pl_module.device)
-        self.total = self._restored + int(trainer.strategy.reduce(local, reduce_op="sum"))
-
-    def state_dict(self):
-        local = int(self._local) if self._local is not None else 0
-        return {"tokens": self._restored + local * self._world_size}
-
-    def load_state_dict(self, state_dict):
-        self._restored = int(state_dict.get("tokens", 0))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -9,16 +9,22 @@ from transformers import AutoConfig, AutoModelForQuestionAnswering
 
 from . import optim
 
+# The config keys of the dropout on attention probabilities: BERT, RoBERTa, ELECTRA, ALBERT, XLM-R, DeBERTa, ...;
+# DistilBERT, BART, Funnel, ...
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")
+
 
 class QAModule(pl.LightningModule):
     def __init__(self, model_name_or_path, *, learning_rate, adam_epsilon, weight_decay, warmup_ratio, warmup_steps,
-                 lr_scheduler="linear", gradient_checkpointing=False, hf_config=None):
+                 lr_scheduler="linear", gradient_checkpointing=False, attention_dropout=None, hf_config=None):
         """`hf_config` (a config dict, saved in every checkpoint) builds the network without downloading the
-        pre-trained weights: a checkpoint's own weights replace them anyway."""
+        pre-trained weights: a checkpoint's own weights replace them anyway. `attention_dropout` replaces the
+        model's dropout on attention probabilities (None: the model's own)."""
         super().__init__()
         self.save_hyperparameters()
         if hf_config is None:
-            self.model = AutoModelForQuestionAnswering.from_pretrained(model_name_or_path)
+            overrides = attention_dropout_overrides(AutoConfig.from_pretrained(model_name_or_path), attention_dropout)
+            self.model = AutoModelForQuestionAnswering.from_pretrained(model_name_or_path, **overrides)
             self.hparams.hf_config = self.model.config.to_dict()
         else:
             config = AutoConfig.for_model(**hf_config)
@@ -48,8 +54,8 @@ class QAModule(pl.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        optimizer = torch.optim.AdamW(optim.parameter_groups(self.model, hp.weight_decay), lr=hp.learning_rate,
-                                      eps=hp.adam_epsilon)
+        optimizer = optim.adamw(optim.parameter_groups(self.model, hp.weight_decay), hp.learning_rate,
+                                hp.adam_epsilon)
         total = int(self.trainer.estimated_stepping_batches)  # right under DDP and gradient accumulation
         warmup = optim.warmup_steps(total, hp.warmup_ratio, hp.warmup_steps)
         scheduler = optim.build_scheduler(hp.lr_scheduler, optimizer, warmup, total)
@@ -66,3 +72,16 @@ class QAModule(pl.LightningModule):
         rows = [slice(o, o + n) for o, n in zip(offsets, lengths)]
         return (batch["feature_index"].cpu().numpy(), [start[i, r] for i, r in enumerate(rows)],
                 [end[i, r] for i, r in enumerate(rows)])
+
+
+def attention_dropout_overrides(config, attention_dropout):
+    """{config key: value} that sets a Hugging Face config's attention dropout; ValueError when the model has none
+    of its own (XLNet's one `dropout` covers everything). Without dropout there, PyTorch's fused attention kernel
+    (scaled_dot_product_attention) trains the model: on CPU it never holds the batch x heads x length x length
+    attention matrices that dropout needs, far less memory and time."""
+    if attention_dropout is None:
+        return {}
+    keys = [key for key in ATTENTION_DROPOUT_KEYS if isinstance(getattr(config, key, None), (int, float))]
+    if not keys:
+        raise ValueError(f"{config.model_type} models have no separate attention dropout")
+    return {key: float(attention_dropout) for key in keys}

@@ -1,4 +1,5 @@
-"""Training throughput in TensorBoard (samples/s, tokens/s, MFU) and `--compile`.
+"""Training throughput in TensorBoard (samples/s, tokens/s, MFU), the tokens seen for the model card, and
+`--compile`.
 
 Model FLOPs utilization (MFU) = the FLOPs the model needs for the real tokens it trained on, per second, over the
 peak FLOP/s of the devices. FLOPs of one training sequence of s real tokens (forward and backward):
@@ -176,6 +177,38 @@ class ThroughputMonitor(pl.Callback):
             metrics["mfu"] = training_flops(*self.model_shape, tokens, squared) / elapsed / self.peak_flops
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
+
+
+class TokenCounter(pl.Callback):
+    """Real (not padding) tokens of every training batch, special and question tokens included, all processes
+    together: `total` once fit ends (None before). Each step adds the attention mask's sum on the device (no
+    synchronization); one reduction at the end. The count is kept in checkpoints, so a resumed run goes on counting
+    (under DDP the steps before the resume count as process 0's tokens times the number of processes)."""
+
+    def __init__(self):
+        self.total = None
+        self._restored = 0
+        self._local = None
+        self._world_size = 1
+
+    def setup(self, trainer, pl_module, stage):
+        self._world_size = trainer.world_size
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        tokens = batch["attention_mask"].sum()
+        self._local = tokens if self._local is None else self._local + tokens
+
+    def on_train_end(self, trainer, pl_module):
+        local = self._local.clone() if self._local is not None else torch.zeros((), dtype=torch.long,
+                                                                                 device=pl_module.device)
+        self.total = self._restored + int(trainer.strategy.reduce(local, reduce_op="sum"))
+
+    def state_dict(self):
+        local = int(self._local) if self._local is not None else 0
+        return {"tokens": self._restored + local * self._world_size}
+
+    def load_state_dict(self, state_dict):
+        self._restored = int(state_dict.get("tokens", 0))
 
 
 def compile_model(module, **options):
