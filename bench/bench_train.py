@@ -76,7 +76,7 @@ def clocks(device):
 # ---- the bare loop -------------------------------------------------------------------------------------------
 def adamw_like_qamodule(model, total_steps, learning_rate=5e-5):
     """AdamW with QAModule's parameter groups (no decay on biases and norm layers) and linear schedule."""
-    optimizer = optim.adamw(optim.parameter_groups(model, 0.0), learning_rate, 1e-8)
+    optimizer = torch.optim.AdamW(optim.parameter_groups(model, 0.0), lr=learning_rate, eps=1e-8)
     return optimizer, optim.build_scheduler("linear", optimizer, 0, total_steps)
 
 

@@ -54,8 +54,8 @@ class QAModule(pl.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        optimizer = optim.adamw(optim.parameter_groups(self.model, hp.weight_decay), hp.learning_rate,
-                                hp.adam_epsilon)
+        optimizer = torch.optim.AdamW(optim.parameter_groups(self.model, hp.weight_decay), lr=hp.learning_rate,
+                                      eps=hp.adam_epsilon)
         total = int(self.trainer.estimated_stepping_batches)  # right under DDP and gradient accumulation
         warmup = optim.warmup_steps(total, hp.warmup_ratio, hp.warmup_steps)
         scheduler = optim.build_scheduler(hp.lr_scheduler, optimizer, warmup, total)

@@ -1,4 +1,4 @@
-"""AdamW, its parameter groups and learning-rate schedules, for the QA module's configure_optimizers."""
+"""AdamW parameter groups and learning-rate schedules, for the QA module's configure_optimizers."""
 
 # torch and transformers are imported where used: the config imports SCHEDULERS, and resolving a command line
 # (and reporting a bad flag) should not wait for them.
@@ -7,8 +7,6 @@
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant_with_warmup")
 # Norm layers that do not subclass torch.nn.LayerNorm go by class name: DeBERTa's DebertaLayerNorm, and RMS norms.
 NORM_CLASS_SUFFIXES = ("LayerNorm", "RMSNorm")
-# Devices where torch's fused AdamW kernel runs
-FUSED_ADAMW_DEVICES = {"cpu", "cuda"}
 
 
 def parameter_groups(model, weight_decay):
@@ -23,22 +21,6 @@ def parameter_groups(model, weight_decay):
                 seen.add(id(param))
                 (no_decay if norm or is_bias(name) else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def adamw(groups, lr, eps):
-    """torch's AdamW over `groups`, with its fused kernel where the parameters live on a CPU or a CUDA GPU: one
-    pass over each parameter instead of several, which on a 2-core CPU made MiniLM's optimizer step 5.6 times as
-    fast (0.017 s instead of 0.097 s, about 6% of a training step); the for-each implementation elsewhere."""
-    import torch
-
-    devices = {param.device.type for group in groups for param in group["params"]}
-    fused = bool(devices) and devices <= FUSED_ADAMW_DEVICES
-    optimizer = torch.optim.AdamW(groups, lr=lr, eps=eps, fused=fused or None)
-    # A fused AdamW can unscale fp16 gradients inside its step, and Lightning refuses gradient clipping for such
-    # optimizers under mixed precision. Declining that makes a GradScaler unscale the gradients before clipping
-    # and the step, as for any optimizer (bf16 has no scaler, so nothing else changes).
-    optimizer._step_supports_amp_scaling = False
-    return optimizer
 
 
 def is_norm(module):
