@@ -147,3 +147,26 @@ def test_the_readme_flag_tables_are_the_generated_ones(readme, language):
 
     assert flags_table(language) in (ROOT / readme).read_text(encoding="utf-8"), \
         f"regenerate the table in {readme} with `python -m korsquad.config {language}`"
+
+
+def readme_quick_start(readme):
+    """The argv of the first `python run_qa.py` command in a README's quick-start section."""
+    import shlex
+
+    from conftest import ROOT
+
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    block = text[text.index("```bash\npython run_qa.py", text.index("## ")):]
+    command = block[len("```bash\n"):block.index("```", 3)].replace("\\\n", " ")
+    words = shlex.split(command)
+    assert words[:2] == ["python", "run_qa.py"]
+    return words[2:]
+
+
+def test_the_readme_quick_start_is_one_command_in_both_languages_and_resolves():
+    argv = readme_quick_start("README.md")
+    assert readme_quick_start("README_ko.md") == argv
+    config = resolve(argv)
+    # the measured settings: bf16 autocast and the fused attention kernel on the 2,300-question sample
+    assert config.precision == "bf16-mixed" and config.attention_dropout == 0.0
+    assert config.max_train_samples == 2300 and config.num_train_epochs == 1 and config.accelerator_kind == "cpu"
