@@ -59,9 +59,14 @@ def steps_limit(value):
 
 
 def hub_repo(value):
-    from .export import hub_repo_problem
+    """--push_to_hub: a Hub repository id."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-    return hub_repo_problem(value)
+    try:
+        validate_repo_id(value)
+    except HFValidationError:
+        return "must be a Hub repository id like user/name (letters, digits, -, _ and .)"
+    return None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -516,17 +516,6 @@ def check_push(config):
         raise UsageError(f"--push_to_hub {repo}: no Hugging Face token: set HF_TOKEN or log in with `hf auth login`")
 
 
-def hub_repo_problem(value):
-    """The --push_to_hub check: None, or what is wrong with the repository id."""
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    try:
-        validate_repo_id(value)
-    except HFValidationError:
-        return "must be a Hub repository id like user/name (letters, digits, -, _ and .)"
-    return None
-
-
 def push_to_hub(repo_id, folder, commit_message=None):
     """Create the model repository if needed (exist_ok) and upload `folder` (best_model/) in one commit, to the Hub
     of HF_ENDPOINT with the token of HF_TOKEN or `hf auth login`. Returns the repository's URL. Any failure is a
