@@ -22,7 +22,7 @@ PREDICT = "predict"
 @exit_on_usage_error
 def main(argv=None):
     config = resolve(argv)
-    cpu.configure(config)  # a warning for emulated bf16
+    cpu.warn_if_bf16_emulated(config)
     check_inputs(config)
     # torch, Lightning and transformers load only now: a bad flag or a missing file is reported at once
     import pytorch_lightning as pl
@@ -242,9 +242,8 @@ def training_callbacks(config, validation):
 def train(config, tokenizer, module, record):
     """Fit, keep the best checkpoint, export it. True when the dev files already hold its predictions."""
     from .export import export_model
-    from .throughput import TokenCounter
     from .loggers import build_loggers, log_settings
-    from .throughput import compile_model
+    from .throughput import TokenCounter, compile_model
     from .validation import on_first_process, save_best_checkpoint
 
     folder = config.folder

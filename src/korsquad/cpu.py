@@ -80,9 +80,9 @@ def runs_on_cpu(config):
     return config.accelerator_kind == "cpu"
 
 
-def configure(config):
-    """What run_qa.py checks before anything is loaded: a warning on stderr for bf16 on a CPU that would emulate
-    it."""
+def warn_if_bf16_emulated(config):
+    """A warning on stderr for --precision bf16-mixed on a CPU that would emulate it (run_qa.py, before anything
+    loads). Only a bf16 run asks where it runs: with --accelerator auto that means importing torch."""
     if config.precision == "bf16-mixed":
         warning = bf16_warning(config.precision, runs_on_cpu(config), read_cpu_flags())
         if warning:

@@ -17,8 +17,8 @@ from pytorch_lightning.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 
 from . import cache
-from .features import build_features
 from .datasets import split_file
+from .features import build_features
 from .readers import data_files, read_examples
 from .batching import FeatureBatcher, PaddingBatcher, length_sorted_shard
 from .sampling import shuffled_sampler

@@ -17,7 +17,7 @@ AlbertConverter does), which gives the same ids unless the neighbouring digits t
 the KoBERT files are read as before.)
 
 Also here: `model_card` / `write_model_card` (best_model/README.md) and `push_to_hub` (--push_to_hub). Lightning
-is not imported here: the configuration checks --push_to_hub with this module before anything heavy loads.
+is not imported here: run_qa.py checks --push_to_hub (`check_push`) before anything heavy loads.
 """
 
 import inspect

@@ -23,7 +23,8 @@ class QAModule(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         if hf_config is None:
-            overrides = attention_dropout_overrides(AutoConfig.from_pretrained(model_name_or_path), attention_dropout)
+            overrides = {} if attention_dropout is None else attention_dropout_overrides(
+                AutoConfig.from_pretrained(model_name_or_path), attention_dropout)
             self.model = AutoModelForQuestionAnswering.from_pretrained(model_name_or_path, **overrides)
             self.hparams.hf_config = self.model.config.to_dict()
         else:
