@@ -5,6 +5,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import FIXTURES, data_dir_with, run_cli
 
@@ -309,3 +310,53 @@ def test_cli_unknown_flag_is_one_line_error(capsys):
         report.main(["--model-dir", "x"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith("error: unrecognized arguments")
+
+
+@pytest.mark.slow
+def test_runs_differing_only_in_seed_are_grouped(tiny_bert, tmp_path):
+    """Three real runs of run_qa.py (tiny BERT, CPU) alike but for --seed: one row of mean ± sd and n, every seed a
+    point of the seeds figure; the per-run table keeps a row per seed."""
+    squad1 = _data_name("squad_v1")
+    tiny = FIXTURES / "squad_v1_tiny.json"
+    model_dir = tmp_path / "model"
+    seeds = (1, 2, 3)
+    data_dir = data_dir_with(tmp_path, squad1, train=tiny, dev=tiny)  # one, as a shell loop over seeds has
+
+    def train_and_evaluate(seed):
+        return run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", squad1,
+                       "--data_dir", data_dir, "--output_dir", model_dir, "--run_name", f"tiny-seed{seed}",
+                       "--seed", seed, "--do_train", "--do_eval", "--accelerator", "cpu", "--num_train_epochs", "2",
+                       "--batch_size", "4", "--max_seq_length", "128", "--doc_stride", "64",
+                       "--max_query_length", "32", "--learning_rate", "3e-3")
+
+    with ThreadPoolExecutor(len(seeds)) as pool:
+        runs = list(pool.map(train_and_evaluate, seeds))
+    for done in runs:
+        assert done.returncode == 0, done.stderr[-3000:]
+    results = [json.loads((model_dir / squad1 / f"tiny-seed{seed}" / "result.json").read_text()) for seed in seeds]
+
+    out = tmp_path / "figs"
+    report.write_report(model_dir, out)
+    markdown = (out / f"{squad1}.md").read_text()
+    grouped_at = markdown.index("Runs that differ only in `--seed`")
+    assert set(table_rows(markdown[:grouped_at])) == {f"tiny-seed{seed}" for seed in seeds}
+    grouped = markdown[grouped_at:]
+    (row,) = table_rows(grouped).values()
+    for header, key in (("Exact Match (%)", "exact_match"), ("F1 Score (%)", "f1")):
+        values = np.array([result[key] for result in results])
+        assert row[header] == f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
+    assert row["n"] == "3" and row["seeds"] == "1, 2, 3"
+    assert row["Runs"] == "tiny-seed1, tiny-seed2, tiny-seed3"
+    assert "seed" not in row  # the varied setting is the group's, not a differing column
+
+    groups = report.seed_groups(report.collect_runs(model_dir))
+    figure = report.seed_figure(REGISTRY[squad1], groups)
+    from matplotlib.collections import PathCollection
+
+    points = sorted(tuple(xy) for collection in figure.axes[0].collections if isinstance(collection, PathCollection)
+                    for xy in collection.get_offsets())
+    expected = sorted((offset, result[key]) for offset, key in ((-0.19, "exact_match"), (0.19, "f1"))
+                      for result in results)
+    assert np.allclose(points, expected)
+    assert_png(out / f"{squad1}_seeds.png")
+    assert f"({squad1}_seeds.png)" in markdown

@@ -37,6 +37,8 @@ def main(argv=None):
     check_parameters(tokenizer, pair_layout(tokenizer), config.max_seq_length, config.doc_stride,
                      config.max_query_length)
     module = load_module(config)
+    if config.do_eval and is_first_process():
+        record.extra["dev_data"] = dev_data(config)
     record.write("running", num_parameters=sum(p.numel() for p in module.model.parameters()))
     try:
         evaluated = config.do_train and train(config, tokenizer, module, record)
@@ -88,6 +90,16 @@ def check_inputs(config):
     from .export import check_push
 
     check_push(config)
+
+
+def dev_data(config):
+    """The dev data this run's predictions_eval.json answers, for run.json: its absolute path and digest, so that
+    korsquad.compare pairs two runs' predictions only on the same questions."""
+    from .datasets import split_file
+    from .readers import data_digest
+
+    source = config.dev_file or split_file(config.spec, config.data_dir, "dev")
+    return {"path": str(Path(source).resolve()), "sha256": data_digest(source, config.spec)}
 
 
 def tokenizer_source(config):

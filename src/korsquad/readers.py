@@ -13,6 +13,7 @@ is moved to the nearest occurrence and counted; an answer that cannot be found a
 data and is kept (it still counts for the metric, which only reads the text) in evaluation data.
 """
 
+import hashlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +237,23 @@ def data_files(path, spec):
     if not path.is_file():
         raise UsageError(f"{path}: file not found")
     return [path]
+
+
+def data_digest(path, spec):
+    """sha256 of a data set's bytes: of the file itself (what `sha256sum` prints), or for a KorQuAD 2.x folder of
+    each part's name and sha256 in order. Two runs scored on equal digests were scored on the same questions."""
+    files = data_files(path, spec)
+    digests = []
+    for file in files:
+        digest = hashlib.sha256()
+        with open(file, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+        digests.append(digest.hexdigest())
+    if len(files) == 1 and not Path(path).is_dir():
+        return digests[0]
+    lines = "".join(f"{file.name}\0{digest}\n" for file, digest in zip(files, digests))
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 def read_dataset(path, spec, training=False, labeled=True):

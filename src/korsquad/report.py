@@ -5,10 +5,12 @@
 - `<data_name>.md` for each data set with runs: the 2021 README's table (model type, model_name_or_path, size,
   EM, F1; best per column in bold), the settings that differ between its runs, wall time and hardware; for data
   sets scored by the SQuAD 2.0 metric also the HasAns/NoAns split and the tuned no-answer threshold with its best F1;
-  then the runs without results, each with the reason;
+  runs that differ only in --seed (and their names) also as one row per group: each score's mean ± standard
+  deviation over the seeds, and n; then the runs without results, each with the reason;
 - `results.md`: every data set's section in one file;
 - `<data_name>_scores.png` (EM/F1 per run) and `<data_name>_curves.png` (train_loss and val_f1 by global step,
-  read with TensorBoard's EventAccumulator from the run's `logs/`).
+  read with TensorBoard's EventAccumulator from the run's `logs/`); `<data_name>_seeds.png` where runs differ only
+  in --seed (each group's mean ± sd, every seed a point).
 
 It prints the Markdown and the paths written. A missing --model_dir is an error (exit 2); a model_dir without any
 run folder is not: the command says so, writes nothing and exits 0.
@@ -261,10 +263,100 @@ def data_set_section(spec, runs, figures, level=2):
     parts = [f"{'#' * level} {spec.name}",
              f"Official `{spec.metric}` metric on the dev set; language `{spec.language}`; "
              f"{len(scored)} run(s) with results, {len(runs) - len(scored)} without."]
-    parts += [results_table(spec.metric, scored), shared_settings_block(scored)]
+    parts += [results_table(spec.metric, scored), seed_section(spec.metric, seed_groups(scored)),
+              shared_settings_block(scored)]
     parts += [f"![{title}]({path.name})" for title, path in figures]
     parts.append(failures_list([run for run in runs if run.result is None]))
     return "\n\n".join(part for part in parts if part)
+
+
+# ---- runs that differ only in --seed ----
+
+# Config keys that may differ between repeats of one setting: the run's name, and the seed being varied.
+_REPEAT_KEYS = ("run_name", "seed")
+
+
+def seed_groups(runs):
+    """Groups (tuples sorted by seed) of runs with results whose settings are equal except --seed and the run
+    name, with at least two seeds; the groups sorted like the table's rows. Runs without a repeat are in none."""
+    by_setting = {}
+    for run in runs:
+        setting = {key: value for key, value in run.config.items() if key not in _REPEAT_KEYS}
+        by_setting.setdefault(json.dumps(setting, sort_keys=True, default=str), []).append(run)
+    groups = [tuple(sorted(group, key=lambda run: (str(run.config.get("seed")), run.run_name)))
+              for group in by_setting.values() if len({str(run.config.get("seed")) for run in group}) > 1]
+    return sorted(groups, key=lambda group: _sort_key(group[0]))
+
+
+def mean_sd(values):
+    """(mean, sample standard deviation, n) of a group's scores."""
+    import statistics
+
+    return statistics.fmean(values), statistics.stdev(values), len(values)
+
+
+def format_mean_sd(mean, sd, digits=2):
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def seed_table(metric, groups):
+    """Markdown: one row per group, each score as mean ± standard deviation over its seeds (best mean in bold),
+    then n, the seeds, the settings that differ between groups and the runs."""
+    configs = [{k: v for k, v in group[0].config.items() if k != "seed"} for group in groups]
+    differing, _ = split_settings(configs)
+    score_cols = [(header, key) for header, key in score_columns(metric)
+                  if all(isinstance(run.result.get(key), (int, float)) for group in groups for run in group)]
+    header = (["Model Type", "model_name_or_path"] + [h for h, _ in score_cols] + ["n", "seeds"] + differing
+              + ["Runs"])
+    columns = [[format_setting(config.get("model_type", _MISSING)) for config in configs],
+               [format_setting(config.get("model_name_or_path", _MISSING)) for config in configs]]
+    for _, key in score_cols:
+        stats = [mean_sd([run.result[key] for run in group]) for group in groups]
+        digits = 3 if key in _NOT_RANKED else 2
+        cells = [format_mean_sd(mean, sd, digits) for mean, sd, _ in stats]
+        best = max(mean for mean, _, _ in stats)
+        if key not in _NOT_RANKED and len(groups) > 1:
+            cells = [f"**{c}**" if f"{mean:.{digits}f}" == f"{best:.{digits}f}" else c
+                     for c, (mean, _, _) in zip(cells, stats)]
+        columns.append(cells)
+    columns.append([str(len(group)) for group in groups])
+    columns.append([", ".join(format_setting(run.config.get("seed", _MISSING)) for run in group) for group in groups])
+    for key in differing:
+        columns.append([format_setting(config[key]) if key in config else _MISSING for config in configs])
+    columns.append([", ".join(run.run_name for run in group) for group in groups])
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(col[i]) for col in columns) + " |" for i in range(len(groups))]
+    return "\n".join(lines)
+
+
+def seed_section(metric, groups):
+    if not groups:
+        return ""
+    return ("Runs that differ only in `--seed`: mean ± sample standard deviation over the n seeds (each run is "
+            "also a row above).\n\n" + seed_table(metric, groups))
+
+
+def seed_figure(spec, groups):
+    """EM and F1 of each group: a bar at the mean, ± one standard deviation, and every seed as a point."""
+    plt = _pyplot()
+    (_, em_key), (_, f1_key) = score_columns(spec.metric)[:2]
+    figure, axes = plt.subplots(figsize=(max(4.0, 1.6 * len(groups) + 2), 4))
+    width = 0.38
+    for number, (offset, key, label) in enumerate(((-width / 2, em_key, "EM"), (width / 2, f1_key, "F1"))):
+        color = f"C{number}"
+        stats = [mean_sd([run.result[key] for run in group]) for group in groups]
+        axes.bar([i + offset for i in range(len(groups))], [mean for mean, _, _ in stats], width, alpha=0.35,
+                 color=color, yerr=[sd for _, sd, _ in stats], capsize=4, label=f"{label} mean ± sd")
+        xs = [i + offset for i, group in enumerate(groups) for _ in group]
+        axes.scatter(xs, [run.result[key] for group in groups for run in group], color=color, s=18, zorder=3,
+                     label=f"{label} of each seed")
+    names = [f"{group[0].config.get('model_name_or_path', _MISSING)} (n={len(group)})" for group in groups]
+    axes.set_xticks(list(range(len(groups))), names, rotation=20, ha="right")
+    axes.set_ylabel("score (%)")
+    axes.set_ylim(0, 105)
+    axes.set_title(f"{spec.name} dev over seeds ({spec.metric} metric)")
+    axes.legend(fontsize=8)
+    return figure
 
 
 # ---- figures ----
@@ -373,6 +465,11 @@ def write_figures(spec, runs, out_dir):
         path = Path(out_dir) / f"{spec.name}_scores.png"
         atomic_write_bytes(path, plot_scores(spec, scored))
         figures.append((f"{spec.name} EM/F1", path))
+    groups = seed_groups(scored)
+    if groups:
+        path = Path(out_dir) / f"{spec.name}_seeds.png"
+        atomic_write_bytes(path, _png_bytes(seed_figure(spec, groups)))
+        figures.append((f"{spec.name} EM/F1 over seeds", path))
     curves_by_run = {}
     for run in sorted(runs, key=_sort_key):
         curves = read_curves(run.path)
