@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, ROOT, data_dir_with, run_cli
+from conftest import FIXTURES, ROOT, data_dir_with, minilm_path, run_cli
 
 from korsquad import compare, metrics
 from korsquad.datasets import REGISTRY
@@ -17,6 +17,9 @@ stats = pytest.importorskip("scipy.stats")
 
 SAMPLE = ROOT / "sample_data" / "squad_v1.1"
 SEEDS = (1, 2)
+# The installed all-MiniLM-L6-v2 (sentence-transformers/all-MiniLM-L6-v2) by its folder: a checkpoint trained from
+# the Hub name cannot be evaluated again on today's main (issue 19), which the refusal test needs.
+MINILM = str(minilm_path())
 
 
 def _data_name(metric):
@@ -83,7 +86,7 @@ def minilm_pair(tmp_path_factory):
 
     def train(seed):
         data_dir = data_dir_with(tmp / f"seed{seed}", name, train=SAMPLE / "train.json", dev=SAMPLE / "dev.json")
-        return run_cli("--model_type", "bert", "--model_name_or_path", "sentence-transformers/all-MiniLM-L6-v2",
+        return run_cli("--model_type", "bert", "--model_name_or_path", MINILM,
                        "--data_name", name, "--data_dir", data_dir, "--output_dir", model_dir,
                        "--run_name", f"minilm-seed{seed}", "--seed", seed, "--do_train", "--do_eval",
                        "--accelerator", "cpu", "--max_seq_length", "192", "--doc_stride", "128",
@@ -152,7 +155,7 @@ def test_compare_refuses_runs_scored_on_different_dev_files(minilm_pair, tmp_pat
     copy = tmp_path / "model" / name / run_b.name
     shutil.copytree(run_b, copy)
     data_dir = data_dir_with(tmp_path, name, dev=FIXTURES / "squad_v1_tiny.json")
-    done = run_cli("--model_type", "bert", "--model_name_or_path", "sentence-transformers/all-MiniLM-L6-v2",
+    done = run_cli("--model_type", "bert", "--model_name_or_path", MINILM,
                    "--data_name", name, "--data_dir", data_dir, "--output_dir", tmp_path / "model",
                    "--run_name", run_b.name, "--do_eval", "--accelerator", "cpu")
     assert done.returncode == 0, done.stderr[-3000:]
