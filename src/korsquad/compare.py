@@ -65,6 +65,7 @@ def bootstrap_p_value(means, observed):
     gives the distribution under that hypothesis; p is the share of it at least as far from 0 as the observed
     difference, counting the observed sample itself (so p is never 0 from finitely many resamples)."""
     means, observed = np.atleast_2d(means), np.atleast_1d(observed)
+    # A resample exactly as far from 0 counts as extreme; the slack absorbs the rounding of two equal means.
     extreme = np.abs(means - observed) >= np.abs(observed) - 1e-12 * np.maximum(1.0, np.abs(observed))
     return (1 + extreme.sum(axis=0)) / (1 + means.shape[0])
 
