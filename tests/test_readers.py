@@ -1,16 +1,18 @@
 """The strict readers on KLUE-MRC files (guid, question types, unanswerable questions) and on JSON Lines files in
 the Hugging Face layout; every malformed input is one error naming the file and the line, field or question."""
 
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 from conftest import FIXTURES
 
-from korsquad.datasets import get_spec
+from korsquad.datasets import REGISTRY, get_spec
 from korsquad.errors import UsageError
-from korsquad.readers import Answer, Example, data_files, read_dataset, read_examples
+from korsquad.readers import Answer, Example, data_digest, data_files, read_dataset, read_examples
 
 KLUE = get_spec("klue_mrc")
 KLUE_TINY = FIXTURES / "klue_mrc_tiny.json"
@@ -206,3 +208,17 @@ def test_data_files_of_a_file_a_jsonl_file_and_a_korquad2_folder(tmp_path):
         data_files(folder, KLUE)
     with pytest.raises(UsageError, match="nope.jsonl: file not found"):
         data_files(tmp_path / "nope.jsonl", KLUE)
+
+
+def test_data_digest_is_the_file_sha256_and_covers_every_part_of_a_folder(tmp_path):
+    squad = FIXTURES / "squad_v1_tiny.json"
+    spec_name = next(name for name, spec in REGISTRY.items() if spec.metric == "squad_v1")
+    assert data_digest(squad, REGISTRY[spec_name]) == hashlib.sha256(squad.read_bytes()).hexdigest()
+    korquad2 = REGISTRY[next(name for name, spec in REGISTRY.items() if spec.multi_part)]
+    folder = tmp_path / "dev"
+    folder.mkdir()
+    for part in ("part_00.json", "part_01.json"):
+        shutil.copy(FIXTURES / "korquad2_tiny.json", folder / part)
+    before = data_digest(folder, korquad2)
+    (folder / "part_01.json").write_bytes((folder / "part_01.json").read_bytes() + b"\n")
+    assert data_digest(folder, korquad2) != before
