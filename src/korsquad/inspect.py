@@ -1,0 +1,135 @@
+"""The evaluation page of a run: one self-contained HTML file to read its predictions question by question.
+
+    python -m korsquad.inspect RUN_FOLDER [--split eval|predict] [--data_file FILE] [--out FILE]
+
+Reads the run folder's files of the split (predictions_<split>.json, nbest_predictions_<split>.json,
+null_odds_<split>.json where the data set has unanswerable questions, result.json for the dev evaluation) and the
+data file those predictions answer: the one its run.json names (--dev_file or the data set's dev file under
+--data_dir; --predict_file), or --data_file. Writes RUN_FOLDER/inspect_<split>.html unless --out says otherwise:
+no network, scripts and styles inline, opens from disk in any browser. The page's content is built by the pure
+functions of korsquad.inspect_page. Bad input is one `error:` line and exit status 2; the page is written under a
+temporary name and renamed when complete.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from .datasets import get_spec
+from .errors import ArgumentParser, UsageError, exit_on_usage_error
+from .evaluate import check_na_probs, check_predictions
+from .inspect_page import PageSettings, build_page, render_page
+from .jsonio import atomic_write_bytes, load_json
+from .readers import read_examples
+from .runfolder import EVAL_SPLIT, PREDICT_SPLIT, RunFolder
+
+SPLIT_FLAG = {EVAL_SPLIT: "do_eval", PREDICT_SPLIT: "do_predict"}
+
+
+def build_parser():
+    parser = ArgumentParser(prog="python -m korsquad.inspect", description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_folder", help="a run folder written by run_qa.py (run.json and prediction files)")
+    parser.add_argument("--split", choices=(EVAL_SPLIT, PREDICT_SPLIT), default=EVAL_SPLIT,
+                        help="eval: the dev evaluation (--do_eval); predict: --do_predict's answers (default: eval)")
+    parser.add_argument("--data_file", help="the data file the predictions answer (default: the one run.json names)")
+    parser.add_argument("--out", help="the HTML file to write (default: RUN_FOLDER/inspect_<split>.html)")
+    return parser
+
+
+def split_config(record, split, run_json):
+    """The settings of the invocation that wrote the split's files: an evaluation's own (run.json "evaluation")
+    when it did this split, else the training's."""
+    flag = SPLIT_FLAG[split]
+    for config in ((record.get("evaluation") or {}).get("config"), record.get("config")):
+        if isinstance(config, dict) and config.get(flag):
+            return config
+    raise UsageError(f"{run_json}: no run of this folder did --{flag}, so it has no {split} predictions")
+
+
+def data_source(config, spec, split, run_json):
+    """The data file (or KorQuAD 2.x folder) the run's predictions of `split` answer, as its settings name it."""
+    if split == PREDICT_SPLIT:
+        named = config.get("predict_file")
+    else:
+        named = config.get("dev_file") or spec.split_path(config.get("data_dir") or "./data", "dev")
+    if not named or not Path(named).exists():
+        raise UsageError(f"the data file {named} that {run_json} names is not here (a relative path is read from "
+                         "the current folder): give --data_file")
+    return Path(named)
+
+
+def read_nbest(path):
+    """The n-best file as id -> list of entries; {} when the run has none."""
+    if not path.is_file():
+        return {}
+    nbest = load_json(path)
+    if not isinstance(nbest, dict) or not all(isinstance(entries, list) for entries in nbest.values()):
+        raise UsageError(f"{path}: expected a JSON object mapping question id -> list of n-best answers")
+    return nbest
+
+
+def questions_answered(examples, predictions, source, predictions_path):
+    """The examples the run answered, in data-set order; a prediction for a question the data lacks is an error
+    (the predictions answer another file)."""
+    known = {example.id for example in examples}
+    stray = [qid for qid in predictions if qid not in known]
+    if stray:
+        raise UsageError(f"{predictions_path}: {len(stray)} predicted ids are not questions of {source} (e.g. "
+                         f"{stray[0]}): give the data file these predictions answer with --data_file")
+    return [example for example in examples if example.id in predictions]
+
+
+def load_run(run_folder, split, data_file=None):
+    """Everything the page needs from a run folder: (examples, predictions, nbest, null_odds, spec, settings,
+    notes)."""
+    folder = RunFolder(run_folder)
+    if not folder.root.is_dir():
+        raise UsageError(f"{folder.root}: run folder not found")
+    record = load_json(folder.run_json)
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise UsageError(f"{folder.run_json}: no \"config\" object: not a run_qa.py run folder")
+    config = split_config(record, split, folder.run_json)
+    spec = get_spec(config.get("data_name"))
+    predictions_path = folder.predictions(split)
+    if not predictions_path.is_file():
+        raise UsageError(f"{predictions_path}: not found: run run_qa.py with --{SPLIT_FLAG[split]} first")
+    predictions = check_predictions(load_json(predictions_path), predictions_path)
+    source = Path(data_file) if data_file else data_source(config, spec, split, folder.run_json)
+    examples = read_examples(source, spec, training=False, labeled=split == EVAL_SPLIT)
+    shown = questions_answered(examples, predictions, source, predictions_path)
+    notes = []
+    if len(shown) < len(examples):
+        notes.append(f"{len(examples) - len(shown)} of the {len(examples)} questions of {source} have no prediction "
+                     "(not evaluated, e.g. --max_eval_samples) and are not shown")
+    nbest = read_nbest(folder.nbest(split))
+    if not nbest:
+        notes.append(f"no {folder.nbest(split).name}: no n-best lists, and predictions are not highlighted")
+    null_odds = None
+    if spec.has_unanswerable and folder.null_odds(split).is_file():
+        null_odds = check_na_probs(load_json(folder.null_odds(split)), folder.null_odds(split))
+    official = None
+    if split == EVAL_SPLIT and folder.result_json.is_file():
+        official = load_json(folder.result_json)
+    settings = PageSettings(
+        title=folder.root.name, data_name=spec.name, split=split, model=str(config.get("model_name_or_path") or ""),
+        data_file=str(source), official=official if isinstance(official, dict) else None,
+        threshold=config.get("null_score_diff_threshold") if spec.has_unanswerable else None)
+    return shown, predictions, nbest, null_odds, spec, settings, notes
+
+
+@exit_on_usage_error
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    examples, predictions, nbest, null_odds, spec, settings, notes = load_run(args.run_folder, args.split,
+                                                                              args.data_file)
+    page = build_page(examples, predictions, nbest, null_odds, spec, settings, notes)
+    out = Path(args.out) if args.out else Path(args.run_folder) / f"inspect_{args.split}.html"
+    data = render_page(page).encode("utf-8")
+    atomic_write_bytes(out, data)
+    print(f"{out}: {len(page['questions'])} questions, {len(data) / 1e6:.1f} MB")
+    print(json.dumps({"out": str(out), "questions": len(page["questions"]), "bytes": len(data)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
