@@ -11,6 +11,7 @@ functions of korsquad.inspect_page. Bad input is one `error:` line and exit stat
 temporary name and renamed when complete.
 """
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -119,7 +120,17 @@ def load_run(run_folder, split, data_file=None):
 
 @exit_on_usage_error
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    # The files become about a million small objects and none of them form cycles: without the collector walking
+    # them again and again while they are made, the page takes a fifth less time.
+    gc.disable()
+    try:
+        return write_page(build_parser().parse_args(argv))
+    finally:
+        gc.enable()
+
+
+def write_page(args):
+    """Read the run, build the page, write it; print where, and one JSON line."""
     examples, predictions, nbest, null_odds, spec, settings, notes = load_run(args.run_folder, args.split,
                                                                               args.data_file)
     page = build_page(examples, predictions, nbest, null_odds, spec, settings, notes)
