@@ -421,6 +421,13 @@ def test_page_in_a_real_browser(runs, browser, tmp_path):
     examples = read_examples(FIXTURES / "squad_tiny.json", SQUAD2)
     assert shown_count(browser) == len(predictions) == 24
     assert len(browser.find_elements("css selector", "article.q")) == 24
+    # the first question's n-best candidates open with the run's entries, its prediction's row marked
+    card = browser.find_element("css selector", "article.q")
+    card.find_element("css selector", "details.nbest summary").click()
+    entries = read_json(run_dir / "nbest_predictions_eval.json")[card.get_attribute("data-id")]
+    assert len(card.find_elements("css selector", "details.nbest tr")) == 1 + len(entries)
+    chosen = card.find_element("css selector", "details.nbest tr.chosen td.t").text
+    assert chosen == (predictions[card.get_attribute("data-id")] or "(no answer)")
     screenshot = tmp_path / "inspect_page.png"
     assert browser.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
     if os.environ.get("KORSQUAD_SCREENSHOT_DIR"):
