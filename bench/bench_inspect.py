@@ -128,9 +128,10 @@ def main(argv=None):
                                              args.dev_file, str(run / "predictions_eval.json")], args.repeats)
         size = page.stat().st_size
         questions = len(json.loads((run / "predictions_eval.json").read_text()))
+        nbest_bytes = (run / "nbest_predictions_eval.json").stat().st_size
         opened = browser_open_s(page, args.repeats)
     report = {
-        "questions": questions, "nbest_file_bytes": (run / "nbest_predictions_eval.json").stat().st_size,
+        "questions": questions, "nbest_file_bytes": nbest_bytes,
         "inspect_s": round(inspect_s, 2), "evaluate_s": round(evaluate_s, 2),
         "inspect_over_evaluate": round(inspect_s / evaluate_s, 2), "page_bytes": size,
         "inspect_cpu_s": round(inspect_cpu, 2), "evaluate_cpu_s": round(evaluate_cpu, 2),

@@ -21,6 +21,7 @@ from conftest import FIXTURES, ROOT, data_dir_with, run_cli
 
 from korsquad import metrics
 from korsquad.datasets import get_spec
+from korsquad.inspect import data_source, split_record
 from korsquad.inspect import main as inspect_main
 from korsquad.inspect_page import (ContextView, PageSettings, build_page, context_view, length_bucket,
                                    ANSWER_LENGTHS, page_json, prediction_span, question_record, question_word,
@@ -211,6 +212,21 @@ def test_page_json_cannot_close_its_script_element_and_the_page_needs_no_network
     assert "&lt;/script&gt;" in html  # the title is escaped
 
 
+def test_the_data_file_is_the_recorded_dev_data_else_the_one_the_settings_name(tmp_path):
+    recorded, configured = tmp_path / "recorded.json", tmp_path / "data" / "squad_v2.0" / "dev.json"
+    configured.parent.mkdir(parents=True)
+    configured.write_text("{}")
+    part = {"config": {"data_dir": str(tmp_path / "data"), "dev_file": None}, "dev_data": {"path": str(recorded)}}
+    assert data_source(part, SQUAD2, "eval", "run.json") == configured  # the recorded file is gone
+    recorded.write_text("{}")
+    assert data_source(part, SQUAD2, "eval", "run.json") == recorded
+    part = {"config": {"do_predict": True, "predict_file": str(recorded)}}
+    assert data_source(part, SQUAD2, "predict", "run.json") == recorded
+    record = {"config": {"do_train": True, "do_eval": True}, "evaluation": {"config": {"do_predict": True}}}
+    assert split_record(record, "eval", "run.json") is record
+    assert split_record(record, "predict", "run.json") is record["evaluation"]
+
+
 # ---- the command on real tiny runs -------------------------------------------------------------------------
 
 
@@ -355,6 +371,7 @@ def test_bad_input_is_one_error_line_and_writes_nothing(runs, tmp_path):
     shutil.copytree(run_dir, moved, ignore=shutil.ignore_patterns("checkpoints", "best_model", "*.html"))
     record = read_json(moved / "run.json")
     record["config"]["data_dir"] = str(tmp_path / "elsewhere")
+    record["dev_data"] = {"path": str(tmp_path / "elsewhere" / "dev.json")}  # the path a run records (compare)
     (moved / "run.json").write_text(json.dumps(record), encoding="utf-8")
     cases.append(([moved], "give --data_file"))
     for args, message in cases:

@@ -4,8 +4,8 @@
 
 Reads the run folder's files of the split (predictions_<split>.json, nbest_predictions_<split>.json,
 null_odds_<split>.json where the data set has unanswerable questions, result.json for the dev evaluation) and the
-data file those predictions answer: the one its run.json names (--dev_file or the data set's dev file under
---data_dir; --predict_file), or --data_file. Writes RUN_FOLDER/inspect_<split>.html unless --out says otherwise:
+data file those predictions answer: the one its run.json names (the dev data's recorded path, --dev_file or the
+data set's dev file under --data_dir; --predict_file), or --data_file. Writes RUN_FOLDER/inspect_<split>.html unless --out says otherwise:
 no network, scripts and styles inline, opens from disk in any browser. The page's content is built by the pure
 functions of korsquad.inspect_page. Bad input is one `error:` line and exit status 2; the page is written under a
 temporary name and renamed when complete.
@@ -37,26 +37,31 @@ def build_parser():
     return parser
 
 
-def split_config(record, split, run_json):
-    """The settings of the invocation that wrote the split's files: an evaluation's own (run.json "evaluation")
-    when it did this split, else the training's."""
+def split_record(record, split, run_json):
+    """The part of run.json of the invocation that wrote the split's files: an evaluation's own ("evaluation") when
+    it did this split, else the training's."""
     flag = SPLIT_FLAG[split]
-    for config in ((record.get("evaluation") or {}).get("config"), record.get("config")):
-        if isinstance(config, dict) and config.get(flag):
-            return config
+    for part in (record.get("evaluation"), record):
+        if isinstance(part, dict) and isinstance(part.get("config"), dict) and part["config"].get(flag):
+            return part
     raise UsageError(f"{run_json}: no run of this folder did --{flag}, so it has no {split} predictions")
 
 
-def data_source(config, spec, split, run_json):
-    """The data file (or KorQuAD 2.x folder) the run's predictions of `split` answer, as its settings name it."""
+def data_source(part, spec, split, run_json):
+    """The data file (or KorQuAD 2.x folder) the run's predictions of `split` answer: the dev data's absolute path
+    that the run recorded ("dev_data"), else the file its settings name."""
+    config = part["config"]
     if split == PREDICT_SPLIT:
-        named = config.get("predict_file")
+        named = [config.get("predict_file")]
     else:
-        named = config.get("dev_file") or spec.split_path(config.get("data_dir") or "./data", "dev")
-    if not named or not Path(named).exists():
-        raise UsageError(f"the data file {named} that {run_json} names is not here (a relative path is read from "
-                         "the current folder): give --data_file")
-    return Path(named)
+        named = [(part.get("dev_data") or {}).get("path"),
+                 config.get("dev_file") or spec.split_path(config.get("data_dir") or "./data", "dev")]
+    for path in filter(None, named):
+        if Path(path).exists():
+            return Path(path)
+    shown = next(filter(None, named), None)
+    raise UsageError(f"the data file {shown} that {run_json} names is not here (a relative path is read from the "
+                     "current folder): give --data_file")
 
 
 def read_nbest(path):
@@ -64,7 +69,8 @@ def read_nbest(path):
     if not path.is_file():
         return {}
     nbest = load_json(path)
-    if not isinstance(nbest, dict) or not all(isinstance(entries, list) for entries in nbest.values()):
+    if not isinstance(nbest, dict) or not all(isinstance(entries, list) and all(isinstance(e, dict) for e in entries)
+                                              for entries in nbest.values()):
         raise UsageError(f"{path}: expected a JSON object mapping question id -> list of n-best answers")
     return nbest
 
@@ -89,13 +95,14 @@ def load_run(run_folder, split, data_file=None):
     record = load_json(folder.run_json)
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         raise UsageError(f"{folder.run_json}: no \"config\" object: not a run_qa.py run folder")
-    config = split_config(record, split, folder.run_json)
+    part = split_record(record, split, folder.run_json)
+    config = part["config"]
     spec = get_spec(config.get("data_name"))
     predictions_path = folder.predictions(split)
     if not predictions_path.is_file():
         raise UsageError(f"{predictions_path}: not found: run run_qa.py with --{SPLIT_FLAG[split]} first")
     predictions = check_predictions(load_json(predictions_path), predictions_path)
-    source = Path(data_file) if data_file else data_source(config, spec, split, folder.run_json)
+    source = Path(data_file) if data_file else data_source(part, spec, split, folder.run_json)
     examples = read_examples(source, spec, training=False, labeled=split == EVAL_SPLIT)
     shown = questions_answered(examples, predictions, source, predictions_path)
     notes = []

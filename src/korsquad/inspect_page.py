@@ -199,7 +199,7 @@ def question_record(example, view, context_index, prediction, nbest, *, metric, 
     or for HTML contexts the readable text of its span), ps ([s, e] of the prediction in the page, None when not
     recorded or abstained), g (gold answers: [shown text, s, e], s = e = None when the file's answer is not in
     its context), nb (n-best rows), em and f1 (labeled questions), nl (null scores, data sets with unanswerable
-    questions)."""
+    questions); build_page adds k (indices of its categories)."""
     span = prediction_span(prediction, nbest, example.context)
     shown = view.shown_text(*span) if span and view.html_offsets is not None else prediction
     record = {"id": example.id, "q": example.question, "c": context_index, "t": example.question_type,
@@ -247,17 +247,16 @@ def _category_order(group, label, language):
 
 
 def summarize(records, memberships, language):
-    """The summary's categories: [{group, label, n, em, f1}] (em/f1 as percentages, None for unlabeled questions),
-    ordered by group, and each record's `k` set to the indices of its categories."""
+    """(categories, indices): the summary's categories [{group, label, n, em, f1}] in page order (em/f1 as
+    percentages, None for unlabeled questions), and for each record the indices of its categories."""
     members = {}
     for number, found in enumerate(memberships):
         for key in found:
             members.setdefault(key, []).append(number)
     keys = sorted(members, key=lambda key: _category_order(*key, language))
     index = {key: i for i, key in enumerate(keys)}
-    for record, found in zip(records, memberships):
-        record["k"] = [index[key] for key in found]
-    return [dict(group=group, label=label, **_means(records, members[(group, label)])) for group, label in keys]
+    categories = [dict(group=group, label=label, **_means(records, members[(group, label)])) for group, label in keys]
+    return categories, [[index[key] for key in found] for found in memberships]
 
 
 def _means(records, numbers):
@@ -313,7 +312,9 @@ def build_page(examples, predictions, nbest, null_odds, spec, settings, notes=()
         notes.append(f"{without_span} of {len(records)} predictions are not highlighted: their character span is "
                      "not recorded in the n-best file (a run of an older version, or files of different "
                      "evaluations); run --do_eval again to record it")
-    categories = summarize(records, memberships, spec.language) if records else []
+    categories, indices = summarize(records, memberships, spec.language)
+    for record, found in zip(records, indices):
+        record["k"] = found
     return {
         "title": settings.title, "data_name": settings.data_name, "split": settings.split, "model": settings.model,
         "data_file": settings.data_file, "labeled": labeled, "metric": metric_names,
