@@ -122,10 +122,12 @@ def main(argv=None):
         tmp = Path(tmp)
         run = Path(args.run) if args.run else make_run(args, tmp)
         page = tmp / "inspect_eval.html"
-        inspect_s, inspect_runs, inspect_cpu = fastest([sys.executable, "-m", "korsquad.inspect", str(run), "--data_file",
-                                           args.dev_file, "--out", str(page)], args.repeats)
-        evaluate_s, evaluate_runs, evaluate_cpu = fastest([sys.executable, "-m", "korsquad.evaluate", "--data_name", "squad_v1.1",
-                                             args.dev_file, str(run / "predictions_eval.json")], args.repeats)
+        inspect_s, inspect_runs, inspect_cpu = fastest(
+            [sys.executable, "-m", "korsquad.inspect", str(run), "--data_file", args.dev_file, "--out", str(page)],
+            args.repeats)
+        evaluate_s, evaluate_runs, evaluate_cpu = fastest(
+            [sys.executable, "-m", "korsquad.evaluate", "--data_name", "squad_v1.1", args.dev_file,
+             str(run / "predictions_eval.json")], args.repeats)
         size = page.stat().st_size
         questions = len(json.loads((run / "predictions_eval.json").read_text()))
         nbest_bytes = (run / "nbest_predictions_eval.json").stat().st_size

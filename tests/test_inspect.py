@@ -23,9 +23,9 @@ from korsquad import metrics
 from korsquad.datasets import get_spec
 from korsquad.inspect import data_source, split_record
 from korsquad.inspect import main as inspect_main
-from korsquad.inspect_page import (ContextView, PageSettings, build_page, context_view, length_bucket,
-                                   ANSWER_LENGTHS, page_json, prediction_span, question_record, question_word,
-                                   render_page, utf16_units)
+from korsquad.inspect_page import (ANSWER_LENGTHS, PageSettings, build_page, context_view, length_bucket,
+                                   page_json, prediction_span, question_record, question_word, render_page,
+                                   utf16_units)
 from korsquad.readers import Answer, Example, read_examples
 
 SQUAD2 = get_spec("squad_v2.0")

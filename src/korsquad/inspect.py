@@ -5,8 +5,8 @@
 Reads the run folder's files of the split (predictions_<split>.json, nbest_predictions_<split>.json,
 null_odds_<split>.json where the data set has unanswerable questions, result.json for the dev evaluation) and the
 data file those predictions answer: the one its run.json names (the dev data's recorded path, --dev_file or the
-data set's dev file under --data_dir; --predict_file), or --data_file. Writes RUN_FOLDER/inspect_<split>.html unless --out says otherwise:
-no network, scripts and styles inline, opens from disk in any browser. The page's content is built by the pure
+data set's dev file under --data_dir; --predict_file), or --data_file. Writes RUN_FOLDER/inspect_<split>.html
+unless --out says otherwise: no network, scripts and styles inline, opens from disk in any browser. The page's content is built by the pure
 functions of korsquad.inspect_page. Bad input is one `error:` line and exit status 2; the page is written under a
 temporary name and renamed when complete.
 """
