@@ -27,7 +27,10 @@ def main(argv=None):
     # torch, Lightning and transformers load only now: a bad flag or a missing file is reported at once
     import pytorch_lightning as pl
 
+    from . import logs
     from .features import check_parameters, pair_layout
+
+    logs.configure(config.log_level)
     from .tokenization import load_tokenizer
 
     record = RunRecord(config)
@@ -169,10 +172,12 @@ def validation_callback(config, split, *, training):
 def make_trainer(config, *, callbacks, logger, model=None):
     """The Trainer of every stage (and of bench/bench_train.py): devices, precision, limits, clipping."""
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+    from pytorch_lightning.callbacks import ModelCheckpoint
 
-    # the bar reads train_loss when it refreshes, a GPU sync: not every step on a GPU
-    refresh = config.logging_steps if hardware(config)["accelerator"] == "gpu" else 1
+    from .progress import ProgressBar, TrainingLog, progress_mode
+
+    bar = progress_mode(config.log_level) == "bar"
+    training_log = next((c for c in callbacks if isinstance(c, TrainingLog)), None)
     # --eval_steps counts optimizer steps; Lightning's val_check_interval counts batches
     steps = config.eval_steps and config.eval_steps * config.accumulate_grad_batches
     trainer = pl.Trainer(
@@ -181,8 +186,10 @@ def make_trainer(config, *, callbacks, logger, model=None):
         strategy=strategy(config, model), precision=config.precision,
         max_epochs=config.num_train_epochs, max_steps=config.max_steps,
         gradient_clip_val=config.gradient_clip_val or None, accumulate_grad_batches=config.accumulate_grad_batches,
-        logger=logger, callbacks=[*callbacks, TQDMProgressBar(refresh_rate=refresh)],
-        log_every_n_steps=config.logging_steps, num_sanity_val_steps=0, use_distributed_sampler=False,
+        logger=logger, callbacks=[*callbacks, *([ProgressBar(training_log)] if bar else [])], enable_progress_bar=bar,
+        # TrainingLog logs the step scalars every --logging_steps; Lightning's own interval only decides when it
+        # forwards what a module self.logs (nothing, here) and warns when an epoch is shorter than it
+        log_every_n_steps=1, num_sanity_val_steps=0, use_distributed_sampler=False,
         default_root_dir=str(config.folder.root), enable_model_summary=False,
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks))
     if steps:
@@ -234,14 +241,16 @@ def layer_classes(model):
 def training_callbacks(config, validation):
     from pytorch_lightning.callbacks import ModelCheckpoint
 
+    from .progress import TrainingLog, progress_mode
     from .sampling import ExactResume
-    from .throughput import ThroughputMonitor
 
     folder = config.folder
     # Both write last.ckpt, the newest state for --resume: every --save_steps steps and after each validation.
     last = dict(dirpath=folder.checkpoints_dir, save_top_k=0, save_last=True, enable_version_counter=False)
     callbacks = [validation, ModelCheckpoint(every_n_train_steps=config.save_steps, **last),
-                 ModelCheckpoint(every_n_epochs=1, **last), ThroughputMonitor(peak_tflops=config.peak_tflops),
+                 ModelCheckpoint(every_n_epochs=1, **last),
+                 TrainingLog(config.logging_steps, peak_tflops=config.peak_tflops,
+                             lines=progress_mode(config.log_level) == "lines"),
                  ExactResume(config.seed)]  # --resume trains on as an uninterrupted run would
     if config.early_stopping_patience:
         from pytorch_lightning.callbacks import EarlyStopping
@@ -265,8 +274,8 @@ def train(config, tokenizer, module, record):
     if is_first_process():
         log_settings(loggers, config)  # the full settings, not Lightning's choice (the module's init arguments)
     tokens = TokenCounter()
-    trainer = make_trainer(config, callbacks=[*training_callbacks(config, validation), tokens], logger=loggers,
-                           model=module.model)
+    trainer = make_trainer(config, callbacks=[*training_callbacks(config, validation), tokens],
+                           logger=loggers or False, model=module.model)
     if config.compile:
         compile_model(module)
     trainer.fit(module, datamodule=dm, ckpt_path=folder.last_checkpoint if config.resume else None)

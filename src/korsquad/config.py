@@ -171,7 +171,11 @@ OPTIONS = (
     Option("logger", default="tensorboard", check=check_logger_names,
            help="where training scalars and the settings go, comma-separated: tensorboard, csv, wandb (offline "
                 "unless WANDB_MODE is set; pip install 'korsquad[wandb]'), mlflow (a file store in the run folder "
-                "unless MLFLOW_TRACKING_URI is set; pip install 'korsquad[mlflow]')"),
+                "unless MLFLOW_TRACKING_URI is set; pip install 'korsquad[mlflow]'); none: no logger"),
+    Option("log_level", default="info", choices=("debug", "info", "warning", "error"),
+           help="what run_qa.py prints: info adds the progress (a bar on a terminal, otherwise one line every "
+                "--logging_steps steps) and the validation scores to warnings and errors; debug adds the library "
+                "messages hidden as noise"),
     Option("seed", int, 42, "random seed"),
     Option("group_by_length", bool, False, "draw training batches from buckets of similar length (seeded), so "
                                            "per-batch padding pays off in training too", flag=True),
@@ -221,7 +225,8 @@ class RunConfig:
 def build_parser():
     parser = ArgumentParser(prog="run_qa.py", description="Fine-tune and evaluate a question-answering model on a "
                                                           "registered data set.",
-                            epilog="Defaults given by data set come from the registry (src/korsquad/datasets.py).")
+                            epilog="Defaults given by data set come from the registry (src/korsquad/datasets.py). "
+                                   "Flags may be spelled with dashes too (--learning-rate), never abbreviated.")
     for option in OPTIONS:
         kwargs = dict(default=argparse.SUPPRESS, help=help_text(option))
         if option.flag:
@@ -313,7 +318,11 @@ def read_config_file(path):
     for key, value in data.items():
         option = BY_NAME.get(key)
         if option is None or key == "config":
-            raise UsageError(f"--config {path}: unknown key {key!r} (keys are run_qa.py flag names without dashes)")
+            from .flags import suggestions
+
+            meant = [flag[2:] for flag in suggestions(key, [f"--{name}" for name in SETTINGS])]
+            raise UsageError(f"--config {path}: unknown key {key!r} (keys are run_qa.py flag names without dashes"
+                             + (f"; did you mean {', '.join(map(repr, meant))}?)" if meant else ")"))
         settings[key] = _typed(option, value, f"--config {path}: key {key!r}")
     return settings
 

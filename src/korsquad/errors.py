@@ -28,7 +28,30 @@ def exit_on_usage_error(main):
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports a bad command line as one `error:` line (exit 2) instead of usage + error."""
+    """argparse that reports a bad command line as one `error:` line (exit 2) instead of usage + error, names the
+    flags an unknown one may have meant, takes `--dashed-spellings` of its flags, and accepts no prefix
+    abbreviations (korsquad.flags)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def flags(self):
+        return {option for action in self._actions for option in action.option_strings}
+
+    def parse_known_args(self, args=None, namespace=None):
+        from .flags import underscored
+
+        args = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args(underscored(args, self.flags()), namespace)
+
+    def parse_args(self, args=None, namespace=None):
+        from .flags import unknown_message
+
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            raise UsageError(unknown_message(extras, self.flags()))
+        return parsed
 
     def error(self, message):
         raise UsageError(message)

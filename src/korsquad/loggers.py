@@ -1,14 +1,17 @@
 """--logger: where a training's scalars and settings go. TensorBoard and CSV come with the project; Weights & Biases
 and MLflow are extras (`pip install 'korsquad[wandb]'`, `'korsquad[mlflow]'`) and stay on this machine: wandb runs
 offline unless WANDB_MODE says otherwise, MLflow writes a file store in the run folder unless MLFLOW_TRACKING_URI
-names a server.
+names a server. `--logger none` trains without any (the run folder's own files are written all the same).
 
-Every logger receives the same scalars (Lightning hands each `self.log` to all of `trainer.loggers`, and
-korsquad.throughput writes to each of them) and, once, the run's resolved settings (`config.record()`) as its
+Every logger receives the same scalars (korsquad.progress.TrainingLog and korsquad.validation write to each of
+`trainer.loggers`) and, once, the run's resolved settings (`config.record()`) as its
 hyper-parameters. Lightning, at the start of fit, would also hand every logger the LightningModule's init arguments:
 a subset of the settings, with the model path resolved to a folder, which MLflow refuses as a changed parameter and
 which would overwrite CSV's hparams.yaml. So each logger here keeps the first hyper-parameters it is given (the
 settings, logged by `log_settings` before fit) and drops later ones.
+
+TensorBoard's HParams tab shows the settings beside `hp_metric`: the best value so far of the data set's primary
+metric, logged after every validation (Lightning's own placeholder, -1, is never written).
 
 This module imports nothing heavy at the top: the config checks names with it before Lightning is loaded.
 """
@@ -18,20 +21,25 @@ import os
 
 # name -> (module that must be importable, the korsquad extra that installs it); None: always installed
 LOGGERS = {"tensorboard": None, "csv": None, "wandb": ("wandb", "wandb"), "mlflow": ("mlflow", "mlflow")}
+NO_LOGGER = "none"
+HP_METRIC = "hp_metric"
 PROJECT = "korsquad"  # the wandb project / MLflow experiment, unless WANDB_PROJECT / MLFLOW_EXPERIMENT_NAME is set
 
 
 def logger_names(value):
-    """'tensorboard, csv' -> ['tensorboard', 'csv'] (order kept, repeats dropped)."""
-    return list(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+    """'tensorboard, csv' -> ['tensorboard', 'csv'] (order kept, repeats dropped); 'none' -> []."""
+    names = list(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+    return [] if names == [NO_LOGGER] else names
 
 
 def check_logger_names(value):
     """The config's check of --logger: None, or what is wrong with it."""
-    names = logger_names(value)
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if names == [NO_LOGGER]:
+        return None
     unknown = [name for name in names if name not in LOGGERS]
     if unknown or not names:
-        return (f"must be comma-separated names from {', '.join(LOGGERS)}"
+        return (f"must be {NO_LOGGER} or comma-separated names from {', '.join(LOGGERS)}"
                 + (f" ({', '.join(map(repr, unknown))} unknown)" if unknown else ""))
     return None
 
@@ -56,7 +64,8 @@ def build_loggers(config):
         if name == "tensorboard":
             from pytorch_lightning.loggers import TensorBoardLogger
 
-            loggers.append(_settings_first(TensorBoardLogger)(str(folder.root), name=folder.logs_dir.name))
+            loggers.append(_settings_first(TensorBoardLogger, HpMetricDeclared)(
+                str(folder.root), name=folder.logs_dir.name, default_hp_metric=False))
         elif name == "csv":
             from pytorch_lightning.loggers import CSVLogger
 
@@ -83,6 +92,15 @@ def build_loggers(config):
     return loggers
 
 
+def log_best_score(loggers, score, step):
+    """TensorBoard's hp_metric: the best primary-metric score so far (call on process 0)."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_metrics({HP_METRIC: score}, step=step)
+
+
 def log_settings(loggers, config):
     """The resolved settings as every logger's hyper-parameters; call on process 0 only, before fit."""
     settings = config.record()
@@ -102,10 +120,34 @@ class SettingsFirst:
             super().log_hyperparams(params, *args, **kwargs)
 
 
+class HpMetricDeclared:
+    """Mixed into a TensorBoardLogger built with default_hp_metric=False, which then writes no HParams summary: the
+    summary is written here, naming hp_metric as its metric without a value (log_best_score logs the values)."""
+
+    def log_hyperparams(self, params, metrics=None, step=None):
+        super().log_hyperparams(params, metrics, step)
+        if metrics is None:
+            self._declare_hp_metric(params)
+
+    def _declare_hp_metric(self, params):
+        from lightning_fabric.utilities.logger import _convert_params, _flatten_dict
+        from pytorch_lightning.utilities import rank_zero_only
+        from torch.utils.tensorboard.summary import hparams
+
+        if rank_zero_only.rank != 0:
+            return
+        # the settings flattened and made TensorBoard-safe as Lightning does it for its own summary
+        flat = self._sanitize_params(_flatten_dict(_convert_params(params)))
+        writer = self.experiment._get_file_writer()
+        for summary in hparams(flat, {HP_METRIC: None}):
+            writer.add_summary(summary)
+
+
 _CLASSES = {}
 
 
-def _settings_first(cls):
-    if cls not in _CLASSES:
-        _CLASSES[cls] = type(cls.__name__, (SettingsFirst, cls), {"__module__": __name__})
-    return _CLASSES[cls]
+def _settings_first(cls, *mixins):
+    key = (cls, *mixins)
+    if key not in _CLASSES:
+        _CLASSES[key] = type(cls.__name__, (SettingsFirst, *mixins, cls), {"__module__": __name__})
+    return _CLASSES[key]

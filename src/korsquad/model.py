@@ -2,6 +2,7 @@
 and per-feature evaluation logits (what korsquad.validation gathers and decodes)."""
 
 import inspect
+import warnings
 
 import pytorch_lightning as pl
 import torch
@@ -25,7 +26,7 @@ class QAModule(pl.LightningModule):
         if hf_config is None:
             overrides = {} if attention_dropout is None else attention_dropout_overrides(
                 AutoConfig.from_pretrained(model_name_or_path), attention_dropout)
-            self.model = AutoModelForQuestionAnswering.from_pretrained(model_name_or_path, **overrides)
+            self.model = load_pretrained(model_name_or_path, **overrides)
             self.hparams.hf_config = self.model.config.to_dict()
         else:
             config = AutoConfig.for_model(**hf_config)
@@ -47,11 +48,7 @@ class QAModule(pl.LightningModule):
 
     # ---- training ------------------------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
-        loss = self(batch).loss
-        self.log("train_loss", loss, prog_bar=True)
-        # a CPU tensor: logging a Python float would copy it to the GPU and block every step
-        self.log("lr", torch.tensor(self.lr_schedulers().get_last_lr()[0]))
-        return loss
+        return self(batch).loss  # korsquad.progress.TrainingLog logs the loss of the window and the lr
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -73,6 +70,25 @@ class QAModule(pl.LightningModule):
         rows = [slice(o, o + n) for o, n in zip(offsets, lengths)]
         return (batch["feature_index"].cpu().numpy(), [start[i, r] for i, r in enumerate(rows)],
                 [end[i, r] for i, r in enumerate(rows)])
+
+
+def load_pretrained(model_name_or_path, **overrides):
+    """AutoModelForQuestionAnswering.from_pretrained without transformers' "newly initialized" warning for the QA
+    head, which fine-tuning always starts fresh; weights of the encoder missing from the checkpoint still warn."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model, info = AutoModelForQuestionAnswering.from_pretrained(model_name_or_path, output_loading_info=True,
+                                                                    **overrides)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    encoder = [key for key in info["missing_keys"] if key.startswith(f"{model.base_model_prefix}.")]
+    if encoder:
+        warnings.warn(f"{model_name_or_path}: {len(encoder)} encoder weights are not in the checkpoint and start "
+                      f"random (e.g. {', '.join(encoder[:3])}): is it the pre-trained model you meant?", stacklevel=2)
+    return model
 
 
 def attention_dropout_overrides(config, attention_dropout):

@@ -13,9 +13,9 @@ data sheets; bf16/fp16 for the mixed precisions, TF32 or FP32 for 32-bit dependi
 torch.get_float32_matmul_precision()); `--peak_tflops` overrides it. Nothing is logged for MFU on CPU, or on a GPU
 the table does not know without `--peak_tflops`.
 
-Overhead: the monitor adds no device synchronization to training steps. Each step it queues one reduction (the
-attention mask's row sums: real tokens per sequence) and keeps the result on the device; every N optimizer steps it
-reads the window's counts back once (which waits for the queued work, so the window's wall time is exact) and logs.
+Overhead: the window adds no device synchronization to training steps. Each step it queues one reduction (the
+attention mask's row sums: real tokens per sequence) and keeps the result on the device; at each logging point it
+reads the window's counts back once (which waits for the queued work, so the window's wall time is exact).
 """
 
 import re
@@ -97,22 +97,18 @@ def training_flops(non_embedding, layers, hidden, tokens, squared_lengths):
     return 6 * non_embedding * tokens + 12 * layers * hidden * squared_lengths
 
 
-class ThroughputMonitor(pl.Callback):
-    """Logs samples_per_sec, tokens_per_sec (real tokens, all processes together) and, on GPU, mfu every
-    `log_every_n_steps` optimizer steps (default: the Trainer's log_every_n_steps). Validation time is left out."""
+class ThroughputWindow:
+    """samples/s, tokens/s (real tokens, all processes together) and, on GPU, mfu of the training steps since the
+    last `take`, validation time left out. korsquad.progress.TrainingLog feeds it every batch and takes it at each
+    logging point."""
 
-    def __init__(self, log_every_n_steps=None, peak_tflops=None):
-        super().__init__()
-        self.log_every_n_steps = log_every_n_steps
+    def __init__(self, peak_tflops=None):
         self.peak_tflops_override = peak_tflops
         self.peak_flops = None  # of all processes together; None: no MFU
         self.model_shape = None  # (non-embedding parameters, layers, hidden)
-        self._logged_step = None
-        self._reset_window(None)
+        self.reset(None)
 
-    def setup(self, trainer, pl_module, stage):
-        if stage != "fit":
-            return
+    def setup(self, trainer, pl_module):
         model = getattr(pl_module, "model", pl_module)
         self.model_shape = (non_embedding_parameters(model), *layers_and_hidden(model.config))
         self.peak_flops = self._peak_flops(trainer)
@@ -132,51 +128,41 @@ class ThroughputMonitor(pl.Callback):
                 return None
         return peak * 1e12 * trainer.world_size
 
-    # ---- window bookkeeping --------------------------------------------------------------------------------
-    def _reset_window(self, now):
+    def reset(self, now):
         self._window_start = now
         self._samples = 0
         self._lengths = []  # per step: real tokens per sequence, still on the device
         self._paused_at = None
 
-    def on_train_start(self, trainer, pl_module):
-        self._reset_window(None)  # a Trainer fitted again starts afresh
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+    def add(self, batch):
+        """One training batch, after its step; the window's clock starts with its first batch."""
         if self._window_start is None:
             self._window_start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         mask = batch["attention_mask"]
         self._samples += mask.shape[0]
         self._lengths.append(mask.sum(dim=1))
-        every = self.log_every_n_steps or trainer.log_every_n_steps
-        step = trainer.global_step
-        if step > 0 and step % every == 0 and step != self._logged_step:
-            self._logged_step = step
-            self._log(trainer, step)
 
-    def on_validation_start(self, trainer, pl_module):
-        if trainer.state.fn == "fit" and self._window_start is not None:
+    def pause(self):
+        if self._window_start is not None:
             self._paused_at = time.perf_counter()
 
-    def on_validation_end(self, trainer, pl_module):
+    def resume(self):
         if self._paused_at is not None:
             self._window_start += time.perf_counter() - self._paused_at
             self._paused_at = None
 
-    def _log(self, trainer, step):
+    def take(self, strategy):
+        """The window's scalars (every process calls it at the same step: it reduces), and a new window."""
         lengths = torch.cat(self._lengths)
         counts = torch.stack([lengths.new_tensor(self._samples), lengths.sum(), (lengths * lengths).sum()])
-        samples, tokens, squared = trainer.strategy.reduce(counts, reduce_op="sum").tolist()  # waits for the GPU
+        samples, tokens, squared = strategy.reduce(counts, reduce_op="sum").tolist()  # waits for the GPU
         now = time.perf_counter()
         elapsed = now - self._window_start
-        self._reset_window(now)
+        self.reset(now)
         metrics = {"samples_per_sec": samples / elapsed, "tokens_per_sec": tokens / elapsed}
         if self.peak_flops is not None:
             metrics["mfu"] = training_flops(*self.model_shape, tokens, squared) / elapsed / self.peak_flops
-        for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=step)
+        return metrics
 
 
 class TokenCounter(pl.Callback):

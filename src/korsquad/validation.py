@@ -17,6 +17,7 @@ import torch.distributed as dist
 from . import postprocess
 from .batching import PADDING_FEATURE
 from .evaluate import evaluate_predictions, gold_answers
+from .loggers import log_best_score
 
 
 def assemble_logits(features, batches):
@@ -137,6 +138,8 @@ class ValidationCallback(pl.Callback):
             # Lightning would log these at the step count before this step's increment: name the step itself
             for logger in trainer.loggers if trainer.is_global_zero else ():
                 logger.log_metrics(scores, step=trainer.global_step)
+            if trainer.is_global_zero and self.best["score"] is not None:
+                log_best_score(trainer.loggers, self.best["score"], trainer.global_step)
 
     def _evaluate(self, trainer, gathered):
         examples, features = trainer.datamodule.eval_data()
@@ -163,7 +166,7 @@ def save_best_checkpoint(trainer, folder, metric, best):
     """Every process takes part (saving is a collective); process 0 moves the file into place, then points the
     record at it, so the record never names weights of another run or a half-written file."""
     tmp, best_file = folder.checkpoints_dir / ".best.ckpt.tmp", folder.best_checkpoint_file
-    trainer.save_checkpoint(tmp)
+    trainer.save_checkpoint(tmp, weights_only=False)
 
     def move_into_place():
         if best_file.is_dir():  # DeepSpeed saves a folder of shards, which os.replace cannot put over another
