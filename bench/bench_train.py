@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Framework overhead of training: QAModule's training step driven by the Lightning Trainer (configured as
-run_qa.py configures it: TensorBoard logger, throughput monitor, progress bar, gradient clipping) against a bare
-PyTorch loop doing the same work (forward, backward, clipping, AdamW, learning-rate schedule), with the same model
-weights, the same batches and the same precision.
+run_qa.py configures it: TensorBoard logger, training log (loss window, throughput), progress, gradient clipping)
+against a bare PyTorch loop doing the same work (forward, backward, clipping, AdamW, learning-rate schedule), with
+the same model weights, the same batches and the same precision.
 
 Runs alternate (bare, toolkit, toolkit, bare, ...) so that a machine getting slower or faster over time weighs on
 both alike; the first `--warmup` steps of each run are not timed. overhead_pct = toolkit time / bare time - 1, each
@@ -32,6 +32,7 @@ from korsquad import optim, throughput
 from korsquad.cli import make_trainer
 from korsquad.config import resolve
 from korsquad.model import QAModule
+from korsquad.progress import TrainingLog
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -154,7 +155,7 @@ def run_toolkit(template, batches, device, precision, warmup, compile_options=No
                 capture=None, extra_flags=()):
     """(wall, CPU) seconds for the steps after `warmup` of Trainer.fit on a QAModule holding a copy of `template`,
     with the Trainer run_qa.py builds (korsquad.cli.make_trainer: progress bar, clipping, precision) plus its
-    TensorBoard logger and throughput monitor; `capture` (a MetricsCapture) receives what is logged."""
+    TensorBoard logger and training log; `capture` (a MetricsCapture) receives what is logged."""
     config = toolkit_config(device, precision, len(batches), logging_steps, extra_flags)
     module = QAModule("bench", learning_rate=config.learning_rate, adam_epsilon=config.adam_epsilon,
                       weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
@@ -165,7 +166,7 @@ def run_toolkit(template, batches, device, precision, warmup, compile_options=No
         throughput.compile_model(module, **compile_options)
     clock = StepClock(warmup, device)
     with tempfile.TemporaryDirectory() as folder:
-        trainer = make_trainer(config, callbacks=[throughput.ThroughputMonitor(), clock],
+        trainer = make_trainer(config, callbacks=[TrainingLog(config.logging_steps), clock],
                                logger=[TensorBoardLogger(folder, name="logs"), *([capture] if capture else [])],
                                model=module.model)
         trainer.fit(module, train_dataloaders=batch_loader(batches))

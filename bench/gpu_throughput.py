@@ -151,7 +151,7 @@ def main(argv=None):
 
 
 def monitor_summary(logged, warmup):
-    """Mean of what ThroughputMonitor logged after the warm-up window of each run: a check on the GPU that the
+    """Mean of what TrainingLog logged after the warm-up window of each run: a check on the GPU that the
     TensorBoard scalars (and the peak it looked up from the GPU's name) agree with the benchmark's own timing."""
     windows = [m for step, m in logged if "samples_per_sec" in m and step > warmup]
     return {key: round(sum(m[key] for m in windows) / len(windows), 4) if windows and key in windows[0] else None

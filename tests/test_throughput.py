@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from korsquad import throughput
-from korsquad.throughput import (ThroughputMonitor, compile_model, lookup_peak_tflops, non_embedding_parameters,
+from korsquad.progress import TrainingLog
+from korsquad.throughput import (ThroughputWindow, compile_model, lookup_peak_tflops, non_embedding_parameters,
                                  number_format, training_flops)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,15 +79,15 @@ def fake_trainer(device, precision="bf16-mixed", world=1):
 
 def test_peak_of_all_processes_from_the_gpu_name(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100 80GB HBM3")
-    assert ThroughputMonitor()._peak_flops(fake_trainer("cuda", world=2)) == pytest.approx(2 * 989.4e12)
-    assert ThroughputMonitor(peak_tflops=100)._peak_flops(fake_trainer("cuda")) == pytest.approx(100e12)
-    assert ThroughputMonitor(peak_tflops=100)._peak_flops(fake_trainer("cpu")) is None
+    assert ThroughputWindow()._peak_flops(fake_trainer("cuda", world=2)) == pytest.approx(2 * 989.4e12)
+    assert ThroughputWindow(peak_tflops=100)._peak_flops(fake_trainer("cuda")) == pytest.approx(100e12)
+    assert ThroughputWindow(peak_tflops=100)._peak_flops(fake_trainer("cpu")) is None
 
 
 def test_unknown_gpu_warns_and_logs_no_mfu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Mystery Accelerator 9000")
     with pytest.warns(UserWarning, match="--peak_tflops"):
-        assert ThroughputMonitor()._peak_flops(fake_trainer("cuda")) is None
+        assert ThroughputWindow()._peak_flops(fake_trainer("cuda")) is None
 
 
 def padded_batches(n_batches, batch_size=4, width=24, seed=0):
@@ -128,7 +129,7 @@ def fit_and_read_scalars(tmp_path, monitor, batches):
 
 def test_throughput_scalars_in_tensorboard_after_a_cpu_run(tmp_path):
     batches, lengths = padded_batches(6)
-    scalars = fit_and_read_scalars(tmp_path, ThroughputMonitor(log_every_n_steps=2), batches)
+    scalars = fit_and_read_scalars(tmp_path, TrainingLog(2), batches)
     assert [step for step, _ in scalars["samples_per_sec"]] == [2, 4, 6]
     assert "mfu" not in scalars  # CPU: no peak to compare with
     for (step, samples), (_, tokens) in zip(scalars["samples_per_sec"], scalars["tokens_per_sec"]):
@@ -136,14 +137,15 @@ def test_throughput_scalars_in_tensorboard_after_a_cpu_run(tmp_path):
         assert samples > 0
         # real tokens per sequence, not the padded width of 24
         assert tokens / samples == pytest.approx(window.mean(), rel=1e-5)
-    assert "train_loss" in scalars  # the module's own logging is untouched
+    # the loss and learning rate of the same logging points
+    assert [step for step, _ in scalars["train_loss"]] == [step for step, _ in scalars["lr"]] == [2, 4, 6]
 
 
 def test_mfu_is_model_flops_of_real_tokens_over_the_peak(tmp_path, monkeypatch):
     peak = 1e9
-    monkeypatch.setattr(ThroughputMonitor, "_peak_flops", lambda self, trainer: peak)
+    monkeypatch.setattr(ThroughputWindow, "_peak_flops", lambda self, trainer: peak)
     batches, lengths = padded_batches(4)
-    scalars = fit_and_read_scalars(tmp_path, ThroughputMonitor(log_every_n_steps=4), batches)
+    scalars = fit_and_read_scalars(tmp_path, TrainingLog(4), batches)
     (step, mfu), = scalars["mfu"]
     (_, samples_per_sec), = scalars["samples_per_sec"]
     model = tiny_module().model
@@ -199,7 +201,7 @@ def test_validation_time_is_left_out_of_the_throughput(tmp_path, monkeypatch):
             pass
 
     batches, _ = padded_batches(2)
-    monitor = ThroughputMonitor(log_every_n_steps=4)
+    monitor = TrainingLog(4)
     logged = []
     trainer = pl.Trainer(accelerator="cpu", max_epochs=2, logger=TensorBoardLogger(str(tmp_path)),
                          callbacks=[Clock(), monitor], log_every_n_steps=1, enable_checkpointing=False,

@@ -106,6 +106,9 @@ class TrainingLog(pl.Callback):
         self._first_step = trainer.global_step  # after --resume, the steps this process trains
         self._validation_seconds = 0.0
 
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.throughput.start()
+
     def on_before_optimizer_step(self, trainer, pl_module, optimizer):
         # by on_train_batch_end Lightning has stepped the schedule to the next step's rate
         self._step_lr = optimizer.param_groups[0]["lr"]

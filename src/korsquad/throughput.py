@@ -134,10 +134,13 @@ class ThroughputWindow:
         self._lengths = []  # per step: real tokens per sequence, still on the device
         self._paused_at = None
 
-    def add(self, batch):
-        """One training batch, after its step; the window's clock starts with its first batch."""
+    def start(self):
+        """Before a training batch: the window's clock starts with its first batch."""
         if self._window_start is None:
             self._window_start = time.perf_counter()
+
+    def add(self, batch):
+        """One training batch, after its step."""
         mask = batch["attention_mask"]
         self._samples += mask.shape[0]
         self._lengths.append(mask.sum(dim=1))
