@@ -24,9 +24,12 @@ def test_logger_names_are_checked_by_the_config(tiny_bert):
     assert resolve(base).logger == "tensorboard"
     assert logger_names(resolve([*base, "--logger", "csv, tensorboard,csv"]).logger) == ["csv", "tensorboard"]
     assert check_logger_names("tensorboard,csv,wandb,mlflow") is None
-    with pytest.raises(UsageError, match=r"^--logger must be comma-separated names from tensorboard, csv, wandb, "
-                                         r"mlflow \('neptune' unknown\), not tensorboard,neptune$"):
+    assert logger_names(resolve([*base, "--logger", "none"]).logger) == []
+    with pytest.raises(UsageError, match=r"^--logger must be none or comma-separated names from tensorboard, csv, "
+                                         r"wandb, mlflow \('neptune' unknown\), not tensorboard,neptune$"):
         resolve([*base, "--logger", "tensorboard,neptune"])
+    with pytest.raises(UsageError, match=r"^--logger must be none alone \(no logger\) or names of loggers, not csv,none$"):
+        resolve([*base, "--logger", "csv,none"])
     with pytest.raises(UsageError, match="^--logger must be"):
         resolve([*base, "--logger", " , "])
 

@@ -37,6 +37,8 @@ def check_logger_names(value):
     names = [name.strip() for name in value.split(",") if name.strip()]
     if names == [NO_LOGGER]:
         return None
+    if NO_LOGGER in names:
+        return f"must be {NO_LOGGER} alone (no logger) or names of loggers"
     unknown = [name for name in names if name not in LOGGERS]
     if unknown or not names:
         return (f"must be {NO_LOGGER} or comma-separated names from {', '.join(LOGGERS)}"
