@@ -28,7 +28,8 @@ def test_logger_names_are_checked_by_the_config(tiny_bert):
     with pytest.raises(UsageError, match=r"^--logger must be none or comma-separated names from tensorboard, csv, "
                                          r"wandb, mlflow \('neptune' unknown\), not tensorboard,neptune$"):
         resolve([*base, "--logger", "tensorboard,neptune"])
-    with pytest.raises(UsageError, match=r"^--logger must be none alone \(no logger\) or names of loggers, not csv,none$"):
+    with pytest.raises(UsageError, match=r"^--logger must be none alone \(no logger\) or names of loggers, "
+                                         r"not csv,none$"):
         resolve([*base, "--logger", "csv,none"])
     with pytest.raises(UsageError, match="^--logger must be"):
         resolve([*base, "--logger", " , "])
