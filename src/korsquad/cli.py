@@ -29,10 +29,9 @@ def main(argv=None):
 
     from . import logs
     from .features import check_parameters, pair_layout
-
-    logs.configure(config.log_level)
     from .tokenization import load_tokenizer
 
+    logs.configure(config.log_level)
     record = RunRecord(config)
     pl.seed_everything(config.seed, workers=True, verbose=False)
     tokenizer = load_tokenizer(config.model_type, tokenizer_source(config))
