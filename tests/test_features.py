@@ -421,7 +421,7 @@ def test_audit_command_runs_as_a_module():
                             capture_output=True, text=True, timeout=120,
                             env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
-        "error: unrecognized arguments: --no_such_flag"]
+        "error: unknown flag --no_such_flag; see --help"]
 
 
 # --- parameters and the FeatureSet container ----------------------------------------------------------------
