@@ -37,6 +37,7 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 
 from korsquad.batching import FeatureBatcher  # noqa: E402
 from korsquad.datamodule import QADataModule  # noqa: E402
+from korsquad.settings import DecodingSettings, WindowSettings  # noqa: E402
 from korsquad.datasets import get_spec  # noqa: E402
 from korsquad.model import QAModule  # noqa: E402
 from korsquad.runfolder import RunFolder  # noqa: E402
@@ -67,8 +68,8 @@ def data_module(args, tokenizer, data_dir, with_token_type_ids):
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(args.data_file, target)
     dm = QADataModule(spec, tokenizer, train=False, eval_split="dev", data_dir=data_dir,
-                      max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
-                      max_query_length=args.max_query_length, batch_size=args.eval_batch_size,
+                      window=WindowSettings(max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
+                                            max_query_length=args.max_query_length), batch_size=args.eval_batch_size,
                       eval_batch_size=args.eval_batch_size, seed=0, negative_window_ratio=1.0,
                       max_eval_samples=args.max_questions, with_token_type_ids=with_token_type_ids)
     dm.prepare_data()
@@ -101,7 +102,8 @@ class ServingLoader(pl.LightningDataModule):
 def evaluate(module, spec, dm, loader, output_dir):
     """(seconds, predictions, metrics) of one Trainer.validate through the toolkit's Evaluator."""
     folder = RunFolder(output_dir)
-    evaluator = Evaluator(spec, n_best_size=20, max_answer_length=30, null_score_diff_threshold=0.0, labeled=True)
+    evaluator = Evaluator(spec, DecodingSettings(n_best_size=20, max_answer_length=30, null_score_diff_threshold=0.0),
+                          labeled=True)
     callback = ValidationCallback(evaluator, folder, "eval", write_files=True, keep_best=False, log_scores=False)
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, default_root_dir=output_dir,

@@ -58,12 +58,13 @@ def _build(data, fast):
 
     from korsquad.datasets import get_spec
     from korsquad.features import build_features
+    from korsquad.settings import WindowSettings
     from korsquad.readers import read_examples
 
     tokenizer = (BertTokenizerFast if fast else BertTokenizer)(_vocab(), do_lower_case=True)
     examples = read_examples(data, get_spec("squad_v1.1"))
     start = time.perf_counter()
-    features = build_features(examples, tokenizer, training=False, **PARAMS)
+    features = build_features(examples, tokenizer, WindowSettings(**PARAMS), training=False)
     return features, time.perf_counter() - start, len(examples)
 
 

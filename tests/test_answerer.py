@@ -66,12 +66,12 @@ def squad_v1_run(tiny_bert, tmp_path_factory):
 def test_run_folder_answers_like_its_dev_evaluation(squad_v1_run):
     records = dev_records(FIXTURES / "squad_v1_tiny.json", "squad_v1.1")
     qa = QuestionAnswerer(squad_v1_run, device="cpu")
-    assert {k: qa.settings[k] for k in WINDOW} == WINDOW and qa.batch_size == 16  # the run's eval_batch_size
+    assert qa.window.as_dict() == WINDOW and qa.batch_size == 16  # the run's eval_batch_size
     check_against_evaluation(qa.batch(records), squad_v1_run, records)
 
     # the best_model/ folder itself takes its settings from the run folder above it
     direct = QuestionAnswerer(squad_v1_run / "best_model", device="cpu")
-    assert direct.settings == qa.settings and direct.data_name == "squad_v1.1"
+    assert (direct.window, direct.decoding) == (qa.window, qa.decoding) and direct.data_name == "squad_v1.1"
     one = records[5]
     single = direct(one["question"], one["context"])
     assert single == dict(qa.batch([one])[0], id=None)
@@ -101,7 +101,7 @@ def test_unanswerable_questions_get_empty_answers(tiny_bert, tmp_path):
     run_dir = train(tmp_path, "squad_v2.0", fixture, tiny_bert)
     records = dev_records(fixture, "squad_v2.0")
     qa = QuestionAnswerer(run_dir, device="cpu")
-    assert qa.settings["null_score_diff_threshold"] == 0.0
+    assert qa.decoding.null_score_diff_threshold == 0.0
     check_against_evaluation(qa.batch(records), run_dir, records)
 
     # a threshold that splits the questions: evaluate with it, then answer with it
@@ -140,14 +140,14 @@ def test_kobert_run_loads_with_its_tokenizer(tmp_path):
     # a bare best_model/ elsewhere: KoBertTokenizer found from its tokenizer_config.json, settings passed
     bare = shutil.copytree(run_dir / "best_model", tmp_path / "bare")
     alone = QuestionAnswerer(bare, data_name="korquad_v1.0", device="cpu", batch_size=16, **WINDOW)
-    assert alone.model_type == "kobert" and alone.settings["max_answer_length"] == 30  # registry default
+    assert alone.model_type == "kobert" and alone.decoding.max_answer_length == 30  # registry default
     assert alone.batch(records) == answers
 
 
 def test_html_contexts_answer_with_spans_of_the_html(tiny_bert):
     records = dev_records(FIXTURES / "korquad2_tiny.json", "korquad_v2.1")
     qa = QuestionAnswerer(tiny_bert, data_name="korquad_v2.1", device="cpu", **WINDOW)
-    assert qa.settings["max_answer_length"] == 256 and qa.run_folder is None
+    assert qa.decoding.max_answer_length == 256 and qa.run_folder is None
     for answer, record in zip(qa.batch(records), records):
         assert answer["answer"] and record["context"][answer["char_start"]:answer["char_end"]] == answer["answer"]
         assert 0 < answer["score"] <= 1

@@ -5,9 +5,12 @@ import json
 
 import pytest
 
+from korsquad.checkpoints import SETTINGS_KEY
 from korsquad.config import OPTIONS, build_parser, read_config_file, resolve
 from korsquad.datasets import REGISTRY
 from korsquad.errors import UsageError
+from korsquad.runfolder import RunFolder
+from korsquad.settings import WindowSettings
 
 BASE = ["--model_type", "bert", "--model_name_or_path", "some/model", "--data_name", "squad_v1.1"]
 
@@ -15,7 +18,7 @@ BASE = ["--model_type", "bert", "--model_name_or_path", "some/model", "--data_na
 def test_registry_defaults_fill_unset_settings():
     config = resolve([*BASE, "--do_train"])
     spec = REGISTRY["squad_v1.1"]
-    assert config.max_seq_length == spec.defaults["max_seq_length"] == 384
+    assert config.window.max_seq_length == spec.defaults["max_seq_length"] == 384
     assert config.weight_decay == spec.defaults["weight_decay"]
     assert config.adam_epsilon == 1e-8 and config.batch_size == 16 and config.eval_batch_size == 32
     assert config.run_name == "some-model" and config.world_size == 1
@@ -99,28 +102,57 @@ def test_every_option_is_a_flag():
     assert all(f"--{option.name}" in text for option in OPTIONS)
 
 
+def fake_best_checkpoint(folder, settings=None):
+    """A run folder's best checkpoint holding only what settings are read from (no weights)."""
+    import torch
+
+    folder.checkpoints_dir.mkdir(parents=True)
+    torch.save({"global_step": 3} if settings is None else {"global_step": 3, SETTINGS_KEY: settings},
+               folder.best_checkpoint_file)
+    folder.record_best(folder.best_checkpoint_file, "f1", 1.0, 0, 3)
+    return folder.best_checkpoint_file
+
+
 def test_evaluation_inherits_the_training_settings(tmp_path, capsys):
     trained = resolve([*BASE, "--do_train", "--output_dir", str(tmp_path), "--max_seq_length", "256",
                        "--doc_stride", "64", "--n_best_size", "5"])
     folder = trained.folder
-    folder.root.mkdir(parents=True)
+    fake_best_checkpoint(folder)  # saved before checkpoints carried settings: its run.json's are taken
     folder.run_json.write_text(json.dumps({"config": trained.record(), "status": "finished"}))
     evaluation = resolve(["--model_name_or_path", "some/model", "--data_name", "squad_v1.1", "--do_eval",
                           "--output_dir", str(tmp_path)])
-    assert (evaluation.model_type, evaluation.max_seq_length, evaluation.doc_stride, evaluation.n_best_size) == \
-           ("bert", 256, 64, 5)
+    assert (evaluation.model_type, evaluation.window, evaluation.decoding.n_best_size) == \
+           ("bert", WindowSettings(256, 64, 64), 5)
     assert evaluation.inherited_from == str(folder.run_json)
     assert capsys.readouterr().err == ""
     differing = resolve(["--model_name_or_path", "some/model", "--data_name", "squad_v1.1", "--do_eval",
                          "--output_dir", str(tmp_path), "--max_seq_length", "384", "--doc_stride", "64"])
-    assert differing.max_seq_length == 384
+    assert differing.window.max_seq_length == 384
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == [f"note: settings differ from the training's ({folder.run_json}): max_seq_length 384 "
                      "(trained with 256)"]
 
 
+def test_a_checkpoint_brings_its_own_settings_whatever_the_run_name(tmp_path, capsys):
+    trained = resolve([*BASE, "--do_train", "--output_dir", str(tmp_path / "a"), "--max_seq_length", "128",
+                       "--doc_stride", "32", "--max_answer_length", "7"])
+    checkpoint = fake_best_checkpoint(trained.folder, trained.record())
+    elsewhere = resolve(["--data_name", "squad_v1.1", "--do_eval", "--checkpoint", str(checkpoint),
+                         "--run_name", "other", "--output_dir", str(tmp_path / "b")])
+    assert (elsewhere.window, elsewhere.decoding.max_answer_length) == (trained.window, 7)
+    assert elsewhere.model_name_or_path == "some/model" and elsewhere.model_type == "bert"
+    assert elsewhere.inherited_from == str(checkpoint) and capsys.readouterr().err == ""
+    # the run folder itself, given as --checkpoint, is the same model
+    assert resolve(["--data_name", "squad_v1.1", "--do_eval", "--checkpoint", str(trained.folder.root)]).window == \
+           trained.window
+
+
 def test_evaluation_without_a_training_record_needs_the_model_type(tmp_path):
+    checkpoint = fake_best_checkpoint(RunFolder(tmp_path / "bare"))
     with pytest.raises(UsageError, match="--model_type is required"):
+        resolve(["--model_name_or_path", "m", "--data_name", "squad_v1.1", "--do_eval", "--checkpoint",
+                 str(checkpoint)])
+    with pytest.raises(UsageError, match="no trained checkpoint"):
         resolve(["--model_name_or_path", "m", "--data_name", "squad_v1.1", "--do_eval", "--output_dir",
                  str(tmp_path)])
 

@@ -118,6 +118,7 @@ def test_the_data_module_pads_to_its_multiple():
     import numpy as np
 
     from korsquad.datamodule import QADataModule
+    from korsquad.settings import WindowSettings
 
     lengths = [40, 33]
     features = SimpleNamespace(row_splits=np.array([0, 40, 73]), input_ids=np.arange(73, dtype=np.int32) + 5,
@@ -126,8 +127,8 @@ def test_the_data_module_pads_to_its_multiple():
     tokenizer = SimpleNamespace(pad_token_id=0, pad_token_type_id=0, padding_side="right")
 
     def width(**kwargs):
-        dm = QADataModule(None, tokenizer, train=True, eval_split="dev", data_dir=".", max_seq_length=384,
-                          doc_stride=128, max_query_length=64, batch_size=2, eval_batch_size=2, seed=0,
+        dm = QADataModule(None, tokenizer, train=True, eval_split="dev", data_dir=".",
+                          window=WindowSettings(max_seq_length=384, doc_stride=128, max_query_length=64), batch_size=2, eval_batch_size=2, seed=0,
                           negative_window_ratio=1.0, **kwargs)
         batch = dm.batcher(features)([0, 1])
         assert batch["attention_mask"].sum(1).tolist() == lengths

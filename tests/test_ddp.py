@@ -134,10 +134,12 @@ def eval_module(tiny_bert, data_dir, max_eval_samples):
     from transformers import AutoTokenizer
 
     from korsquad.datamodule import QADataModule
+    from korsquad.settings import WindowSettings
     from korsquad.datasets import get_spec
 
     dm = QADataModule(get_spec("squad_v1.1"), AutoTokenizer.from_pretrained(str(tiny_bert)), train=False,
-                      eval_split="dev", data_dir=data_dir, max_seq_length=256, doc_stride=128, max_query_length=32,
+                      eval_split="dev", data_dir=data_dir,
+                      window=WindowSettings(max_seq_length=256, doc_stride=128, max_query_length=32),
                       batch_size=2, eval_batch_size=2, seed=42, negative_window_ratio=1.0,
                       max_eval_samples=max_eval_samples)
     dm.prepare_data()

@@ -19,10 +19,12 @@ from korsquad.errors import UsageError
 from korsquad.features import (FeatureSet, answer_token_span, build_features, max_context_owner, pair_layout,
                                window_starts)
 from korsquad.readers import Answer, Example, read_examples
+from korsquad.settings import WindowSettings
 from korsquad.tokenization import load_tokenizer, tokenize_with_offsets
 
-SQUAD = dict(max_seq_length=384, doc_stride=128, max_query_length=64)
-SMALL = dict(max_seq_length=64, doc_stride=16, max_query_length=16)  # many windows per fixture paragraph
+SQUAD = WindowSettings(max_seq_length=384, doc_stride=128, max_query_length=64)
+SMALL = WindowSettings(max_seq_length=64, doc_stride=16, max_query_length=16)  # many windows per fixture paragraph
+LONG = WindowSettings(max_seq_length=512, doc_stride=128, max_query_length=64)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +99,7 @@ def test_window_starts_cover_the_context_with_stride_apart_starts(n_tokens, max_
 
 
 def test_features_windows_follow_doc_stride_and_max_seq_length(fast, squad_tiny):
-    features = build_features(squad_tiny, fast, training=False, **SMALL)
+    features = build_features(squad_tiny, fast, SMALL, training=False)
     full = {ex.context: tokenize_with_offsets(fast, [ex.context])[0][0] for ex in squad_tiny}
     multi_window = 0
     for i, (lo, hi) in enumerate(feature_ranges(features, len(squad_tiny))):
@@ -116,7 +118,7 @@ def test_features_windows_follow_doc_stride_and_max_seq_length(fast, squad_tiny)
 
 
 def test_bert_layout_question_first_with_segments(fast, squad_tiny):
-    features = build_features(squad_tiny[:1], fast, training=False, **SMALL)
+    features = build_features(squad_tiny[:1], fast, SMALL, training=False)
     ids = features.input_ids[:features.row_splits[1]]
     types = features.token_type_ids[:features.row_splits[1]]
     question = fast(squad_tiny[0].question, add_special_tokens=False)["input_ids"]
@@ -128,14 +130,14 @@ def test_bert_layout_question_first_with_segments(fast, squad_tiny):
 
 
 def test_question_truncated_to_max_query_length(fast, squad_tiny):
-    features = build_features(squad_tiny[:1], fast, training=False, max_seq_length=64, doc_stride=16,
-                              max_query_length=3)
+    short_questions = WindowSettings(max_seq_length=64, doc_stride=16, max_query_length=3)
+    features = build_features(squad_tiny[:1], fast, short_questions, training=False)
     types = features.token_type_ids[:features.row_splits[1]]
     assert np.count_nonzero(types == 0) == 3 + 2  # CLS, 3 question tokens, SEP
 
 
 def test_max_context_flags_follow_the_bert_score(fast, squad_tiny):
-    features = build_features(squad_tiny, fast, training=False, **SMALL)
+    features = build_features(squad_tiny, fast, SMALL, training=False)
     for i, (lo, hi) in enumerate(feature_ranges(features, len(squad_tiny))):
         windows = []  # (start, length) per feature in context tokens
         owner_votes = {}
@@ -162,7 +164,7 @@ def test_max_context_owner_prefers_the_centred_window():
 
 
 def test_labels_point_at_the_answer_or_cls(fast, squad_tiny):
-    features = build_features(squad_tiny, fast, training=True, **SMALL)
+    features = build_features(squad_tiny, fast, SMALL, training=True)
     straddling = 0
     for f in range(len(features)):
         example = squad_tiny[features.example_index[f]]
@@ -183,7 +185,7 @@ def test_labels_point_at_the_answer_or_cls(fast, squad_tiny):
 
 
 def test_every_fixture_answer_is_labeled_in_some_window(fast, squad_tiny):
-    features = build_features(squad_tiny, fast, training=True, **SMALL)
+    features = build_features(squad_tiny, fast, SMALL, training=True)
     labeled = {features.example_index[f] for f in range(len(features)) if labeled_text(features, squad_tiny, f)}
     answerable = {i for i, ex in enumerate(squad_tiny) if not ex.is_impossible}
     assert labeled == answerable
@@ -204,7 +206,7 @@ def test_an_answer_inside_a_longer_token_is_labeled_with_that_token(bert_pair):
     context = "In 1817 he composed 7 polonaises for the piano."
     examples = [one_example(context, "7", context.index("1817") + 3)]  # as SQuAD's train set marks it
     for tokenizer in bert_pair:
-        features = build_features(examples, tokenizer, training=True, **SQUAD)
+        features = build_features(examples, tokenizer, SQUAD, training=True)
         assert the_label(features, examples) == (3, "1817")
 
 
@@ -217,7 +219,7 @@ def test_an_answer_glued_to_a_particle_is_labeled_at_its_place(tmp_path):
     tokenizer = train_kobert(tmp_path / "KoBERT_Glued", texts, 300, pieces=["대전이"])
     assert "대전이" in tokenizer.tokenize(context)
     examples = [one_example(context, "제2차 세계 대전", context.index("제2차"))]
-    features = build_features(examples, tokenizer, training=True, **SQUAD)
+    features = build_features(examples, tokenizer, SQUAD, training=True)
     assert the_label(features, examples) == (context.index("제2차"), "제2차 세계 대전이")
 
 
@@ -227,7 +229,7 @@ def test_fast_sentencepiece_labels_hold_the_answer_without_the_space_before_it(t
     texts = squad_contexts(FIXTURES / "squad_tiny.json") + squad_contexts(FIXTURES / "korquad_tiny.json")
     _, tokenizer = train_sentencepiece_pair(tmp_path, texts, "deberta-v2", 1000)
     for examples in (english, korean):
-        features = build_features(examples, tokenizer, training=True, **SQUAD)
+        features = build_features(examples, tokenizer, SQUAD, training=True)
         audit = features_module.audit_labels(examples, features)
         answerable = sum(not ex.is_impossible for ex in examples)
         assert audit["labeled"] == audit["covering_annotation"] == answerable
@@ -245,11 +247,11 @@ def test_answer_token_span_ignores_empty_marker_tokens():
 
 
 def test_negative_windows_sampled_with_a_seed_in_training_only(fast, squad_tiny):
-    everything = build_features(squad_tiny, fast, training=True, **SMALL)
-    positives = build_features(squad_tiny, fast, training=True, negative_window_ratio=0.0, **SMALL)
-    half = build_features(squad_tiny, fast, training=True, negative_window_ratio=0.5, seed=3, **SMALL)
-    again = build_features(squad_tiny, fast, training=True, negative_window_ratio=0.5, seed=3, **SMALL)
-    evaluation = build_features(squad_tiny, fast, training=False, negative_window_ratio=0.0, **SMALL)
+    everything = build_features(squad_tiny, fast, SMALL, training=True)
+    positives = build_features(squad_tiny, fast, SMALL, training=True, negative_window_ratio=0.0)
+    half = build_features(squad_tiny, fast, SMALL, training=True, negative_window_ratio=0.5, seed=3)
+    again = build_features(squad_tiny, fast, SMALL, training=True, negative_window_ratio=0.5, seed=3)
+    evaluation = build_features(squad_tiny, fast, SMALL, training=False, negative_window_ratio=0.0)
     n_positive = int(np.sum(everything.start_positions != everything.cls_index))
     assert len(positives) == n_positive and np.all(positives.start_positions != positives.cls_index)
     assert n_positive < len(half) < len(everything)
@@ -262,7 +264,7 @@ def test_each_context_is_tokenized_once(fast, squad_tiny, monkeypatch):
     original = features_module.tokenize_with_offsets
     monkeypatch.setattr(features_module, "tokenize_with_offsets", lambda tok, texts: calls.append(len(texts)) or
                         original(tok, texts))
-    build_features(squad_tiny, fast, training=False, **SQUAD)
+    build_features(squad_tiny, fast, SQUAD, training=False)
     assert calls == [len({ex.context for ex in squad_tiny})]
 
 
@@ -274,7 +276,7 @@ def test_roberta_style_layout_and_spans(tmp_path, squad_tiny):
     layout = pair_layout(fast)
     assert [p[0] for p in layout.parts] == ["special", "question", "special", "context", "special"]
     for tokenizer in (fast, slow):
-        features = build_features(squad_tiny, tokenizer, training=True, **SMALL)
+        features = build_features(squad_tiny, tokenizer, SMALL, training=True)
         ids = features.input_ids[:features.row_splits[1]]
         n_q = len(tokenizer(squad_tiny[0].question, add_special_tokens=False)["input_ids"])
         assert ids[0] == tokenizer.bos_token_id and features.cls_index[0] == 0
@@ -287,7 +289,7 @@ def test_roberta_style_layout_and_spans(tmp_path, squad_tiny):
 def test_xlnet_style_puts_context_first_and_cls_last(tmp_path, squad_tiny):
     tokenizer, _ = train_sentencepiece_pair(tmp_path, squad_contexts(FIXTURES / "squad_tiny.json"), "xlnet", 300)
     assert tokenizer.padding_side == "left"
-    features = build_features(squad_tiny, tokenizer, training=True, **SMALL)
+    features = build_features(squad_tiny, tokenizer, SMALL, training=True)
     for f in range(len(features)):
         lo, hi = features.row_splits[f], features.row_splits[f + 1]
         assert features.cls_index[f] == hi - lo - 1 and features.input_ids[hi - 1] == tokenizer.cls_token_id
@@ -300,8 +302,7 @@ def test_xlnet_style_puts_context_first_and_cls_last(tmp_path, squad_tiny):
 def test_html_contexts_map_spans_to_the_original_html(fast):
     spec = get_spec("korquad_v2.1")
     examples = read_examples(FIXTURES / "korquad2_tiny.json", spec, training=True)
-    features = build_features(examples, fast, training=True, max_seq_length=512, doc_stride=128,
-                              max_query_length=64, context_format="html")
+    features = build_features(examples, fast, LONG, training=True, context_format="html")
 
     def visible(text):
         return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", text)).split())
@@ -322,7 +323,7 @@ def test_html_contexts_map_spans_to_the_original_html(fast):
 def test_html_token_spans_take_whole_entities_but_not_text_that_only_looks_like_one(fast):
     context = "<p>AT&amp;T &foo; &lt;b&gt;</p>"
     examples = [one_example(context, "&foo;", context.index("&foo;"))]
-    features = build_features(examples, fast, training=True, context_format="html", **SQUAD)
+    features = build_features(examples, fast, SQUAD, training=True, context_format="html")
     part = context_part(features, 0)
     spans = [context[s:e] for s, e in zip(features.char_start[part], features.char_end[part])]
     assert spans == ["AT", "&amp;", "T", "&", "foo", ";", "&lt;", "b", "&gt;"]  # &foo; names nothing: it is text
@@ -343,7 +344,8 @@ def test_audit_counts_labels_and_why_others_have_none(fast):
         one_example(context, "Calder", -1, "not-found"),  # as evaluation data keeps an answer it cannot find
         one_example("a \x07 b", "\x07", 2, "dropped"),  # BERT deletes control characters
     ]
-    features = build_features(examples, fast, training=True, max_seq_length=24, doc_stride=4, max_query_length=8)
+    features = build_features(examples, fast, WindowSettings(max_seq_length=24, doc_stride=4, max_query_length=8),
+                              training=True)
     assert features_module.audit_labels(examples, features) == {
         "questions": 6, "labeled": 1, "covering_annotation": 1, "exact_text": 1,
         "unlabeled": {"unanswerable": 1, "answer_not_in_context": 1, "empty_answer": 1,
@@ -351,7 +353,7 @@ def test_audit_counts_labels_and_why_others_have_none(fast):
 
 
 def test_audit_sees_labels_moved_off_their_annotation_or_missing(fast, squad_tiny):
-    features = build_features(squad_tiny, fast, training=True, **SQUAD)
+    features = build_features(squad_tiny, fast, SQUAD, training=True)
     honest = features_module.audit_labels(squad_tiny, features)
     answerable = sum(not ex.is_impossible for ex in squad_tiny)
     assert honest["labeled"] == honest["covering_annotation"] == honest["exact_text"] == answerable
@@ -378,8 +380,7 @@ def labeled_windows_of(features, example):
 
 def test_audit_of_html_contexts_reads_the_annotation_the_reader_sees(fast):
     examples = read_examples(FIXTURES / "korquad2_tiny.json", get_spec("korquad_v2.1"), training=True)
-    features = build_features(examples, fast, training=True, max_seq_length=512, doc_stride=128,
-                              max_query_length=64, context_format="html")
+    features = build_features(examples, fast, LONG, training=True, context_format="html")
     audit = features_module.audit_labels(examples, features, "html")
     assert audit["labeled"] == audit["covering_annotation"] == audit["exact_text"] == len(examples)
 
@@ -435,11 +436,11 @@ def test_audit_command_runs_as_a_module():
 def test_bad_parameters_name_the_flag(squad_tiny, params, flag):
     pretrained = load_tokenizer("bert", str(minilm_path()))  # knows its 512 positions
     with pytest.raises(UsageError, match=re.escape(flag)):
-        build_features(squad_tiny, pretrained, training=True, **params)
+        build_features(squad_tiny, pretrained, WindowSettings(**params), training=True)
 
 
 def test_arrays_round_trip_without_pickle_and_corruption_is_detected(fast, squad_tiny):
-    features = build_features(squad_tiny, fast, training=True, **SMALL)
+    features = build_features(squad_tiny, fast, SMALL, training=True)
     buffer = io.BytesIO()
     np.savez(buffer, **features.arrays())
     buffer.seek(0)
@@ -456,14 +457,14 @@ def test_arrays_round_trip_without_pickle_and_corruption_is_detected(fast, squad
 
 
 def test_take_and_select_examples(fast, squad_tiny):
-    features = build_features(squad_tiny, fast, training=True, **SMALL)
+    features = build_features(squad_tiny, fast, SMALL, training=True)
     assert features.num_tokens == len(features.input_ids) == int(features.lengths.sum())
     picked = features.take([1, 4, 5])
     for j, f in enumerate([1, 4, 5]):
         a, b = picked.feature(j), features.feature(f)
         assert a["input_ids"].tolist() == b["input_ids"].tolist() and a["cls_index"] == b["cls_index"]
     middle = features.select_examples(5, 9)
-    alone = build_features(squad_tiny[5:9], fast, training=True, **SMALL)
+    alone = build_features(squad_tiny[5:9], fast, SMALL, training=True)
     for name, array in alone.arrays().items():
         assert np.array_equal(getattr(middle, name), array), name
 
@@ -474,7 +475,7 @@ def test_take_and_select_examples(fast, squad_tiny):
 @pytest.mark.parametrize("relative", ["squad_v1.1/train.sample.json", "squad_v1.1/xquad.en.json"])
 def test_recoverability_fast_minilm(fast, relative):
     examples = read_examples(shared_file(relative), get_spec("squad_v1.1"), training=True)
-    features = build_features(examples, fast, training=True, **SQUAD)
+    features = build_features(examples, fast, SQUAD, training=True)
     audit = features_module.audit_labels(examples, features)
     print(f"labels of {relative} (MiniLM fast): {audit}")
     # Every label covers its annotation; a few answers are part of a longer word ("7" in "1817") and keep it.
@@ -486,7 +487,7 @@ def test_a_label_never_leaves_its_annotation_for_another_occurrence(fast):
     """SQuAD marks "Tibet" inside "Sino-Tibetan"; the text also stands alone 467 characters later."""
     examples = [ex for ex in read_examples(shared_file("squad_v1.1/train.sample.json"), get_spec("squad_v1.1"),
                                            training=True) if ex.id == "56ccde7862d2951400fa64d9"]
-    features = build_features(examples, fast, training=True, **SQUAD)
+    features = build_features(examples, fast, SQUAD, training=True)
     (f,) = np.flatnonzero(features.start_positions != features.cls_index)
     start = features.char_start[features.row_splits[f] + features.start_positions[f]]
     assert examples[0].answers[0].start == start == 193  # "Tibetan" of "Sino-Tibetan"
@@ -495,8 +496,7 @@ def test_a_label_never_leaves_its_annotation_for_another_occurrence(fast):
 
 def test_recoverability_kobert_korquad(kobert):
     examples = read_examples(shared_file("korquad_v1.0/dev.json"), get_spec("korquad_v1.0"), training=True)
-    features = build_features(examples, kobert, training=True, max_seq_length=512, doc_stride=128,
-                              max_query_length=64)
+    features = build_features(examples, kobert, LONG, training=True)
     audit = features_module.audit_labels(examples, features)
     unknown = int(np.sum(features.input_ids == kobert.unk_token_id))
     print(f"labels of korquad_v1.0/dev.json (KoBertTokenizer, {kobert.vocab_size} pieces): {audit}; {unknown} "
@@ -511,8 +511,7 @@ def test_kobert_trained_on_the_sample_labels_every_answer_at_its_annotation(tmp_
     path = shared_file("korquad_v1.0/train.sample.json")
     tokenizer = train_kobert(tmp_path / "KoBERT_Sample", squad_contexts(path), 1500)
     examples = read_examples(path, get_spec("korquad_v1.0"), training=True)
-    features = build_features(examples, tokenizer, training=True, max_seq_length=512, doc_stride=128,
-                              max_query_length=64)
+    features = build_features(examples, tokenizer, LONG, training=True)
     audit = features_module.audit_labels(examples, features)
     print(f"labels of korquad_v1.0/train.sample.json (KoBertTokenizer trained on it): {audit}")
     assert audit["labeled"] == audit["covering_annotation"] == len(examples)
@@ -520,9 +519,9 @@ def test_kobert_trained_on_the_sample_labels_every_answer_at_its_annotation(tmp_
 
 
 def test_recoverability_on_shipped_fixtures(fast, kobert, squad_tiny):
-    assert recoverability(build_features(squad_tiny, fast, training=True, **SMALL), squad_tiny)[0] == 1.0
+    assert recoverability(build_features(squad_tiny, fast, SMALL, training=True), squad_tiny)[0] == 1.0
     korean = read_examples(FIXTURES / "korquad_tiny.json", get_spec("korquad_v1.0"), training=True)
-    rate, total = recoverability(build_features(korean, kobert, training=True, **SMALL), korean)
+    rate, total = recoverability(build_features(korean, kobert, SMALL, training=True), korean)
     print(f"recoverability korquad_tiny.json (KoBertTokenizer): {rate:.4%} of {total}")
     assert total >= len(korean) and rate >= 0.9
 
@@ -546,15 +545,15 @@ def test_fast_and_slow_wordpiece_agree_on_fixtures(bert_pair):
     for name, spec in (("squad_tiny.json", "squad_v2.0"), ("squad_v1_tiny.json", "squad_v1.1")):
         examples = read_examples(FIXTURES / name, get_spec(spec), training=True)
         for params in (SMALL, SQUAD):
-            assert _same_features(build_features(examples, slow, training=True, **params),
-                                  build_features(examples, fast, training=True, **params))
+            assert _same_features(build_features(examples, slow, params, training=True),
+                                  build_features(examples, fast, params, training=True))
 
 
 def test_fast_and_slow_wordpiece_agree_on_squad_dev(bert_pair):
     slow, fast = bert_pair
     examples = read_examples(shared_file("squad_v1.1/dev.json"), get_spec("squad_v1.1"))
-    slow_features = build_features(examples, slow, training=False, **SQUAD)
-    fast_features = build_features(examples, fast, training=False, **SQUAD)
+    slow_features = build_features(examples, slow, SQUAD, training=False)
+    fast_features = build_features(examples, fast, SQUAD, training=False)
     same = _identical_examples(slow_features, fast_features, len(examples))
     print(f"fast == slow features on squad_v1.1/dev.json: {same / len(examples):.4%} of {len(examples)} examples")
     assert same >= 0.99 * len(examples)

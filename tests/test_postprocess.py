@@ -231,6 +231,7 @@ def minilm_tokenizer():
 def test_matches_loop_implementation_on_real_features(data_name, path, minilm_tokenizer):
     from korsquad.datasets import get_spec
     from korsquad.features import build_features
+    from korsquad.settings import WindowSettings
     from korsquad.readers import read_examples
 
     if not (SHARED_DATA / path).exists():
@@ -238,8 +239,8 @@ def test_matches_loop_implementation_on_real_features(data_name, path, minilm_to
     spec = get_spec(data_name)
     examples = read_examples(SHARED_DATA / path, spec)[:80]
     # Short windows: many examples span several overlapping windows.
-    features = build_features(examples, minilm_tokenizer, max_seq_length=96, doc_stride=32, max_query_length=24,
-                              training=False, context_format=spec.context_format)
+    window = WindowSettings(max_seq_length=96, doc_stride=32, max_query_length=24)
+    features = build_features(examples, minilm_tokenizer, window, training=False, context_format=spec.context_format)
     assert np.bincount(features.example_index).max() > 1
     rng = np.random.default_rng(5)
     start_logits, end_logits = random_logits(rng, features)

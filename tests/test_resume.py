@@ -16,6 +16,7 @@ import torch
 from conftest import FIXTURES, ROOT, data_dir_with, run_cli
 
 from korsquad.datamodule import QADataModule, TrainLoader
+from korsquad.settings import WindowSettings
 from korsquad.features import FeatureSet
 from korsquad.sampling import ExactResume, GroupedBatchSampler, ShuffledBatchSampler, group_by_length_sampler
 
@@ -67,8 +68,8 @@ def fake_features(n, seed=0):
 
 def data_module(group_by_length, num_workers, n=26):
     tokenizer = SimpleNamespace(pad_token_id=0, pad_token_type_id=0, padding_side="right")
-    dm = QADataModule(None, tokenizer, train=True, eval_split="dev", data_dir=None, max_seq_length=16, doc_stride=8,
-                      max_query_length=4, batch_size=4, eval_batch_size=4, seed=11, negative_window_ratio=None,
+    dm = QADataModule(None, tokenizer, train=True, eval_split="dev", data_dir=None,
+                      window=WindowSettings(max_seq_length=16, doc_stride=8, max_query_length=4), batch_size=4, eval_batch_size=4, seed=11, negative_window_ratio=None,
                       num_workers=num_workers,
                       train_sampler_factory=group_by_length_sampler if group_by_length else None)
     dm.features = {"train": fake_features(n), "dev": fake_features(4)}  # setup() loads nothing more

@@ -35,15 +35,15 @@ import numpy as np
 from . import postprocess
 from .datasets import REGISTRY, get_spec
 from .errors import UsageError
+from .checkpoints import model_folder_settings
 from .features import build_features
-from .model_types import MODEL_TYPES
+from .model_types import MODEL_TYPES, infer_model_type
 from .readers import Example
 from .runfolder import RunFolder
+from .settings import INHERITED as SETTINGS
+from .settings import DecodingSettings, WindowSettings
 from .tokenization import load_tokenizer
 
-WINDOW_SETTINGS = ("max_seq_length", "doc_stride", "max_query_length")
-DECODING_SETTINGS = ("n_best_size", "max_answer_length", "null_score_diff_threshold")
-SETTINGS = WINDOW_SETTINGS + DECODING_SETTINGS
 DEFAULT_BATCH_SIZE = 32  # without a run.json to take eval_batch_size from
 DEFAULT_CHUNK_SIZE = 256  # questions windowed and decoded at once by `stream`
 AUTOCAST = {"bf16-mixed": "bfloat16", "16-mixed": "float16"}
@@ -63,7 +63,9 @@ class QuestionAnswerer:
     device:     "cpu", "cuda", "cuda:1", a torch.device, or "auto" (the first GPU when there is one).
     precision:  "32", "bf16-mixed" or "16-mixed" (autocast on a GPU, as Lightning evaluates). Default: the run's.
     **settings: overrides of max_seq_length, doc_stride, max_query_length, n_best_size, max_answer_length,
-                null_score_diff_threshold (which otherwise come from run.json, or the registry's defaults).
+                null_score_diff_threshold (which otherwise come from the training's settings: best_model/'s
+                training_settings.json or run.json; else the registry's defaults). They end up in two records,
+                `window` (settings.WindowSettings) and `decoding` (settings.DecodingSettings).
 
     Bad input (a missing folder, no settings, an impossible device or value) raises korsquad.errors.UsageError.
     """
@@ -75,7 +77,7 @@ class QuestionAnswerer:
             raise TypeError(f"QuestionAnswerer got unknown settings {', '.join(unknown)}; "
                             f"settings are {', '.join(SETTINGS)}")
         self.model_dir, self.run_folder = locate(model)
-        run_config = read_run_config(self.run_folder)
+        run_config = model_folder_settings(self.model_dir)[0] or read_run_config(self.run_folder)
         self.data_name = data_name or run_config.get("data_name")
         if self.data_name is None:
             raise UsageError(f"{model}: no run.json to take the settings from: pass data_name (one of "
@@ -84,7 +86,8 @@ class QuestionAnswerer:
         self.model_type = model_type or run_config.get("model_type") or infer_model_type(self.model_dir)
         if self.model_type not in MODEL_TYPES:
             raise UsageError(f"model_type {self.model_type!r} is unknown; choose one of {', '.join(MODEL_TYPES)}")
-        self.settings = resolve_settings(self.spec, run_config, settings)
+        self.window = WindowSettings.first_of(settings, run_config, self.spec.defaults)
+        self.decoding = DecodingSettings.first_of(settings, run_config, self.spec.defaults)
         if batch_size is None:
             batch_size = run_config.get("eval_batch_size") or DEFAULT_BATCH_SIZE
         self.batch_size = check_positive("batch_size", batch_size)
@@ -132,12 +135,12 @@ class QuestionAnswerer:
     def _answer(self, examples, ids):
         if not examples:
             return []
-        features = build_features(examples, self.tokenizer, training=False, context_format=self.spec.context_format,
-                                  **{name: self.settings[name] for name in WINDOW_SETTINGS})
+        features = build_features(examples, self.tokenizer, self.window, training=False,
+                                  context_format=self.spec.context_format)
         start, end = self.logits(features)
         with_null = self.spec.has_unanswerable
         decoded = postprocess.decode(features, examples, start, end, with_null=with_null,
-                                     **{name: self.settings[name] for name in DECODING_SETTINGS})
+                                     **self.decoding.as_dict())
         return [chosen_answer(record_id, decoded.predictions.get(example.id, ""), decoded.nbest.get(example.id, []),
                               with_null)
                 for record_id, example in zip(ids, examples)]
@@ -149,7 +152,7 @@ class QuestionAnswerer:
 
         from .batching import FeatureBatcher, length_sorted_shard
 
-        batcher = FeatureBatcher(features, self.tokenizer, self.with_token_type_ids, self.settings["max_seq_length"])
+        batcher = FeatureBatcher(features, self.tokenizer, self.with_token_type_ids, self.window.max_seq_length)
         keys = ["input_ids", "attention_mask"] + (["token_type_ids"] if self.with_token_type_ids else [])
         start = np.empty(features.num_tokens, dtype=np.float32)
         end = np.empty(features.num_tokens, dtype=np.float32)
@@ -205,47 +208,10 @@ def read_run_config(run_folder):
     return config
 
 
-def resolve_settings(spec, run_config, overrides):
-    """Window and decoding settings: the overrides, else the run's, else the data set's registry defaults."""
-    from .config import BY_NAME
-
-    settings = {}
-    for name in SETTINGS:
-        value = overrides.get(name, run_config.get(name))
-        settings[name] = spec.defaults[name] if value is None else value
-        option = BY_NAME[name]
-        if option.type is int and (not isinstance(settings[name], int) or isinstance(settings[name], bool)):
-            raise UsageError(f"{name} must be an integer, not {settings[name]!r}")
-        if option.type is float and not isinstance(settings[name], (int, float)):
-            raise UsageError(f"{name} must be a number, not {settings[name]!r}")
-        problem = option.check(settings[name]) if option.check else None
-        if problem:
-            raise UsageError(f"{name} {problem}, not {settings[name]}")
-    return settings
-
-
 def check_positive(name, value):
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise UsageError(f"{name} must be a positive integer, not {value!r}")
     return value
-
-
-# KoBertTokenizer's sentencepiece file (kobert_transformers' VOCAB_FILES_NAMES). A trained KoBERT's best_model/ holds
-# it beside the tokenizer.json that AutoTokenizer loads, its tokenizer_config.json naming PreTrainedTokenizerFast
-# (korsquad.export).
-KOBERT_SENTENCEPIECE_FILE = "tokenizer_78b3253a26.model"
-
-
-def infer_model_type(model_dir):
-    """"kobert" for a folder of KoBertTokenizer's files (its tokenizer_config.json names KoBertTokenizer, or it holds
-    KoBERT's sentencepiece model), else "bert" (AutoTokenizer reads the rest)."""
-    try:
-        tokenizer_class = json.loads((Path(model_dir) / "tokenizer_config.json").read_text()).get("tokenizer_class")
-    except (OSError, ValueError, AttributeError):
-        tokenizer_class = None
-    if tokenizer_class == "KoBertTokenizer" or (Path(model_dir) / KOBERT_SENTENCEPIECE_FILE).is_file():
-        return "kobert"
-    return "bert"
 
 
 def resolve_device(device):

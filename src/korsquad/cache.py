@@ -59,13 +59,14 @@ def _without_paths(data):
     return json.dumps(obj, sort_keys=True).encode()
 
 
-def cache_key(data_files, tokenizer, params):
-    """Key over the data files' bytes, the tokenizer's files and every feature parameter."""
+def cache_key(data_files, tokenizer, window, params):
+    """Key over the data files' bytes, the tokenizer's files, the window settings (a settings.WindowSettings) and
+    every other feature parameter."""
     parts = {
         "format": FORMAT_VERSION,
         "data": [file_digest(p) for p in data_files],
         "tokenizer": tokenizer_digest(tokenizer),
-        "params": params,
+        "params": dict(window.as_dict(), **params),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 

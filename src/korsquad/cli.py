@@ -36,8 +36,7 @@ def main(argv=None):
     pl.seed_everything(config.seed, workers=True, verbose=False)
     tokenizer = load_tokenizer(config.model_type, tokenizer_source(config))
     # the window settings against this tokenizer's special tokens, before a large model is loaded
-    check_parameters(tokenizer, pair_layout(tokenizer), config.max_seq_length, config.doc_stride,
-                     config.max_query_length)
+    check_parameters(tokenizer, pair_layout(tokenizer), config.window)
     module = load_module(config)
     if config.do_eval and is_first_process():
         record.extra["dev_data"] = dev_data(config)
@@ -81,14 +80,10 @@ def check_inputs(config):
     for flag in ("train_file", "dev_file", "predict_file"):
         if getattr(config, flag) and not Path(getattr(config, flag)).exists():
             raise UsageError(f"--{flag} {getattr(config, flag)}: file not found")
-    if config.checkpoint and not Path(config.checkpoint).is_file():
-        raise UsageError(f"--checkpoint {config.checkpoint}: file not found")
     if config.do_train:
         check_installed(config.logger)
     if config.do_train and is_first_process():
         config.folder.prepare_training(resume=config.resume, overwrite=config.overwrite_output_dir)
-    if not config.do_train and not config.checkpoint:
-        config.folder.best_checkpoint()
     from .export import check_push
 
     check_push(config)
@@ -105,29 +100,37 @@ def dev_data(config):
 
 
 def tokenizer_source(config):
-    """The pre-trained model's tokenizer to train; the run's exported one to evaluate its best checkpoint."""
-    exported = config.folder.best_model_dir
-    if config.do_train or config.checkpoint or not exported.is_dir():
-        return resolve_model_path(config.model_name_or_path)
-    return exported
+    """The pre-trained model's tokenizer to train; to evaluate, the scored model's own (a model folder, a run's
+    exported best_model/), else the one its training started from."""
+    source = config.model_source
+    if source is not None and source.tokenizer is not None:
+        return source.tokenizer
+    return resolve_model_path(config.model_name_or_path)
 
 
 def load_module(config):
-    """Pre-trained weights to train; a checkpoint to evaluate."""
+    """Pre-trained weights to train; to evaluate, a checkpoint (read with weights_only=True: it cannot run code) or
+    a model folder or Hub name. The module carries the run's settings into every checkpoint it saves."""
+    from .checkpoints import plain_json
     from .model import QAModule
 
-    if not config.do_train:
-        return QAModule.load_from_checkpoint(config.checkpoint or config.folder.best_checkpoint(), map_location="cpu")
+    settings = plain_json(config.record())
+    source = config.model_source
+    if source is not None and source.kind == "checkpoint":  # checkpoints.locate has read it (weights_only) already
+        module = QAModule.load_from_checkpoint(source.path, map_location="cpu", weights_only=True)
+        module.settings = settings
+        return module
+    name, flag = (source.path, "--checkpoint") if source is not None else (config.model_name_or_path,
+                                                                           "--model_name_or_path")
     try:
-        return QAModule(resolve_model_path(config.model_name_or_path), learning_rate=config.learning_rate,
+        return QAModule(resolve_model_path(name), learning_rate=config.learning_rate,
                         adam_epsilon=config.adam_epsilon, weight_decay=config.weight_decay,
                         warmup_ratio=config.warmup_ratio, warmup_steps=config.warmup_steps,
                         lr_scheduler=config.lr_scheduler, gradient_checkpointing=config.gradient_checkpointing,
-                        attention_dropout=config.attention_dropout)
+                        attention_dropout=config.attention_dropout, settings=settings)
     except OSError as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UsageError(f"--model_name_or_path {config.model_name_or_path}: cannot load the model "
-                         f"({reason})") from None
+        raise UsageError(f"{flag} {name}: cannot load the model ({reason})") from None
     except ValueError as err:
         if config.gradient_checkpointing and "gradient checkpointing" in str(err):
             raise UsageError(f"--gradient_checkpointing: {config.model_type} models do not support it") from None
@@ -144,8 +147,7 @@ def data_module(config, tokenizer, module, *, train, eval_split):
 
     dm = QADataModule(
         config.spec, tokenizer, train=train, eval_split=eval_split, data_dir=config.data_dir,
-        max_seq_length=config.max_seq_length, doc_stride=config.doc_stride, max_query_length=config.max_query_length,
-        batch_size=config.batch_size, eval_batch_size=config.eval_batch_size, seed=config.seed,
+        window=config.window, batch_size=config.batch_size, eval_batch_size=config.eval_batch_size, seed=config.seed,
         negative_window_ratio=config.negative_window_ratio, num_workers=config.num_workers,
         max_train_samples=config.max_train_samples, max_eval_samples=config.max_eval_samples,
         overwrite_cache=config.overwrite_cache, train_file=config.train_file, dev_file=config.dev_file,
@@ -161,8 +163,7 @@ def data_module(config, tokenizer, module, *, train, eval_split):
 def validation_callback(config, split, *, training):
     from .validation import Evaluator, ValidationCallback
 
-    evaluator = Evaluator(config.spec, n_best_size=config.n_best_size, max_answer_length=config.max_answer_length,
-                          null_score_diff_threshold=config.null_score_diff_threshold, labeled=split != PREDICT)
+    evaluator = Evaluator(config.spec, config.decoding, labeled=split != PREDICT)
     return ValidationCallback(evaluator, config.folder, PREDICT if split == PREDICT else "eval",
                               write_files=config.do_eval or split == PREDICT, keep_best=training,
                               log_scores=training)
@@ -261,6 +262,7 @@ def training_callbacks(config, validation):
 
 def train(config, tokenizer, module, record):
     """Fit, keep the best checkpoint, export it. True when the dev files already hold its predictions."""
+    from .checkpoints import load_checkpoint
     from .export import export_model
     from .loggers import build_loggers, log_settings
     from .throughput import TokenCounter, compile_model
@@ -277,7 +279,9 @@ def train(config, tokenizer, module, record):
                            logger=loggers or False, model=module.model)
     if config.compile:
         compile_model(module)
-    trainer.fit(module, datamodule=dm, ckpt_path=folder.last_checkpoint if config.resume else None)
+    if config.resume:
+        load_checkpoint(folder.last_checkpoint, mmap=True)  # refused before Lightning when it needs more than weights
+    trainer.fit(module, datamodule=dm, ckpt_path=folder.last_checkpoint if config.resume else None, weights_only=True)
     record.train_steps = trainer.global_step
     record.extra["train_tokens"] = tokens.total
     if validation.best["step"] is None:  # no validation ran (e.g. --max_steps ended training first)
@@ -286,7 +290,7 @@ def train(config, tokenizer, module, record):
     module.load_state_dict(checkpoint_state_dict(folder.best_checkpoint()))
 
     def export():
-        export_model(module.model, tokenizer, folder.best_model_dir, config.model_type)
+        export_model(module.model, tokenizer, folder.best_model_dir, config.model_type, settings=module.settings)
         if config.do_eval and validation.files_hold_best:
             print(folder.result_json.read_text().strip().replace("\n", ""))
 
@@ -296,7 +300,7 @@ def train(config, tokenizer, module, record):
 
 def checkpoint_state_dict(path):
     """The module's weights from a checkpoint file, or from the folder of shards DeepSpeed writes instead."""
-    import torch
+    from .checkpoints import load_checkpoint
 
     if Path(path).is_dir():
         import tempfile
@@ -305,8 +309,8 @@ def checkpoint_state_dict(path):
 
         with tempfile.TemporaryDirectory() as tmp:
             convert_zero_checkpoint_to_fp32_state_dict(str(path), f"{tmp}/weights.pt")
-            return torch.load(f"{tmp}/weights.pt", map_location="cpu", weights_only=False)["state_dict"]
-    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+            return load_checkpoint(f"{tmp}/weights.pt")["state_dict"]
+    return load_checkpoint(path)["state_dict"]
 
 
 def evaluate(config, tokenizer, module, split):

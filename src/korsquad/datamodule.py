@@ -29,10 +29,11 @@ CHUNK_EXAMPLES = int(os.environ.get("KORSQUAD_CHUNK_EXAMPLES", "2000"))
 
 class QADataModule(pl.LightningDataModule):
     """`train`: whether it serves training batches (and the dev set for validation); `eval_split`: what
-    validation serves, "dev" or "predict" (the questions of `predict_file`)."""
+    validation serves, "dev" or "predict" (the questions of `predict_file`); `window`: the settings.WindowSettings
+    of every split's windows."""
 
-    def __init__(self, spec, tokenizer, *, train, eval_split, data_dir, max_seq_length, doc_stride, max_query_length,
-                 batch_size, eval_batch_size, seed, negative_window_ratio, num_workers=0, max_train_samples=None,
+    def __init__(self, spec, tokenizer, *, train, eval_split, data_dir, window, batch_size, eval_batch_size, seed,
+                 negative_window_ratio, num_workers=0, max_train_samples=None,
                  max_eval_samples=None, overwrite_cache=False, train_file=None, dev_file=None, predict_file=None,
                  with_token_type_ids=True,
                  train_sampler_factory=None, pad_multiple=8):
@@ -42,7 +43,7 @@ class QADataModule(pl.LightningDataModule):
         self.spec = spec
         self.tokenizer = tokenizer
         self.data_dir = data_dir
-        self.window = dict(max_seq_length=max_seq_length, doc_stride=doc_stride, max_query_length=max_query_length)
+        self.window = window
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed
@@ -75,8 +76,8 @@ class QADataModule(pl.LightningDataModule):
         return examples[:limit] if limit else examples
 
     def feature_params(self, split):
-        params = dict(self.window, training=split == "train", limit=self.max_samples[split],
-                      context_format=self.spec.context_format)
+        """build_features' arguments besides the window (and the sample limit, for the cache key)."""
+        params = dict(training=split == "train", limit=self.max_samples[split], context_format=self.spec.context_format)
         if split == "train":
             params.update(negative_window_ratio=self.negative_window_ratio, seed=self.seed)
         return params
@@ -85,7 +86,8 @@ class QADataModule(pl.LightningDataModule):
         """Hashing the data files and the tokenizer is not free: once per split and process."""
         if split not in self._cache_folders:
             source = self.split_source(split)
-            key = cache.cache_key(data_files(source, self.spec), self.tokenizer, self.feature_params(split))
+            key = cache.cache_key(data_files(source, self.spec), self.tokenizer, self.window,
+                                  self.feature_params(split))
             self._cache_folders[split] = Path(self.data_dir) / self.spec.name / "cache" / f"{split}-{key}"
         return self._cache_folders[split]
 
@@ -113,11 +115,11 @@ class QADataModule(pl.LightningDataModule):
             chunk = examples[first:first + CHUNK_EXAMPLES]
             if "seed" in params:
                 params["seed"] = self.seed + number
-            yield first, build_features(chunk, self.tokenizer, **params)
+            yield first, build_features(chunk, self.tokenizer, self.window, **params)
 
     # ---- loaders -------------------------------------------------------------------------------------------
     def batcher(self, features):
-        return FeatureBatcher(features, self.tokenizer, self.with_token_type_ids, self.window["max_seq_length"],
+        return FeatureBatcher(features, self.tokenizer, self.with_token_type_ids, self.window.max_seq_length,
                               multiple=self.pad_multiple)
 
     def train_dataloader(self):

@@ -43,14 +43,19 @@ _UNIGRAM, _BPE = 1, 2
 # best_model/
 
 
-def export_model(model, tokenizer, directory, model_type):
+def export_model(model, tokenizer, directory, model_type, settings=None):
     """save_pretrained of the weights and the tokenizer; for KoBERT model types also a fast tokenizer.json (and a
-    tokenizer_config.json that AutoTokenizer reads) so that AutoTokenizer and pipeline() load the folder."""
+    tokenizer_config.json that AutoTokenizer reads) so that AutoTokenizer and pipeline() load the folder. `settings`:
+    the training's resolved settings, kept beside them (korsquad.checkpoints.SETTINGS_FILE) so that evaluating the
+    folder uses the windows and decoding that trained it."""
+    from .checkpoints import write_model_settings
     from .model_types import KOBERT_MODEL_TYPES
 
     directory = Path(directory)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
+    if settings is not None:
+        write_model_settings(directory, settings)
     if model_type in KOBERT_MODEL_TYPES:
         inputs = inspect.signature(model.forward).parameters
         names = [name for name in KOBERT_MODEL_INPUTS if name in inputs]

@@ -33,6 +33,7 @@ import numpy as np
 
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
 from .html_text import html_to_text, to_original_span, to_original_spans, to_text_span
+from .settings import InvalidSetting, WindowSettings
 from .tokenization import encode_texts, tokenize_with_offsets
 
 # Tokenizers without a configured limit report a huge model_max_length; only a real limit is checked.
@@ -305,9 +306,10 @@ def _answer_chars(answer):
 # Building
 
 
-def check_parameters(tokenizer, layout, max_seq_length, doc_stride, max_query_length):
-    """UsageError naming the flag when windows cannot be built as asked with this tokenizer (the ranges of the
-    values themselves are checked once, by korsquad.config)."""
+def check_parameters(tokenizer, layout, window):
+    """UsageError naming the flag when windows (a settings.WindowSettings, whose own checks keep each value in
+    range) cannot be built as asked with this tokenizer."""
+    max_seq_length, doc_stride, max_query_length = window.max_seq_length, window.doc_stride, window.max_query_length
     model_max = getattr(tokenizer, "model_max_length", None)
     if model_max is not None and model_max < _UNSET_MODEL_MAX_LENGTH and max_seq_length > model_max:
         raise UsageError(f"--max_seq_length {max_seq_length} exceeds the model's maximum of {model_max} tokens")
@@ -323,9 +325,10 @@ def check_parameters(tokenizer, layout, max_seq_length, doc_stride, max_query_le
             f"{layout.num_special} special tokens); windows would skip context")
 
 
-def build_features(examples, tokenizer, *, max_seq_length, doc_stride, max_query_length, training,
-                   negative_window_ratio=1.0, seed=0, context_format="text"):
-    """Features of `examples` (see the module docstring), as a FeatureSet.
+def build_features(examples, tokenizer, window, *, training, negative_window_ratio=1.0, seed=0,
+                   context_format="text"):
+    """Features of `examples` (see the module docstring) windowed by `window` (a settings.WindowSettings), as a
+    FeatureSet.
 
     Labels (start/end token inside the feature) are the tokens covering the first answer's annotated characters
     when the window holds all of them, else the CLS token, as for unanswerable questions (see the module
@@ -337,7 +340,7 @@ def build_features(examples, tokenizer, *, max_seq_length, doc_stride, max_query
     if context_format not in ("text", "html"):
         raise ValueError(f"context_format must be 'text' or 'html', not {context_format!r}")
     layout = pair_layout(tokenizer)
-    check_parameters(tokenizer, layout, max_seq_length, doc_stride, max_query_length)
+    check_parameters(tokenizer, layout, window)
     if not examples:
         return empty_features()
     contexts = _tokenized_contexts(examples, tokenizer, context_format)
@@ -346,8 +349,8 @@ def build_features(examples, tokenizer, *, max_seq_length, doc_stride, max_query
     builder = _Builder(layout)
     for index, example in enumerate(examples):
         context = contexts[example.context]
-        builder.add_example(index, example, questions[index][:max_query_length], context,
-                            max_seq_length, doc_stride, sampler, negative_window_ratio)
+        builder.add_example(index, example, questions[index][:window.max_query_length], context,
+                            window.max_seq_length, window.doc_stride, sampler, negative_window_ratio)
     return builder.finish()
 
 
@@ -586,9 +589,6 @@ def _context_spans(features, f):
     return features.char_start[lo:hi][context], features.char_end[lo:hi][context]
 
 
-WINDOW_FLAGS = ("max_seq_length", "doc_stride", "max_query_length")
-
-
 def _audit_parser():
     parser = ArgumentParser(prog="python -m korsquad.features",
                             description="Audit the training labels a tokenizer gives a data set.")
@@ -601,7 +601,7 @@ def _audit_parser():
                         help="a data set of the registry (korsquad.datasets)")
     parser.add_argument("--model_type", required=True, choices=MODEL_TYPES)
     parser.add_argument("--model_name_or_path", required=True, help="the tokenizer's model name or folder")
-    for flag in WINDOW_FLAGS:
+    for flag in WindowSettings.names():
         parser.add_argument(f"--{flag}", type=int, help="default: the data set's, as run_qa.py uses")
     parser.add_argument("path", help="a data set JSON file (or a folder of KorQuAD 2.x parts)")
     return parser
@@ -609,25 +609,21 @@ def _audit_parser():
 
 @exit_on_usage_error
 def main(argv=None):
-    from .config import BY_NAME
     from .datasets import get_spec
     from .readers import read_examples
     from .tokenization import load_tokenizer
 
     args = _audit_parser().parse_args(argv)
     spec = get_spec(args.data_name)
-    window = {flag: spec.defaults[flag] if getattr(args, flag) is None else getattr(args, flag)
-              for flag in WINDOW_FLAGS}
-    for flag, value in window.items():
-        problem = BY_NAME[flag].check(value)  # the run's own checks
-        if problem:
-            raise UsageError(f"--{flag} {problem}, not {value}")
+    try:
+        window = WindowSettings.first_of(vars(args), spec.defaults)
+    except InvalidSetting as err:
+        raise UsageError(f"--{err}") from None
     tokenizer = load_tokenizer(args.model_type, args.model_name_or_path)
     # Bad window flags are reported before the data set is read.
-    check_parameters(tokenizer, pair_layout(tokenizer), window["max_seq_length"], window["doc_stride"],
-                     window["max_query_length"])
+    check_parameters(tokenizer, pair_layout(tokenizer), window)
     examples = read_examples(args.path, spec, training=True)
-    features = build_features(examples, tokenizer, training=True, context_format=spec.context_format, **window)
+    features = build_features(examples, tokenizer, window, training=True, context_format=spec.context_format)
     counts = audit_labels(examples, features, spec.context_format)
     print(_audit_summary(args.path, type(tokenizer).__name__, window, counts))
     print(json.dumps(counts))
@@ -637,8 +633,9 @@ def main(argv=None):
 def _audit_summary(path, tokenizer_name, window, counts):
     labeled = counts["labeled"]
     reasons = ", ".join(f"{n} {reason}" for reason, n in counts["unlabeled"].items() if n) or "none"
-    return (f"{path} with {tokenizer_name} ({'/'.join(str(window[f]) for f in WINDOW_FLAGS)} "
-            f"max_seq_length/doc_stride/max_query_length): {counts['questions']} questions, {labeled} labeled, "
+    values = window.as_dict()
+    return (f"{path} with {tokenizer_name} ({'/'.join(str(v) for v in values.values())} "
+            f"{'/'.join(values)}): {counts['questions']} questions, {labeled} labeled, "
             f"{counts['covering_annotation']} covering their annotation, {counts['exact_text']} spelled exactly "
             f"by their tokens ({counts['exact_text'] / max(labeled, 1):.2%})\n"
             f"unlabeled: {reasons}")

@@ -17,12 +17,16 @@ ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")
 
 class QAModule(pl.LightningModule):
     def __init__(self, model_name_or_path, *, learning_rate, adam_epsilon, weight_decay, warmup_ratio, warmup_steps,
-                 lr_scheduler="linear", gradient_checkpointing=False, attention_dropout=None, hf_config=None):
+                 lr_scheduler="linear", gradient_checkpointing=False, attention_dropout=None, hf_config=None,
+                 settings=None):
         """`hf_config` (a config dict, saved in every checkpoint) builds the network without downloading the
         pre-trained weights: a checkpoint's own weights replace them anyway. `attention_dropout` replaces the
-        model's dropout on attention probabilities (None: the model's own)."""
+        model's dropout on attention probabilities (None: the model's own). `settings`: the run's resolved settings
+        (plain JSON values), written into every checkpoint under checkpoints.SETTINGS_KEY. Every hyper-parameter is a
+        plain value too: checkpoints load with weights_only=True."""
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["settings"])
+        self.settings = settings
         if hf_config is None:
             overrides = {} if attention_dropout is None else attention_dropout_overrides(
                 AutoConfig.from_pretrained(model_name_or_path), attention_dropout)
@@ -35,6 +39,12 @@ class QAModule(pl.LightningModule):
         if gradient_checkpointing:
             # the non-reentrant form: checkpointed blocks see the same dropout masks again when recomputed
             self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+    def on_save_checkpoint(self, checkpoint):
+        from .checkpoints import SETTINGS_KEY
+
+        if self.settings is not None:
+            checkpoint[SETTINGS_KEY] = self.settings
 
     @property
     def takes_token_type_ids(self):

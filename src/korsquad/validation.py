@@ -54,16 +54,16 @@ def without_padding(outputs):
 class Evaluator:
     """(examples, features, gathered batches) -> (Decoded, official result; {} for unlabeled questions)."""
 
-    def __init__(self, spec, *, n_best_size, max_answer_length, null_score_diff_threshold, labeled):
+    def __init__(self, spec, decoding, *, labeled):
+        """decoding: the settings.DecodingSettings that turn logits into answers."""
         self.spec = spec
-        self.decode_settings = dict(n_best_size=n_best_size, max_answer_length=max_answer_length,
-                                    null_score_diff_threshold=null_score_diff_threshold,
-                                    with_null=spec.has_unanswerable)
+        self.decoding = decoding
         self.labeled = labeled
 
     def __call__(self, examples, features, batches):
         start, end = assemble_logits(features, batches)
-        decoded = postprocess.decode(features, examples, start, end, **self.decode_settings)
+        decoded = postprocess.decode(features, examples, start, end, with_null=self.spec.has_unanswerable,
+                                     **self.decoding.as_dict())
         return decoded, self.score(examples, decoded) if self.labeled else {}
 
     def score(self, examples, decoded):

@@ -1,0 +1,156 @@
+"""What a saved model is, and the settings that trained it.
+
+Every model this toolkit saves carries its training's resolved settings (RunConfig.record(), plain JSON values):
+a checkpoint under SETTINGS_KEY, a best_model/ folder in SETTINGS_FILE. An evaluation scores a `ModelSource`:
+
+    a .ckpt file          its weights, its settings
+    a run folder          its best checkpoint (checkpoints/best_checkpoint.json), that checkpoint's settings
+    a model folder        Hugging Face weights saved with save_pretrained: a run's best_model/ (its SETTINGS_FILE,
+                          or the run.json of the run folder above it) or any other question-answering model (none)
+    a Hub model name      a model never trained here (no settings: the data set's defaults apply)
+
+Every checkpoint is read with torch.load(weights_only=True): tensors and plain values only, so a checkpoint file
+can never run code; one holding other pickled objects is refused (`load_checkpoint`).
+"""
+
+import dataclasses
+import pickle
+from pathlib import Path
+
+from .errors import UsageError
+from .jsonio import atomic_write_json, load_json
+from .runfolder import RunFolder
+
+SETTINGS_KEY = "korsquad_settings"  # in a checkpoint: the training's settings
+SETTINGS_FILE = "training_settings.json"  # in best_model/: the same
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSource:
+    """What an evaluation scores. kind: "checkpoint" (a .ckpt file) or "model" (a model folder or Hub name);
+    tokenizer: the folder to load the tokenizer from (None: the training's model_name_or_path); settings: the
+    training's resolved settings, None for a model never trained here; origin: where they were read, for the notes;
+    step: the optimizer step of the weights when known."""
+
+    kind: str
+    path: str
+    tokenizer: str = None
+    settings: dict = None
+    origin: str = None
+    step: int = None
+
+
+# ---- plain values -------------------------------------------------------------------------------------------
+def plain_json(value, where="settings"):
+    """`value` when it is made of JSON's own types only (what weights_only=True loads back); TypeError naming the
+    first key that is not (a Path, say), so a checkpoint never carries one."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [plain_json(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        return {str(key): plain_json(item, f"{where}.{key}") for key, item in value.items()}
+    raise TypeError(f"{where} is a {type(value).__name__}, not a plain JSON value")
+
+
+# ---- loading ------------------------------------------------------------------------------------------------
+def load_checkpoint(path, mmap=False):
+    """A checkpoint's contents, read with weights_only=True. A file that needs more (pickled objects of any class,
+    whose unpickling could run code) is refused: UsageError, and nothing of it runs."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        what = " ".join(str(err).split("Unsupported global:")[-1].split()[:2]) if "Unsupported global" in str(err) \
+            else "objects"
+        raise UsageError(f"{path}: refused: the checkpoint holds pickled Python objects ({what.strip()}), not only "
+                         "weights and plain values; loading it could run code") from None
+    except (RuntimeError, OSError, EOFError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(f"{path}: not a readable checkpoint ({reason})") from None
+
+
+def checkpoint_settings(path):
+    """(settings, step) of a checkpoint: the training's recorded settings (None for a checkpoint saved before
+    they were recorded) and its global step. Memory-mapped: the weights are not read."""
+    checkpoint = load_checkpoint(path, mmap=True)
+    settings = checkpoint.get(SETTINGS_KEY) if isinstance(checkpoint, dict) else None
+    step = checkpoint.get("global_step") if isinstance(checkpoint, dict) else None
+    return (settings if isinstance(settings, dict) else None), step
+
+
+def write_model_settings(directory, settings):
+    """best_model/SETTINGS_FILE: the training's settings beside its weights."""
+    atomic_write_json(Path(directory) / SETTINGS_FILE, plain_json(settings))
+
+
+def model_folder_settings(directory):
+    """(settings, origin) of a model folder: its SETTINGS_FILE, else the training record of the run folder it is
+    the best_model/ of, else (None, None)."""
+    own = Path(directory) / SETTINGS_FILE
+    if own.is_file():
+        settings = load_json(own)
+        if not isinstance(settings, dict):
+            raise UsageError(f"{own}: expected an object of settings")
+        return settings, str(own)
+    parent = RunFolder(Path(directory).parent)
+    if parent.best_model_dir.resolve() == Path(directory).resolve():
+        training = training_config(parent)
+        if training is not None:
+            return training, str(parent.run_json)
+    return None, None
+
+
+def training_config(folder):
+    """The "config" of a run folder's run.json when a training wrote it, else None."""
+    record = folder.read_record()
+    config = record.get("config") if record is not None else None
+    return config if isinstance(config, dict) and config.get("do_train") else None
+
+
+# ---- what an evaluation scores --------------------------------------------------------------------------------
+def locate(checkpoint, run_folder):
+    """The ModelSource of --checkpoint (a .ckpt, a run folder, a model folder or a Hub name), or without one, of
+    the run folder's best checkpoint. UsageError when there is nothing to score."""
+    if checkpoint is None:
+        return _run_folder_source(run_folder, "")
+    path = Path(checkpoint)
+    if path.is_file():
+        return _checkpoint_source(path)
+    if path.is_dir():
+        folder = RunFolder(path)
+        if folder.run_json.is_file() or folder.best_record.is_file():
+            return _run_folder_source(folder, f"--checkpoint {checkpoint}: ")
+        if (path / "config.json").is_file():
+            settings, origin = model_folder_settings(path)
+            return ModelSource("model", str(path), tokenizer=str(path), settings=settings, origin=origin)
+        raise UsageError(f"--checkpoint {checkpoint}: neither a run folder (run.json) nor a model folder "
+                         "(config.json)")
+    from .export import is_hub_model_id
+
+    if path.suffix != ".ckpt" and is_hub_model_id(str(checkpoint)):
+        return ModelSource("model", str(checkpoint), tokenizer=str(checkpoint))
+    raise UsageError(f"--checkpoint {checkpoint}: file not found")
+
+
+def _checkpoint_source(path, tokenizer=None):
+    settings, step = checkpoint_settings(path)
+    origin = str(path)
+    if settings is None:  # saved before checkpoints carried their settings: its run folder's record
+        folder = RunFolder(path.parent.parent)
+        settings = training_config(folder) if path.parent == folder.checkpoints_dir else None
+        origin = str(folder.run_json) if settings is not None else None
+    return ModelSource("checkpoint", str(path), tokenizer=tokenizer, settings=settings, origin=origin, step=step)
+
+
+def _run_folder_source(folder, where):
+    best = folder.read_best()
+    if best is None or not best["path"].is_file():
+        raise UsageError(f"{where}no trained checkpoint in {folder.root}: train first with --do_train, or pass "
+                         "--checkpoint")
+    exported = folder.best_model_dir
+    # the run's own tokenizer files (KoBERT's fast tokenizer.json among them) when it exported them
+    tokenizer = str(exported) if (exported / "config.json").is_file() else None
+    return _checkpoint_source(best["path"], tokenizer)
+
