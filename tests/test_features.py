@@ -108,9 +108,9 @@ def test_features_windows_follow_doc_stride_and_max_seq_length(fast, squad_tiny)
         multi_window += hi - lo > 1
         end = 0
         for k, f in enumerate(range(lo, hi)):
-            assert features.row_splits[f + 1] - features.row_splits[f] <= SMALL["max_seq_length"]
+            assert features.row_splits[f + 1] - features.row_splits[f] <= SMALL.max_seq_length
             part = features.input_ids[features.row_splits[f]:][context_part(features, f)]
-            start = k * SMALL["doc_stride"]
+            start = k * SMALL.doc_stride
             assert part.tolist() == context_ids[start:start + len(part)].tolist()
             end = start + len(part)
         assert end == len(context_ids)
@@ -143,10 +143,10 @@ def test_max_context_flags_follow_the_bert_score(fast, squad_tiny):
         owner_votes = {}
         for k, f in enumerate(range(lo, hi)):
             part = context_part(features, f)
-            windows.append((k * SMALL["doc_stride"], len(part)))
+            windows.append((k * SMALL.doc_stride, len(part)))
             flags = features.max_context[features.row_splits[f] + part]
             for j, flag in enumerate(flags):
-                owner_votes.setdefault(k * SMALL["doc_stride"] + j, []).append(flag)
+                owner_votes.setdefault(k * SMALL.doc_stride + j, []).append(flag)
         for token, votes in owner_votes.items():
             assert sum(votes) == 1  # exactly one window owns each token
             scores = [min(token - s, s + n - 1 - token) + 0.01 * n if s <= token < s + n else -1 for s, n in windows]

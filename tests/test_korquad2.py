@@ -180,7 +180,8 @@ def test_run_qa_trains_and_evaluates_html_documents(tiny_bert, tmp_path, sample_
     out = tmp_path / "model"
     proc = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", SPEC.name,
                    "--data_dir", data_dir, "--output_dir", out, "--run_name", "tiny", "--do_train", "--do_eval",
-                   "--accelerator", "cpu", *(f"--{k}={v}" for k, v in WINDOWS.items()), "--batch_size", 16,
+                   "--accelerator", "cpu", *(f"--{k}={v}" for k, v in WINDOWS.as_dict().items()),
+                   "--batch_size", 16,
                    "--num_train_epochs", 1, "--logging_steps", 1)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = out / SPEC.name / "tiny"
