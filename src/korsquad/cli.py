@@ -293,6 +293,7 @@ def train(config, tokenizer, module, record):
         export_model(module.model, tokenizer, folder.best_model_dir, config.model_type, settings=module.settings)
         if config.do_eval and validation.files_hold_best:
             print(folder.result_json.read_text().strip().replace("\n", ""))
+            record_evaluation(config, dm, json.loads(folder.result_json.read_text()))
 
     on_first_process(export, "exporting the best model")
     return validation.files_hold_best
@@ -323,6 +324,25 @@ def evaluate(config, tokenizer, module, split):
             print(f"predictions written to {config.folder.predictions(PREDICT)}")
         else:
             print(json.dumps(validation.result))
+            record_evaluation(config, dm, validation.result)
+
+
+def record_evaluation(config, dm, result):
+    """evaluations.json: these dev scores beside what they were measured on (korsquad.evaluations)."""
+    from .evaluations import evaluation_entry
+    from .readers import data_digest
+
+    source = config.model_source
+    if source is not None:
+        checkpoint, step = source.path, source.step
+    else:  # the training's own best checkpoint
+        best = config.folder.read_best()
+        checkpoint, step = best["path"], best["step"]
+    dev_file = dm.split_source("dev")
+    config.folder.add_evaluation(evaluation_entry(
+        config, during="training" if config.do_train else "evaluation", dev_file=dev_file,
+        dev_digest=data_digest(dev_file, config.spec), questions=len(dm.examples["dev"]), checkpoint=checkpoint,
+        step=step, result=result))
 
 
 class RunRecord:

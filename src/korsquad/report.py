@@ -6,7 +6,9 @@
   EM, F1; best per column in bold), the settings that differ between its runs, wall time and hardware; for data
   sets scored by the SQuAD 2.0 metric also the HasAns/NoAns split and the tuned no-answer threshold with its best F1;
   runs that differ only in --seed (and their names) also as one row per group: each score's mean ± standard
-  deviation over the seeds, and n; then the runs without results, each with the reason;
+  deviation over the seeds, and n; then the runs without results, each with the reason. A run evaluated more than
+  once (its evaluations.json, see korsquad.evaluations) has a row per evaluation, labelled, each with the scores and
+  the settings (dev file and its digest, questions, windows, decoding, checkpoint step) it was measured with;
 - `results.md`: every data set's section in one file;
 - `<data_name>_scores.png` (EM/F1 per run) and `<data_name>_curves.png` (train_loss and val_f1 by global step,
   read with TensorBoard's EventAccumulator from the run's `logs/`); `<data_name>_seeds.png` where runs differ only
@@ -16,6 +18,7 @@ It prints the Markdown and the paths written. A missing --model_dir is an error 
 run folder is not: the command says so, writes nothing and exits 0.
 """
 
+import dataclasses
 import io
 import json
 import re
@@ -26,6 +29,7 @@ from typing import Optional
 
 from .datasets import REGISTRY
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
+from .evaluations import measured_settings
 from .jsonio import atomic_write_bytes, load_json
 from .runfolder import RunFolder
 
@@ -66,10 +70,16 @@ class Run:
     info: dict  # run.json ({} when unreadable)
     result: Optional[dict]  # result.json (None when the run has no usable result)
     problem: Optional[str]
+    evaluation: Optional[str] = None  # the label of one of the run's evaluations (evaluations.json)
 
     @property
     def config(self):
         return self.info.get("config") or {}
+
+    @property
+    def name(self):
+        """The run folder's name, and which of its evaluations this row is."""
+        return self.run_name if self.evaluation is None else f"{self.run_name} ({self.evaluation})"
 
 
 def score_columns(metric):
@@ -134,7 +144,26 @@ def find_run_dirs(model_dir):
 
 
 def collect_runs(model_dir):
-    return [read_run(run_dir, data_name) for data_name, run_dir in find_run_dirs(model_dir)]
+    return [row for data_name, run_dir in find_run_dirs(model_dir) for row in evaluation_rows(read_run(run_dir,
+                                                                                                     data_name))]
+
+
+def evaluation_rows(run):
+    """One row per evaluation of the run (evaluations.json), each with its own scores and, in place of the
+    training's, the settings it was measured with, labelled when there are several; the run itself when it
+    recorded none (older runs)."""
+    entries = RunFolder(run.path).read_evaluations() if run.problem is None else []
+    metric = REGISTRY[run.data_name].metric if entries else None
+    entries = [e for e in entries if _result_problem(e.get("result"), metric) is None]
+    if not entries:
+        return [run]
+    rows = []
+    for entry in entries:
+        label = f"{entry.get('label', 'evaluation')}, {entry.get('during', '')}".rstrip(", ")
+        config = dict(run.config, **measured_settings(entry))
+        rows.append(dataclasses.replace(run, info=dict(run.info, config=config), result=entry["result"],
+                                        evaluation=label if len(entries) > 1 else None))
+    return rows
 
 
 # ---- formatting (pure) ----
@@ -209,7 +238,8 @@ def split_settings(configs):
 
 
 def _sort_key(run):
-    return (str(run.config.get("model_type", "")), str(run.config.get("model_name_or_path", "")), run.run_name)
+    return (str(run.config.get("model_type", "")), str(run.config.get("model_name_or_path", "")), run.run_name,
+            run.name)
 
 
 def results_table(metric, runs):
@@ -235,7 +265,7 @@ def results_table(metric, runs):
         columns.append([format_setting(run.config[key]) if key in run.config else _MISSING for run in runs])
     columns.append([format_wall_time(run.info.get("wall_time_s")) for run in runs])
     columns.append([format_hardware(run.info.get("hardware")) for run in runs])
-    columns.append([run.run_name for run in runs])
+    columns.append([run.name for run in runs])
     lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(col[i]) for col in columns) + " |" for i in range(len(runs))]
     return "\n".join(lines)
@@ -272,8 +302,9 @@ def data_set_section(spec, runs, figures, level=2):
 
 # ---- runs that differ only in --seed ----
 
-# Config keys that may differ between repeats of one setting: the run's name, and the seed being varied.
-_REPEAT_KEYS = ("run_name", "seed")
+# Config keys that may differ between repeats of one setting: the run's name, the seed being varied, and the step of
+# the best checkpoint each seed reached (an evaluation's checkpoint_step, korsquad.evaluations).
+_REPEAT_KEYS = ("run_name", "seed", "checkpoint_step")
 
 
 def seed_groups(runs):
@@ -425,7 +456,7 @@ def plot_scores(spec, runs):
         values = [run.result[key] for run in runs]
         bars = axes.bar([p + offset for p in positions], values, width, label=label)
         axes.bar_label(bars, fmt="%.1f", fontsize=8)
-    axes.set_xticks(list(positions), [run.run_name for run in runs], rotation=20, ha="right")
+    axes.set_xticks(list(positions), [run.name for run in runs], rotation=20, ha="right")
     axes.set_ylabel("score (%)")
     axes.set_ylim(0, 105)
     axes.set_title(f"{spec.name} dev ({spec.metric} metric)")
@@ -471,7 +502,7 @@ def write_figures(spec, runs, out_dir):
         atomic_write_bytes(path, _png_bytes(seed_figure(spec, groups)))
         figures.append((f"{spec.name} EM/F1 over seeds", path))
     curves_by_run = {}
-    for run in sorted(runs, key=_sort_key):
+    for run in sorted({run.path: run for run in runs}.values(), key=_sort_key):  # a run evaluated twice: once
         curves = read_curves(run.path)
         if curves:
             curves_by_run[run.run_name + ("" if run.result is not None else " (no result)")] = curves
@@ -487,7 +518,8 @@ def write_figures(spec, runs, out_dir):
 def index_markdown(model_dir, sections, unregistered):
     parts = ["# Results",
              f"Generated by `python -m korsquad.report` from the run folders under `{model_dir}`: every score is "
-             "the run's own `result.json`, sizes, settings, wall time and hardware its `run.json`."]
+             "the run's own (each evaluation's `evaluations.json` entry, else its `result.json`), sizes, settings, wall time "
+             "and hardware its `run.json`; an evaluation's row shows the settings it was measured with."]
     parts += sections
     if unregistered:
         parts.append("## Other folders\n\n" + failures_list(unregistered))

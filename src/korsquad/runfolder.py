@@ -1,7 +1,8 @@
 """The run folder `<output_dir>/<data_name>/<run_name>/` and every path in it; nothing else spells them out.
 
     run.json                      the resolved settings and the run's record (status, wall time, hardware)
-    result.json                   official scores of the evaluated checkpoint
+    result.json                   official scores of the evaluated checkpoint (the latest evaluation)
+    evaluations.json              every evaluation of the folder: its scores and what they were measured on
     predictions_eval.json, nbest_predictions_eval.json, null_odds_eval.json      dev predictions (2021 names)
     predictions_predict.json, ...                                                --do_predict's predictions
     checkpoints/last.ckpt         newest training state, for --resume
@@ -40,6 +41,10 @@ class RunFolder:
     @property
     def result_json(self):
         return self.root / "result.json"
+
+    @property
+    def evaluations_json(self):
+        return self.root / "evaluations.json"
 
     @property
     def logs_dir(self):
@@ -133,6 +138,21 @@ class RunFolder:
             raise UsageError(f"{self.root} already holds a training run: give --resume to continue it or "
                              "--overwrite_output_dir to replace it")
         shutil.rmtree(self.root)
+
+    # ---- evaluations.json ---------------------------------------------------------------------------------
+    def read_evaluations(self):
+        """The folder's evaluations, oldest first ([] when none was recorded)."""
+        try:
+            evaluations = load_json(self.evaluations_json)
+        except UsageError:
+            return []
+        return [e for e in evaluations if isinstance(e, dict)] if isinstance(evaluations, list) else []
+
+    def add_evaluation(self, entry):
+        """Append one evaluation (korsquad.evaluations.evaluation_entry), labelled by its number."""
+        evaluations = self.read_evaluations()
+        evaluations.append(dict(entry, label=f"evaluation {len(evaluations) + 1}"))
+        atomic_write_json(self.evaluations_json, evaluations)
 
     # ---- run.json ----------------------------------------------------------------------------------------
     def read_record(self):
