@@ -50,8 +50,7 @@ def test_the_quick_start_model_trains_then_evaluates_in_a_separate_do_eval(quick
     assert len(predictions) == 5 and predictions == {k: quick_start["trained"][k] for k in predictions}
     best = quick_start["run_dir"] / "checkpoints" / "best.ckpt"
     checkpoint = load_checkpoint(best)  # weights_only: every hyper-parameter a plain value
-    assert checkpoint["hyper_parameters"]["model_name_or_path"] == str(Path(checkpoint["hyper_parameters"]
-                                                                           ["model_name_or_path"]))
+    assert isinstance(checkpoint["hyper_parameters"]["model_name_or_path"], str)
     assert checkpoint[SETTINGS_KEY]["model_name_or_path"] == QUICK_START_MODEL
     assert checkpoint[SETTINGS_KEY]["max_answer_length"] == 4
     exported = read_json(quick_start["run_dir"] / "best_model" / SETTINGS_FILE)

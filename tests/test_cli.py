@@ -264,8 +264,8 @@ def test_evaluation_inherits_the_training_settings_and_survives_a_moved_folder(t
                         "--max_seq_length", "112")
     assert differing.returncode == 0, differing.stderr[-3000:]
     notes = [line for line in differing.stderr.splitlines() if "settings differ" in line]
-    assert notes == [f"note: settings differ from the training's ({run_dir / 'run.json'}): max_seq_length 112 "
-                     "(trained with 128)"]
+    assert notes == [f"note: settings differ from the training's ({run_dir / 'checkpoints' / 'best.ckpt'}): "
+                     "max_seq_length 112 (trained with 128)"]
     assert read_json(run_dir / "run.json")["evaluation"]["config"]["max_seq_length"] == 112
 
 
