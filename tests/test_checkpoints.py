@@ -140,3 +140,12 @@ def test_plain_json_names_what_is_not_plain():
     assert plain_json({"a": [1, 2.0, "x", None, True]}) == {"a": [1, 2.0, "x", None, True]}
     with pytest.raises(TypeError, match=r"settings.model_name_or_path is a PosixPath"):
         plain_json({"model_name_or_path": Path("/x")})
+
+
+def test_a_checkpoint_of_an_earlier_version_with_a_path_hyper_parameter_still_loads(tmp_path):
+    """Earlier versions stored the quick start's resolved model path as a PosixPath: a harmless object, accepted."""
+    import torch
+
+    older = tmp_path / "older.ckpt"
+    torch.save({"hyper_parameters": {"model_name_or_path": Path("/models/minilm")}, "global_step": 7}, older)
+    assert load_checkpoint(older)["hyper_parameters"]["model_name_or_path"] == Path("/models/minilm")

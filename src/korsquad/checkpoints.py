@@ -54,13 +54,25 @@ def plain_json(value, where="settings"):
 
 
 # ---- loading ------------------------------------------------------------------------------------------------
+def older_checkpoint_types():
+    """torch.load(weights_only=True) also accepts, inside this context, the one object that checkpoints of earlier
+    versions hold: the resolved model path as a pathlib.PosixPath (making one runs no code). Lightning's own loads
+    (load_from_checkpoint, resume) run inside it too."""
+    import pathlib
+
+    import torch
+
+    return torch.serialization.safe_globals([pathlib.PosixPath])
+
+
 def load_checkpoint(path, mmap=False):
     """A checkpoint's contents, read with weights_only=True. A file that needs more (pickled objects of any class,
     whose unpickling could run code) is refused: UsageError, and nothing of it runs."""
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        with older_checkpoint_types():
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         what = " ".join(str(err).split("Unsupported global:")[-1].split()[:2]) if "Unsupported global" in str(err) \
             else "objects"

@@ -111,13 +111,14 @@ def tokenizer_source(config):
 def load_module(config):
     """Pre-trained weights to train; to evaluate, a checkpoint (read with weights_only=True: it cannot run code) or
     a model folder or Hub name. The module carries the run's settings into every checkpoint it saves."""
-    from .checkpoints import plain_json
+    from .checkpoints import older_checkpoint_types, plain_json
     from .model import QAModule
 
     settings = plain_json(config.record())
     source = config.model_source
     if source is not None and source.kind == "checkpoint":  # checkpoints.locate has read it (weights_only) already
-        module = QAModule.load_from_checkpoint(source.path, map_location="cpu", weights_only=True)
+        with older_checkpoint_types():
+            module = QAModule.load_from_checkpoint(source.path, map_location="cpu", weights_only=True)
         module.settings = settings
         return module
     name, flag = (source.path, "--checkpoint") if source is not None else (config.model_name_or_path,
@@ -262,7 +263,7 @@ def training_callbacks(config, validation):
 
 def train(config, tokenizer, module, record):
     """Fit, keep the best checkpoint, export it. True when the dev files already hold its predictions."""
-    from .checkpoints import load_checkpoint
+    from .checkpoints import load_checkpoint, older_checkpoint_types
     from .export import export_model
     from .loggers import build_loggers, log_settings
     from .throughput import TokenCounter, compile_model
@@ -281,7 +282,9 @@ def train(config, tokenizer, module, record):
         compile_model(module)
     if config.resume:
         load_checkpoint(folder.last_checkpoint, mmap=True)  # refused before Lightning when it needs more than weights
-    trainer.fit(module, datamodule=dm, ckpt_path=folder.last_checkpoint if config.resume else None, weights_only=True)
+    with older_checkpoint_types():
+        trainer.fit(module, datamodule=dm, ckpt_path=folder.last_checkpoint if config.resume else None,
+                    weights_only=True)
     record.train_steps = trainer.global_step
     record.extra["train_tokens"] = tokens.total
     if validation.best["step"] is None:  # no validation ran (e.g. --max_steps ended training first)

@@ -398,8 +398,9 @@ def inherit_training_settings(values, explicit, source):
     training = source.settings or {}
     if values["model_name_or_path"] is None:  # the weights' own name: the tokenizer to load, the run folder's name
         values["model_name_or_path"] = source.path if source.kind == "model" else training.get("model_name_or_path")
-    if "dev_file" not in explicit and training.get("dev_file"):
-        values["dev_file"] = training["dev_file"]  # the training's own dev file, unless given another
+    for name in INHERITED_SILENTLY:
+        if name not in explicit and training.get(name):
+            values[name] = training[name]
     differ = []
     for name in INHERITED:
         if name not in training:
