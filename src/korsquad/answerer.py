@@ -8,8 +8,8 @@
 
 A thin layer over the pure functions of the evaluation: `features.build_features` (training=False) windows the
 questions, the model scores length-sorted batches padded by `datamodule.FeatureBatcher`, and `postprocess.decode`
-turns the logits into answers. With the run's settings (run.json's "config": max_seq_length, doc_stride,
-max_query_length, n_best_size, max_answer_length, null_score_diff_threshold, model_type, data_name) it therefore
+turns the logits into answers. With the training's settings (best_model/training_settings.json, else run.json's
+"config": the window and decoding records of korsquad.settings, model_type, data_name) it therefore
 gives the answers of the run's predictions_eval.json for the dev questions: character spans of the given context
 (for KorQuAD 2.x, of the HTML document, through the same HTML-to-text map), and "" where the data set has
 unanswerable questions and the null rule says so.
@@ -26,16 +26,15 @@ Each answer is a dict:
 """
 
 import inspect
-import json
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 from . import postprocess
+from .checkpoints import model_folder_settings
 from .datasets import REGISTRY, get_spec
 from .errors import UsageError
-from .checkpoints import model_folder_settings
 from .features import build_features
 from .model_types import MODEL_TYPES, infer_model_type
 from .readers import Example
