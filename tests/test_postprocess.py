@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from korsquad import metrics
 from korsquad.runfolder import RunFolder
 from korsquad.postprocess import (NO_SPAN_ODDS, Decoded,
                                   decode, example_chunks, tuned_thresholds, write_outputs)
@@ -515,7 +516,56 @@ def test_tuned_thresholds_answer_with_the_best_span_below_the_threshold():
                       {"q1": -2.0, "q2": 1.0, "q3": 3.0, "q4": 4.0})
     tuned = tuned_thresholds(golds, decoded)
     # By odds: answering q1 gains 1 (3 of 4 right at threshold -2), q2 loses 1, q3 gains 1 (3 again): keep -2.
-    assert tuned == {"best_exact": 75.0, "best_exact_thresh": -2.0, "best_f1": 75.0, "best_f1_thresh": -2.0}
+    assert tuned == {"best_exact": 75.0, "best_exact_thresh": -2.0, "best_f1": 75.0, "best_f1_thresh": -2.0,
+                     "best_exact_null_score_diff_threshold": -2.0, "best_f1_null_score_diff_threshold": -2.0}
+
+
+def decoded_with_cls_shift(shift, threshold=0.0, seed=5):
+    """Synthetic features and logits whose CLS logits are moved by `shift`: every null odds negative (shift < 0)
+    or positive (shift > 0)."""
+    rng = np.random.default_rng(seed)
+    examples, features = synthetic(rng, 60)
+    start, end = random_logits(rng, features)
+    cls = features.row_splits[:-1] + features.cls_index
+    start[cls] += shift / 2
+    end[cls] += shift / 2
+    return examples, features, start, end
+
+
+def decode_at(examples, features, start, end, threshold):
+    return decode(features, examples, start, end, n_best_size=5, max_answer_length=10, with_null=True,
+                  null_score_diff_threshold=threshold)
+
+
+@pytest.mark.parametrize("shift, answerable_share", [(-40.0, 0.0), (-40.0, 0.5), (40.0, 0.5), (40.0, 1.0)])
+def test_the_reproducing_threshold_given_back_scores_best_exact_and_best_f1(shift, answerable_share):
+    """result.json's *_null_score_diff_threshold, given back as --null_score_diff_threshold, gives best_exact and
+    best_f1 for null odds of either sign (the official *_thresh is 0.0 when answering nothing is best)."""
+    examples, features, start, end = decoded_with_cls_shift(shift)
+    decoded = decode_at(examples, features, start, end, 0.0)
+    odds = [o for o in decoded.null_odds.values() if o != NO_SPAN_ODDS]  # (no valid span: no answer anyway)
+    assert len(odds) > 40 and (all(o < 0 for o in odds) if shift < 0 else all(o > 0 for o in odds))
+    rng = np.random.default_rng(1)
+    # gold: the best span for some answerable questions, another text for others; the rest unanswerable
+    golds = {qid: ([text if text and rng.random() < 0.6 else "w1"] if rng.random() < answerable_share else [])
+             for qid, text in decoded.best_non_null.items()}
+    tuned = tuned_thresholds(golds, decoded)
+    for name in ("exact", "f1"):
+        threshold = tuned[f"best_{name}_null_score_diff_threshold"]
+        again = decode_at(examples, features, start, end, threshold)
+        assert metrics.score("squad_v2", golds, again.predictions)[name] == pytest.approx(tuned[f"best_{name}"])
+
+
+def test_answering_nothing_best_with_negative_odds_is_a_threshold_below_them():
+    examples, features, start, end = decoded_with_cls_shift(-40.0)
+    decoded = decode_at(examples, features, start, end, 0.0)
+    golds = {qid: [] for qid in decoded.best_non_null}  # nothing answerable: answering nothing is best (100)
+    tuned = tuned_thresholds(golds, decoded)
+    assert tuned["best_f1"] == 100.0 and tuned["best_f1_thresh"] == 0.0  # the official, as the script has it
+    at_zero = metrics.score("squad_v2", golds, decode_at(examples, features, start, end, 0.0).predictions)["f1"]
+    assert at_zero < 10.0  # 0.0 answers every question that has a span
+    assert tuned["best_f1_null_score_diff_threshold"] < min(decoded.null_odds.values())
+    assert tuned["best_f1_null_score_diff_threshold"] == float(int(tuned["best_f1_null_score_diff_threshold"]))
 
 
 def test_tuned_thresholds_need_null_odds():

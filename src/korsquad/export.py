@@ -274,9 +274,7 @@ LICENSES = {
 METRIC_NAMES = {"exact_match": "Exact Match", "exact": "Exact Match", "f1": "F1", "rouge_w": "ROUGE-W",
                 "total": "questions"}
 # Keys of a result that are counts or tuned settings, not scores: in the card's table, not in model-index.
-NOT_SCORES = ("total", "thresh")
-# Settings left out of the card's training command: they would not reproduce the run, or would upload it again.
-NOT_REPRODUCED = ("resume", "overwrite_output_dir", "push_to_hub")
+NOT_SCORES = ("total", "thresh", "null_score_diff_threshold")
 
 
 def metric_name(key, spec):
@@ -293,6 +291,9 @@ def metric_name(key, spec):
         rest = key[len("best_"):]
         if rest.endswith("_thresh"):
             return f"no-answer threshold of the best {metric_name(rest[:-len('_thresh')], spec)}"
+        if rest.endswith("_null_score_diff_threshold"):
+            metric = metric_name(rest[:-len("_null_score_diff_threshold")], spec)
+            return f"--null_score_diff_threshold that gives the best {metric}"
         return f"{metric_name(rest, spec)} at the best no-answer threshold"
     return METRIC_NAMES.get(key, key)
 
@@ -444,10 +445,10 @@ def model_card(record, result, best, spec):
 
 def reproducible_settings(config):
     """The run's settings as a --config file: flag names only, without what would not reproduce the run."""
-    from .config import BY_NAME
+    from .config import BY_NAME, NOT_REPLAYED  # they would not reproduce the run, or would upload it again
 
     return {key: value for key, value in config.items()
-            if key in BY_NAME and key != "config" and key not in NOT_REPRODUCED and value is not None}
+            if key in BY_NAME and key != "config" and key not in NOT_REPLAYED and value is not None}
 
 
 def training_command(config):

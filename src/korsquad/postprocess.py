@@ -344,7 +344,40 @@ def tuned_thresholds(golds, decoded):
     if decoded.null_odds is None:
         raise ValueError("tuned thresholds need null odds: decode with with_null=True")
     result = metrics.score("squad_v2", golds, decoded.best_non_null, na_probs=decoded.null_odds)
-    return {key: result[key] for key in ("best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh")}
+    tuned = {key: result[key] for key in ("best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh")}
+    # The official *_thresh is 0.0 when answering nothing is best, which `odds > 0.0` does not reproduce when
+    # every null odds is negative: the threshold to give back is computed with decode's own rule.
+    has_answer = {qid: bool(answers) for qid, answers in golds.items()}
+    exact, f1s = metrics.raw_scores("squad_v2", golds, decoded.best_non_null)
+    for name, scores in (("exact", exact), ("f1", f1s)):
+        tuned[f"best_{name}_null_score_diff_threshold"] = reproducing_threshold(
+            scores, decoded.best_non_null, decoded.null_odds, has_answer)
+    return tuned
+
+
+def reproducing_threshold(scores, best_non_null, null_odds, has_answer):
+    """The `null_score_diff_threshold` t whose predictions score best under decode's rule: a question is answered
+    with its best span when its null odds <= t, else with no answer. Questions of equal null odds are answered
+    together, as a threshold must; among thresholds of equal score the lowest wins, as in the official tuning, so
+    t gives the official best score except where that falls between questions of exactly equal odds. t is the
+    largest odds answered, or a round number below every odds when answering none is best."""
+    running = best = sum(1 for qid in scores if not has_answer[qid])
+    order = sorted(null_odds, key=null_odds.get)  # stable: ties in file order, as the official tuning walks them
+    threshold = None
+    for i, qid in enumerate(order):
+        if has_answer[qid]:
+            running += scores[qid]
+        elif best_non_null[qid]:
+            running -= 1
+        last_of_its_odds = i + 1 == len(order) or null_odds[order[i + 1]] != null_odds[qid]
+        if last_of_its_odds and running > best:
+            best, threshold = running, null_odds[qid]
+    if threshold is None:  # no answer anywhere: below the lowest odds
+        lowest = null_odds[order[0]]
+        threshold = float(np.floor(lowest) - 1.0)
+        if not threshold < lowest:  # too large for floor - 1 to move it
+            threshold = float(np.nextafter(lowest, -np.inf))
+    return threshold
 
 
 def write_outputs(folder, decoded, result, split="eval"):
