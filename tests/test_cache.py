@@ -162,3 +162,38 @@ def test_racing_builders_end_with_one_complete_folder(tmp_path, expected, start)
     for features in results:
         assert_same(features, expected)
     assert leftovers(folder) == []
+
+
+# ---- the key: the code that builds features is part of it -----------------------------------------------------
+def test_the_code_fingerprint_changes_with_any_feature_module_and_the_tokenizer_libraries():
+    sources = {name: f"# {name}\n".encode() for name in cache.FEATURE_MODULES}
+    versions = {"tokenizers": "0.22.2", "transformers": "4.57.6"}
+    base = cache.code_fingerprint(sources, versions)
+    for name in cache.FEATURE_MODULES:
+        assert cache.code_fingerprint(dict(sources, **{name: sources[name] + b"x = 1\n"}), versions) != base, name
+    assert cache.code_fingerprint(sources, dict(versions, transformers="4.58.0")) != base
+    assert cache.installed_code_fingerprint() == cache.installed_code_fingerprint()  # read once, stable
+
+
+def test_a_cache_built_by_other_feature_code_is_rebuilt_not_reused(tmp_path, bert_pair, monkeypatch):
+    from conftest import FIXTURES, data_dir_with
+
+    from korsquad.datamodule import QADataModule
+    from korsquad.datasets import get_spec
+
+    data_dir = data_dir_with(tmp_path, "squad_v1.1", dev=FIXTURES / "squad_v1_tiny.json")
+
+    def prepared():
+        dm = QADataModule(get_spec("squad_v1.1"), bert_pair[1], train=False, eval_split="dev", data_dir=data_dir,
+                          max_seq_length=64, doc_stride=32, max_query_length=16, batch_size=4, eval_batch_size=4,
+                          seed=0, negative_window_ratio=None, max_eval_samples=3)
+        dm.prepare_data()
+        return dm.cache_folder("dev")
+
+    old = prepared()
+    monkeypatch.setattr(cache, "installed_code_fingerprint", lambda: "the fingerprint of other code")
+    built = []
+    save = cache.save_features
+    monkeypatch.setattr(cache, "save_features", lambda *a, **k: built.append(a[1]) or save(*a, **k))
+    new = prepared()
+    assert new != old and built == [new] and (new / cache.MANIFEST).is_file()

@@ -1,7 +1,9 @@
 """On-disk feature cache: plain .npy arrays (no pickle, so loading cannot run code), verified before use.
 
-A cache folder is keyed by a hash of the data files' content, the tokenizer's files and every feature parameter,
-so a change in any of them builds anew, and the separate evaluation run finds the features training built.
+A cache folder is keyed by a hash of the data files' content, the tokenizer's files, every feature parameter, the
+source of the modules that build features and the tokenizers/transformers versions (the way Hugging Face
+`datasets` fingerprints its transforms), so a change in any of them builds anew (a cache of older code is never
+reused), and the separate evaluation run finds the features training built.
 Features are built in chunks of examples and merged into one memory-mapped array per column, so building
 KorQuAD 2.x does not hold every feature in memory at once. A folder counts as complete only when its manifest,
 written last, lists every file with its size and sha256; anything truncated or corrupt is rebuilt, never loaded.
@@ -10,6 +12,7 @@ a complete folder, which another process may have memory-mapped, is never delete
 """
 
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -25,6 +28,9 @@ from .jsonio import atomic_write_json
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+# The modules whose code decides the features: reading examples, mapping HTML to text, tokenizing with offsets,
+# building windows and labels. Their source is part of the cache key.
+FEATURE_MODULES = ("readers", "html_text", "tokenization", "features")
 
 
 def file_digest(path, chunk_size=1 << 20):
@@ -59,14 +65,35 @@ def _without_paths(data):
     return json.dumps(obj, sort_keys=True).encode()
 
 
+def code_fingerprint(sources, versions):
+    """Hash of the feature-building code: {module name: source bytes} and {library: version}."""
+    digest = hashlib.sha256()
+    for name in sorted(sources):
+        digest.update(name.encode() + b"\0" + sources[name] + b"\0")
+    digest.update(json.dumps(versions, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def installed_code_fingerprint():
+    """code_fingerprint of this installation: FEATURE_MODULES' source files and the tokenizer libraries."""
+    import tokenizers
+    import transformers
+
+    here = Path(__file__).parent
+    sources = {name: (here / f"{name}.py").read_bytes() for name in FEATURE_MODULES}
+    return code_fingerprint(sources, {"tokenizers": tokenizers.__version__, "transformers": transformers.__version__})
+
+
 def cache_key(data_files, tokenizer, window, params):
-    """Key over the data files' bytes, the tokenizer's files, the window settings (a settings.WindowSettings) and
-    every other feature parameter."""
+    """Key over the data files' bytes, the tokenizer's files, the window settings (a settings.WindowSettings), every
+    other feature parameter and the code that builds features."""
     parts = {
         "format": FORMAT_VERSION,
         "data": [file_digest(p) for p in data_files],
         "tokenizer": tokenizer_digest(tokenizer),
         "params": dict(window.as_dict(), **params),
+        "code": installed_code_fingerprint(),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
