@@ -97,6 +97,69 @@ def test_a_run_record_is_a_valid_config(tmp_path):
     assert replay.values == config.values
 
 
+def test_a_replayed_run_record_never_deletes_continues_or_uploads_its_run(tmp_path, capsys):
+    config = resolve([*BASE, "--do_train", "--overwrite_output_dir"])
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"config": dict(config.record(), push_to_hub="me/model"), "status": "finished"}))
+    replay = resolve(["--config", str(path)])
+    assert not replay.overwrite_output_dir and replay.push_to_hub is None and not replay.resume
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"note: --config {path} is a run's record: not replaying --overwrite_output_dir, --push_to_hub (give them "
+        "on the command line to use them)"]
+    assert resolve(["--config", str(path), "--overwrite_output_dir"]).overwrite_output_dir  # asked for: given
+    settings = tmp_path / "settings.json"  # a settings file of one's own keeps them
+    settings.write_text(json.dumps({**dict(zip(BASE[::2], BASE[1::2])), "overwrite_output_dir": True}
+                                   ).replace('"--', '"'))
+    assert resolve(["--config", str(settings), "--do_train"]).overwrite_output_dir
+
+
+@pytest.mark.parametrize("name", [".", "..", "", "a/b", "../x", "/abs", "a\\b"])
+def test_a_run_name_that_would_leave_the_data_set_folder_is_refused(name):
+    with pytest.raises(UsageError, match="--run_name .* must be a plain folder name"):
+        resolve([*BASE, "--do_train", "--run_name", name])
+
+
+def test_a_model_path_dot_or_dot_dot_names_the_run_after_that_folder(tmp_path, monkeypatch):
+    inner = tmp_path / "models" / "mine"
+    inner.mkdir(parents=True)
+    monkeypatch.chdir(inner)
+    for model, name in ((".", "mine"), ("..", "models"), ("./", "mine"), ("../..", tmp_path.name)):
+        config = resolve(["--model_type", "bert", "--model_name_or_path", model, "--data_name", "squad_v1.1",
+                          "--do_train"])
+        assert config.run_name == name
+        assert config.folder.root.parent == config.folder.root.parent.parent / "squad_v1.1"
+
+
+def trained_record(tmp_path, *flags):
+    """A training's run.json in its folder, as run_qa.py leaves it."""
+    trained = resolve([*BASE, "--do_train", "--output_dir", str(tmp_path), *flags])
+    trained.folder.root.mkdir(parents=True)
+    trained.folder.run_json.write_text(json.dumps({"config": trained.record(), "status": "failed"}))
+    return trained
+
+
+def test_resume_continues_with_the_runs_settings_and_may_extend_it(tmp_path):
+    trained = trained_record(tmp_path, "--learning_rate", "3e-4", "--max_steps", "2", "--seed", "7",
+                             "--batch_size", "4", "--max_seq_length", "128")
+    resumed = resolve([*BASE, "--do_train", "--output_dir", str(tmp_path), "--resume", "--max_steps", "4",
+                       "--learning_rate", "0.0003", "--eval_batch_size", "64"])
+    assert (resumed.learning_rate, resumed.seed, resumed.batch_size, resumed.max_seq_length) == (3e-4, 7, 4, 128)
+    assert (resumed.max_steps, resumed.eval_batch_size, resumed.resume) == (4, 64, True)
+    assert resumed.folder.root == trained.folder.root
+
+
+def test_resume_refuses_what_changes_what_is_trained_naming_each(tmp_path):
+    trained_record(tmp_path, "--learning_rate", "3e-4", "--seed", "7")
+    with pytest.raises(UsageError) as refused:
+        resolve([*BASE, "--do_train", "--output_dir", str(tmp_path), "--resume", "--learning_rate", "1e-4",
+                 "--seed", "8", "--devices", "2", "--max_steps", "9"])
+    message = str(refused.value)
+    assert "\n" not in message and "--max_steps" not in message
+    for part in ("--learning_rate 0.0001 (trained with 0.0003)", "--seed 8 (trained with 7)",
+                 "2 processes (trained with 1"):
+        assert part in message
+
+
 def test_every_option_is_a_flag():
     text = build_parser().format_help()
     assert all(f"--{option.name}" in text for option in OPTIONS)

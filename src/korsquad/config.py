@@ -35,7 +35,21 @@ INHERITED = ("model_type", *RECORD_SETTINGS)
 INHERITED_SILENTLY = ("dev_file",)
 # Keys of a run.json beside "config": the run's record, not settings (so a run.json replays through --config).
 RECORD_KEYS = frozenset({"config", "status", "started_at", "finished_at", "wall_time_s", "hardware", "train_steps",
-                         "train_tokens", "num_parameters", "error", "evaluation", "inherited_from"})
+                         "train_tokens", "num_parameters", "error", "evaluation", "inherited_from", "invocations"})
+# Settings a replayed run.json never passes on: they act on the run folder it came from (delete it, continue it)
+# or upload it again; a replay gives them itself if it wants them.
+NOT_REPLAYED = ("overwrite_output_dir", "resume", "push_to_hub")
+# What is trained: --resume refuses any of these that differs from the run it continues (the checkpoint's weights,
+# optimizer state, schedule and place in the epoch hold for these values only). The rest may change on resume:
+# --max_steps / --num_train_epochs (the schedule is stretched to the new length), evaluation, logging, workers.
+TRAINED_AS = ("model_type", "model_name_or_path", "attention_dropout", "data_dir", "train_file", "max_train_samples",
+              "max_seq_length", "doc_stride", "max_query_length", "negative_window_ratio", "seed", "batch_size",
+              "accumulate_grad_batches", "group_by_length", "learning_rate", "adam_epsilon", "weight_decay",
+              "lr_scheduler", "warmup_ratio", "warmup_steps", "gradient_clip_val", "precision")
+# What a resumed run does not take from the run it continues: where the run is found, and what this invocation
+# is asked to do.
+NOT_RESUMED = ("output_dir", "run_name", "resume", "overwrite_output_dir", "checkpoint", "do_eval", "do_predict",
+               "predict_file", "push_to_hub", "overwrite_cache")
 
 
 # ---- checks ------------------------------------------------------------------------------------------------
@@ -301,13 +315,15 @@ def resolve(argv=None):
     values = {option.name: option.default for option in OPTIONS if option.name != "config"}
     values.update(explicit)
     check_actions(values)
-    source = None
+    source = resumed = None
     if not values["do_train"]:
         source = locate_model(values)
         inherit_training_settings(values, explicit, source)
     if values["model_name_or_path"] is None:
         raise UsageError("--model_name_or_path is required")
-    values["run_name"] = values["run_name"] or default_run_name(values["model_name_or_path"])
+    values["run_name"] = run_name(values, explicit)
+    if values["do_train"] and values["resume"]:
+        resumed = inherit_resumed_settings(values, explicit)
     fill_data_set_defaults(values)
     check_values(values)
     try:
@@ -315,11 +331,39 @@ def resolve(argv=None):
     except InvalidSetting as err:
         raise UsageError(f"--{err}") from None
     accelerator, devices, world = resolve_devices(values)
+    if resumed is not None:
+        refuse_resume_changes(resumed, explicit, world, values)
     return RunConfig(MappingProxyType(values), devices, accelerator, world, window, decoding, source)
 
 
-def default_run_name(model_name_or_path):
-    return model_name_or_path.strip("/").replace("/", "-")
+# ---- the run folder's name ---------------------------------------------------------------------------------
+def run_name(values, explicit):
+    """The run folder's name: one path component, so the folder is strictly inside OUTPUT_DIR/<data_name>/ and
+    --overwrite_output_dir can only ever remove that one folder. A --run_name that would leave it is refused."""
+    given = explicit.get("run_name")
+    if given is not None:
+        if not is_plain_name(given):
+            raise UsageError(f"--run_name {given!r} must be a plain folder name (not empty, '.' or '..', no / or \\ "
+                             "and not absolute): the run folder is OUTPUT_DIR/<data_name>/<run_name>")
+        return given
+    return default_run_name(values["model_name_or_path"])
+
+
+def default_run_name(model):
+    """--model_name_or_path with / replaced by -; `.` or `..` (and the like) give the name of the folder they
+    mean."""
+    if all(part in (".", "..") for part in Path(model).parts):
+        name = Path(model).resolve().name  # `.` -> the current folder's name, `..` -> its parent's
+    else:
+        name = model.strip("/").replace("/", "-").replace("\\", "-")
+    if not is_plain_name(name):
+        raise UsageError(f"--model_name_or_path {model!r} gives no run folder name: give --run_name")
+    return name
+
+
+def is_plain_name(name):
+    return bool(name) and name not in (".", "..") and not any(sep in name for sep in "/\\") \
+        and not Path(name).is_absolute()
 
 
 def read_config_file(path):
@@ -339,7 +383,7 @@ def read_config_file(path):
     if not isinstance(data, dict):
         raise UsageError(f"--config {path}: expected an object of settings, not {type(data).__name__}")
     if isinstance(data.get("config"), dict) and set(data) <= RECORD_KEYS:
-        data = {k: v for k, v in data["config"].items() if k not in ("devices_resolved", "world_size")}
+        data = replayed_settings(data["config"], path)
     settings = {}
     for key, value in data.items():
         option = BY_NAME.get(key)
@@ -351,6 +395,16 @@ def read_config_file(path):
                              + (f"; did you mean {', '.join(map(repr, meant))}?)" if meant else ")"))
         settings[key] = _typed(option, value, f"--config {path}: key {key!r}")
     return settings
+
+
+def replayed_settings(config, path):
+    """A run.json's settings to replay, without what acts on the run it came from (NOT_REPLAYED): replaying a run
+    trained with --overwrite_output_dir must not remove that run. One note line names what was dropped."""
+    dropped = [name for name in NOT_REPLAYED if config.get(name)]
+    if dropped:
+        print(f"note: --config {path} is a run's record: not replaying {', '.join('--' + n for n in dropped)} "
+              "(give them on the command line to use them)", file=sys.stderr)
+    return {k: v for k, v in config.items() if k not in ("devices_resolved", "world_size", *NOT_REPLAYED)}
 
 
 def _typed(option, value, where):
@@ -416,6 +470,33 @@ def inherit_training_settings(values, explicit, source):
         values["model_type"] = infer_model_type(source.path)
     if differ:
         print(f"note: settings differ from the training's ({source.origin}): {', '.join(differ)}", file=sys.stderr)
+
+
+def inherit_resumed_settings(values, explicit):
+    """--resume continues the run with the settings it was trained with (its run.json): every setting not given
+    on the command line is the run's. Returns that record's settings, or None when there is none to check against
+    (a folder without run.json: the checkpoint alone is continued)."""
+    record = RunFolder(Path(values["output_dir"]) / values["data_name"] / values["run_name"]).read_record()
+    recorded = record.get("config") if record is not None else None
+    if not isinstance(recorded, dict) or not recorded.get("do_train"):
+        return None
+    for name in SETTINGS:
+        if name in recorded and name not in explicit and name not in NOT_RESUMED:
+            values[name] = recorded[name]
+    return recorded
+
+
+def refuse_resume_changes(recorded, explicit, world, values):
+    """One error line naming every setting given on resume that changes what is trained (TRAINED_AS, and the
+    number of processes, which decides the batches)."""
+    differ = [f"--{name} {explicit[name]} (trained with {recorded[name]})" for name in TRAINED_AS
+              if name in explicit and name in recorded and explicit[name] != recorded[name]]
+    if recorded.get("world_size") not in (None, world):
+        differ.append(f"{world} processes (trained with {recorded['world_size']}; --gpu_ids/--devices/--num_nodes)")
+    if differ:
+        folder = Path(values["output_dir"]) / values["data_name"] / values["run_name"]
+        raise UsageError(f"--resume continues {folder} exactly as it was trained, but {', '.join(differ)}: drop "
+                         "these flags to continue it, or train a new run (--run_name)")
 
 
 def fill_data_set_defaults(values):
