@@ -295,6 +295,36 @@ def test_a_finished_run_folder_is_kept_unless_overwritten_and_run_json_replays(t
     assert read_json(run_dir / "run.json")["train_steps"] == 1
     assert read_json(run_dir / "checkpoints" / "best_checkpoint.json")["step"] == 1
 
+    # replaying the run.json of a run trained with --overwrite_output_dir does not remove that run
+    stamp = best.stat().st_mtime_ns
+    replay = run_cli("--config", run_dir / "run.json")
+    assert replay.returncode == 2
+    lines = replay.stderr.strip().splitlines()
+    assert lines[0].startswith(f"note: --config {run_dir / 'run.json'} is a run's record: not replaying "
+                               "--overwrite_output_dir") and "already holds a training run" in lines[1]
+    assert best.stat().st_mtime_ns == stamp and read_json(run_dir / "run.json")["train_steps"] == 1
+
+
+def test_model_path_dot_dot_with_overwrite_replaces_only_its_own_run(tiny_bert, squad_dir, tmp_path):
+    """--model_name_or_path .. names the run after that folder; --overwrite_output_dir then removes that run's
+    folder only, never OUTPUT_DIR (and every other run in it)."""
+    out, model = tmp_path / "model", tmp_path / "mymodel"
+    shutil.copytree(tiny_bert, model)
+    (model / "inner").mkdir()
+    beside = out / "squad_v1.1" / "other"
+    beside.mkdir(parents=True)
+    (beside / "run.json").write_text(json.dumps({"config": {"do_train": True, "run_name": "other",
+                                                            "data_name": "squad_v1.1"}}))
+    args = ["--model_type", "bert", "--model_name_or_path", "..", "--data_name", "squad_v1.1", "--data_dir",
+            squad_dir, "--output_dir", out, *QUICK, "--max_steps", "1", "--max_eval_samples", "2", "--do_train",
+            "--overwrite_output_dir"]
+    for _ in range(2):
+        trained = run_cli(*args, cwd=model / "inner")
+        assert trained.returncode == 0, trained.stderr[-3000:]
+    assert read_json(beside / "run.json")["config"]["run_name"] == "other"
+    assert read_json(out / "squad_v1.1" / "mymodel" / "run.json")["config"]["run_name"] == "mymodel"
+    assert sorted(p.name for p in out.iterdir()) == ["squad_v1.1"]
+
 
 def test_a_config_file_with_an_unknown_key_is_one_line_and_exit_2(tmp_path):
     config = tmp_path / "c.yaml"

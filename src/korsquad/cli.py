@@ -32,7 +32,7 @@ def main(argv=None):
     from .tokenization import load_tokenizer
 
     logs.configure(config.log_level)
-    record = RunRecord(config)
+    record = RunRecord(config, sys.argv[1:] if argv is None else list(argv))
     pl.seed_everything(config.seed, workers=True, verbose=False)
     tokenizer = load_tokenizer(config.model_type, tokenizer_source(config))
     # the window settings against this tokenizer's special tokens, before a large model is loaded
@@ -161,13 +161,22 @@ def data_module(config, tokenizer, module, *, train, eval_split):
     return dm
 
 
-def validation_callback(config, split, *, training):
+def validation_callback(config, split, *, training, measured_on=None):
     from .validation import Evaluator, ValidationCallback
 
     evaluator = Evaluator(config.spec, config.decoding, labeled=split != PREDICT)
     return ValidationCallback(evaluator, config.folder, PREDICT if split == PREDICT else "eval",
                               write_files=config.do_eval or split == PREDICT, keep_best=training,
-                              log_scores=training)
+                              log_scores=training, measured_on=measured_on)
+
+
+def measured_on(config, dm):
+    """What a training's validation scores are measured on: the dev features (their cache key covers the files'
+    bytes, --max_eval_samples, the windows and the code that builds them) and the decoding. A resumed run compares
+    its best score only with scores measured on the same (korsquad.validation.ValidationCallback)."""
+    return {"dev_features": dm.cache_folder("dev").name, "max_eval_samples": config.max_eval_samples,
+            "n_best_size": config.n_best_size, "max_answer_length": config.max_answer_length,
+            "null_score_diff_threshold": config.null_score_diff_threshold}
 
 
 def make_trainer(config, *, callbacks, logger, model=None):
@@ -240,19 +249,15 @@ def layer_classes(model):
 
 
 def training_callbacks(config, validation):
-    from pytorch_lightning.callbacks import ModelCheckpoint
-
     from .progress import TrainingLog, progress_mode
+    from .resume import ResumedSchedule, last_checkpoints
     from .sampling import ExactResume
 
-    folder = config.folder
-    # Both write last.ckpt, the newest state for --resume: every --save_steps steps and after each validation.
-    last = dict(dirpath=folder.checkpoints_dir, save_top_k=0, save_last=True, enable_version_counter=False)
-    callbacks = [validation, ModelCheckpoint(every_n_train_steps=config.save_steps, **last),
-                 ModelCheckpoint(every_n_epochs=1, **last),
+    # last.ckpt, the newest state for --resume: every --save_steps steps, at each finished epoch, at --max_steps
+    callbacks = [validation, *last_checkpoints(config.folder.checkpoints_dir, config.save_steps),
                  TrainingLog(config.logging_steps, peak_tflops=config.peak_tflops,
                              lines=progress_mode(config.log_level) == "lines"),
-                 ExactResume(config.seed)]  # --resume trains on as an uninterrupted run would
+                 ExactResume(config.seed), ResumedSchedule()]  # --resume trains on as an uninterrupted run would
     if config.early_stopping_patience:
         from pytorch_lightning.callbacks import EarlyStopping
 
@@ -271,7 +276,7 @@ def train(config, tokenizer, module, record):
 
     folder = config.folder
     dm = data_module(config, tokenizer, module, train=True, eval_split="dev")
-    validation = validation_callback(config, "dev", training=True)
+    validation = validation_callback(config, "dev", training=True, measured_on=measured_on(config, dm))
     loggers = build_loggers(config)
     if is_first_process():
         log_settings(loggers, config)  # the full settings, not Lightning's choice (the module's init arguments)
@@ -349,13 +354,17 @@ def record_evaluation(config, dm, result):
 
 
 class RunRecord:
-    """run.json, written by the first process: the settings, status, timing and hardware of this invocation."""
+    """run.json, written by the first process: the settings, status, timing and hardware of this invocation, and
+    for a training every invocation that trained the run (`invocations`: when, the command line, and for a
+    --resume the settings it changed), so the settings in `config` are always the ones in use."""
 
-    def __init__(self, config):
+    def __init__(self, config, argv):
         self.config = config
         self.started = time.time()
         self.extra = {}
         self.train_steps = None
+        if config.do_train and is_first_process():
+            self.extra["invocations"] = training_invocations(config, argv, self.started)
 
     def write(self, status, **extra):
         if not is_first_process():
@@ -376,6 +385,18 @@ class RunRecord:
         if config.inherited_from:
             record["inherited_from"] = config.inherited_from
         config.folder.write_record(record, evaluation_only=not config.do_train)
+
+
+def training_invocations(config, argv, started):
+    """The run's invocations so far and this one: a new training starts the list, a --resume adds to it."""
+    when = datetime.fromtimestamp(started, timezone.utc).isoformat()
+    previous = config.folder.read_record() if config.resume else None
+    if previous is None:
+        return [{"started_at": when, "argv": argv}]
+    earlier = previous.get("invocations") or [{"started_at": previous.get("started_at"), "argv": None}]
+    before, now = previous.get("config") or {}, config.record()
+    changed = {name: [before[name], now[name]] for name in now if name in before and before[name] != now[name]}
+    return [*earlier, {"started_at": when, "argv": argv, "changed": changed}]
 
 
 def hardware(config):

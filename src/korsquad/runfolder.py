@@ -137,7 +137,18 @@ class RunFolder:
         if not overwrite:
             raise UsageError(f"{self.root} already holds a training run: give --resume to continue it or "
                              "--overwrite_output_dir to replace it")
+        if not self.made_by_training():
+            raise UsageError(f"--overwrite_output_dir: {self.root} was not made as a run folder by run_qa.py (no "
+                             "run.json of a training naming it), so it is not removed: remove it yourself")
         shutil.rmtree(self.root)
+
+    def made_by_training(self):
+        """Whether this folder is a run folder that a training of this toolkit made: its run.json records a
+        training whose run folder is this one (<data_name>/<run_name>). Only such a folder is ever removed."""
+        record = self.read_record()
+        config = record.get("config") if record is not None else None
+        return (isinstance(config, dict) and bool(config.get("do_train"))
+                and config.get("run_name") == self.root.name and config.get("data_name") == self.root.parent.name)
 
     # ---- evaluations.json ---------------------------------------------------------------------------------
     def read_evaluations(self):

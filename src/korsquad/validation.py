@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import pytorch_lightning as pl
 import torch.distributed as dist
+from pytorch_lightning.utilities import rank_zero_info
 
 from . import postprocess
 from .batching import PADDING_FEATURE
@@ -81,13 +82,16 @@ class ValidationCallback(pl.Callback):
     `write_files`. keep_best (training): the files are written, and the weights saved as the folder's best checkpoint,
     only when the primary metric beats every earlier validation of the run (the state survives --resume), so the
     files always hold the best checkpoint's predictions. log_scores: log val_em and val_<primary metric> for the
-    learning curves. `result` holds the last official result on process 0.
+    learning curves. `result` holds the last official result on process 0. measured_on: what the scores are
+    measured on (dev features, decoding; korsquad.cli.measured_on), kept with the best score: a run resumed with
+    another one starts its best score anew, with a note, instead of comparing scores of two different measures.
 
     An error while decoding or scoring on process 0 reaches every process at once (they would otherwise wait in
     the next collective until the process-group timeout)."""
 
-    def __init__(self, evaluator, folder, split, *, write_files, keep_best, log_scores):
+    def __init__(self, evaluator, folder, split, *, write_files, keep_best, log_scores, measured_on=None):
         self.evaluator = evaluator
+        self.measured_on = measured_on
         self.folder = folder
         self.split = split
         self.write_files = write_files
@@ -104,10 +108,17 @@ class ValidationCallback(pl.Callback):
         return f"ValidationCallback[{self.split}]"
 
     def state_dict(self):
-        return dict(self.best)
+        return dict(self.best, measured_on=self.measured_on)
 
     def load_state_dict(self, state_dict):
-        self.best.update(state_dict)
+        saved = state_dict.get("measured_on")
+        if saved is not None and self.measured_on is not None and saved != self.measured_on:
+            changed = [key for key in self.measured_on if saved.get(key) != self.measured_on[key]]
+            rank_zero_info(f"note: the best score so far ({self.metric} {state_dict.get('score')} at step "
+                           f"{state_dict.get('step')}) was measured with another {', '.join(changed)}; this run's "
+                           "best score starts anew")
+            return
+        self.best.update({key: value for key, value in state_dict.items() if key in self.best})
 
     @property
     def files_hold_best(self):

@@ -1,0 +1,72 @@
+"""last.ckpt, the state `--resume` continues from, and the learning rate a resumed run starts at.
+
+Lightning saves a checkpoint at the end of an epoch as "epoch finished", so a resumed run starts the next epoch.
+A training stopped by --max_steps also ends its epoch early, with the same hooks: saved there, the rest of the
+epoch would never be trained. So an epoch's end is saved only for an epoch that ran all its batches, and the step
+that reaches --max_steps is saved as a step in the middle of its epoch (korsquad.datamodule.TrainLoader keeps the
+place in the epoch): the resumed run trains the rest of it.
+
+Which settings may differ on resume, and which refuse, is korsquad.config's (TRAINED_AS).
+"""
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
+from torch.optim.lr_scheduler import LambdaLR
+
+
+def last_checkpoints(dirpath, save_steps):
+    """The callbacks that write `dirpath`/last.ckpt: every `save_steps` optimizer steps, after each validation or
+    finished epoch, and at the step that reaches --max_steps."""
+    last = dict(dirpath=dirpath, save_top_k=0, save_last=True, enable_version_counter=False)
+    return [LastCheckpoint(every_n_train_steps=save_steps, **last), FinishedEpochCheckpoint(every_n_epochs=1, **last),
+            SaveAtMaxSteps(dirpath, save_steps)]
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """Lightning's last.ckpt, without its save at the end of training: that state counts the epoch as finished,
+    also when --max_steps stopped it (the epoch's end, the steps and --max_steps are saved where they happen)."""
+
+    def on_train_end(self, trainer, pl_module):
+        pass
+
+
+class FinishedEpochCheckpoint(LastCheckpoint):
+    """last.ckpt at the end of an epoch, unless --max_steps cut the epoch short (SaveAtMaxSteps saved that step)."""
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            super().on_train_epoch_end(trainer, pl_module)
+
+
+class SaveAtMaxSteps(pl.Callback):
+    """last.ckpt right after the optimizer step that reaches --max_steps, before the epoch's end hooks: a state in
+    the middle of the epoch, which --resume continues with the epoch's next batch."""
+
+    def __init__(self, dirpath, save_steps):
+        self.dirpath = dirpath
+        self.save_steps = save_steps
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        step = trainer.global_step
+        if trainer.max_steps > 0 and step == trainer.max_steps and step % self.save_steps != 0:
+            trainer.save_checkpoint(f"{self.dirpath}/last.ckpt")  # (a multiple of save_steps is saved already)
+
+
+class ResumedSchedule(pl.Callback):
+    """A resumed run starts at its own schedule's learning rate. Lightning restores the optimizer's learning rate
+    as the stopped run last set it, and the schedule, built anew for this run's length (QAModule.
+    configure_optimizers), takes over only after the first step. With an unchanged length both are the same number;
+    with a longer --max_steps or --num_train_epochs the first resumed step would run at the old schedule's rate (0
+    at the end of a linear one). Every step from the resumed one on follows the schedule of the new length."""
+
+    def on_train_start(self, trainer, pl_module):
+        if trainer.global_step == 0:
+            return
+        for config in trainer.lr_scheduler_configs:
+            scheduler = config.scheduler
+            if isinstance(scheduler, LambdaLR):  # every --lr_scheduler (transformers.get_scheduler)
+                rates = [base * rate(scheduler.last_epoch) for rate, base in zip(scheduler.lr_lambdas,
+                                                                                   scheduler.base_lrs)]
+                for group, lr in zip(scheduler.optimizer.param_groups, rates):
+                    group["lr"] = lr
+                scheduler._last_lr = rates  # what get_last_lr() (the logged lr) reports, as step() would set it
