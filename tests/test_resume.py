@@ -1,6 +1,7 @@
 """Resuming mid-epoch: a run killed after a mid-epoch save and continued with --resume trains on exactly the batches
 (and draws exactly the dropout masks) of an uninterrupted run with the same seed, and ends with the same weights."""
 
+import json
 import os
 import signal
 import subprocess
@@ -225,3 +226,44 @@ def test_killed_and_resumed_run_trains_as_an_uninterrupted_one(tiny_bert, squad_
     after = [step for step in losses if step > halt]
     assert len(after) == 2 * steps_per_epoch - halt
     assert all(abs(losses[step] - whole_losses[step]) < 1e-5 for step in after)
+
+
+# ---- a --max_steps stop, resumed with a larger --max_steps --------------------------------------------------------
+def test_a_max_steps_stop_resumes_the_rest_of_its_epoch_at_the_schedules_rate(tiny_bert, squad_dir, tmp_path):
+    """--max_steps 2 then --resume --max_steps 4: steps 3 and 4 train epoch 0's batches 3 and 4 (not a new
+    epoch) at the non-zero learning rate of the 4-step schedule; a --resume with another --learning_rate is
+    refused in one line naming it, and touches nothing."""
+    args = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
+            "--data_dir", squad_dir, "--output_dir", tmp_path, "--run_name", "run", "--do_train", "--accelerator",
+            "cpu", "--max_seq_length", "128", "--doc_stride", "64", "--max_query_length", "32", "--batch_size", "4",
+            "--max_train_samples", "16", "--max_eval_samples", "2", "--logging_steps", "1", "--logger", "csv",
+            "--learning_rate", "1e-3", "--save_steps", "1"]
+    run_dir = tmp_path / "squad_v1.1" / "run"
+    first = run_cli(*args, "--max_steps", "2", env=ONE_THREAD)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert train_features(squad_dir) > 4 * 4  # more than 4 batches in epoch 0
+    position = last_checkpoint(run_dir)["QADataModule"]["train_loader"]
+    assert (position["epoch"], position["batches_done"]) == (0, 2)
+
+    resumed = run_cli(*args, "--resume", "--max_steps", "4", env=ONE_THREAD)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    final = last_checkpoint(run_dir)
+    position = final["QADataModule"]["train_loader"]
+    assert (final["global_step"], position["epoch"], position["batches_done"]) == (4, 0, 4)
+    import csv
+
+    rows = [row for row in csv.DictReader((run_dir / "csv_logs" / "version_1" / "metrics.csv").open()) if row["lr"]]
+    # linear decay over 4 steps from 1e-3: steps 3 and 4 (logged at 2 and 3) at 5e-4 and 2.5e-4, in epoch 0
+    assert [(int(r["step"]), int(r["epoch"])) for r in rows] == [(2, 0), (3, 0)]
+    assert [float(r["lr"]) for r in rows] == pytest.approx([5e-4, 2.5e-4])
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["config"]["max_steps"] == 4 and len(record["invocations"]) == 2
+    assert record["invocations"][1]["changed"]["max_steps"] == [2, 4]
+
+    stamp = (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime_ns
+    refused = run_cli(*args, "--resume", "--max_steps", "6", "--learning_rate", "2e-3")
+    assert refused.returncode == 2
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith("error: --resume") and "--learning_rate 0.002 (trained with 0.001)" in line
+    assert (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp
+    assert json.loads((run_dir / "run.json").read_text()) == record
