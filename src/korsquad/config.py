@@ -119,10 +119,13 @@ OPTIONS = (
                                 "needed)"),
     Option("data_dir", default="./data", help="where download_*.py put the data sets"),
     Option("output_dir", default="./model", help="run folders go to OUTPUT_DIR/<data_name>/<run_name>"),
-    Option("run_name", help="run folder name", derived="model_name_or_path with / replaced by -"),
-    Option("overwrite_output_dir", bool, False, "train into a run folder that holds a run, removing its "
-                                                "checkpoints", flag=True),
-    Option("resume", bool, False, "continue an interrupted training from the run's last.ckpt", flag=True),
+    Option("run_name", help="run folder name (one folder name: no /, not . or ..)",
+           derived="model_name_or_path with / replaced by -; for . or .. the name of that folder"),
+    Option("overwrite_output_dir", bool, False, "train into a run folder that holds a run, removing that run "
+                                                "folder (only a run folder a training made)", flag=True),
+    Option("resume", bool, False, "continue the run's training where it stopped (its last.ckpt), with the settings "
+                                  "in its run.json; only --max_steps, --num_train_epochs and settings that do not "
+                                  "change what is trained may differ", flag=True),
     Option("checkpoint", help="evaluate this instead of the run folder's best checkpoint: a .ckpt, a run folder, a "
                               "model folder (a run's best_model/, or any Hugging Face question-answering model) or "
                               "a Hub model name; windows and decoding are the ones that trained it (the data set's "

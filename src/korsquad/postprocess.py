@@ -360,7 +360,8 @@ def reproducing_threshold(scores, best_non_null, null_odds, has_answer):
     with its best span when its null odds <= t, else with no answer. Questions of equal null odds are answered
     together, as a threshold must; among thresholds of equal score the lowest wins, as in the official tuning, so
     t gives the official best score except where that falls between questions of exactly equal odds. t is the
-    largest odds answered, or a round number below every odds when answering none is best."""
+    largest odds answered; when answering none is best, the official 0.0 if every odds is above it, else a round
+    number below every odds. So t is the official threshold wherever that one reproduces the score."""
     running = best = sum(1 for qid in scores if not has_answer[qid])
     order = sorted(null_odds, key=null_odds.get)  # stable: ties in file order, as the official tuning walks them
     threshold = None
@@ -374,7 +375,7 @@ def reproducing_threshold(scores, best_non_null, null_odds, has_answer):
             best, threshold = running, null_odds[qid]
     if threshold is None:  # no answer anywhere: below the lowest odds
         lowest = null_odds[order[0]]
-        threshold = float(np.floor(lowest) - 1.0)
+        threshold = 0.0 if lowest > 0.0 else float(np.floor(lowest) - 1.0)
         if not threshold < lowest:  # too large for floor - 1 to move it
             threshold = float(np.nextafter(lowest, -np.inf))
     return threshold
