@@ -241,9 +241,8 @@ def test_a_max_steps_stop_resumes_the_rest_of_its_epoch_at_the_schedules_rate(ti
     run_dir = tmp_path / "squad_v1.1" / "run"
     first = run_cli(*args, "--max_steps", "2", env=ONE_THREAD)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert train_features(squad_dir) > 4 * 4  # more than 4 batches in epoch 0
     position = last_checkpoint(run_dir)["QADataModule"]["train_loader"]
-    assert (position["epoch"], position["batches_done"]) == (0, 2)
+    assert (position["epoch"], position["batches_done"]) == (0, 2) and position["features"] > 4 * 4  # > 4 batches
 
     resumed = run_cli(*args, "--resume", "--max_steps", "4", env=ONE_THREAD)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -15,41 +15,37 @@ from torch.optim.lr_scheduler import LambdaLR
 
 
 def last_checkpoints(dirpath, save_steps):
-    """The callbacks that write `dirpath`/last.ckpt: every `save_steps` optimizer steps, after each validation or
-    finished epoch, and at the step that reaches --max_steps."""
-    last = dict(dirpath=dirpath, save_top_k=0, save_last=True, enable_version_counter=False)
-    return [LastCheckpoint(every_n_train_steps=save_steps, **last), FinishedEpochCheckpoint(every_n_epochs=1, **last),
-            SaveAtMaxSteps(dirpath, save_steps)]
+    """The callbacks that write `dirpath`/last.ckpt: every `save_steps` optimizer steps, at the end of every epoch
+    that ran all its batches (after its validation), and at the step that reaches --max_steps."""
+    return [StepCheckpoint(dirpath=dirpath, every_n_train_steps=save_steps, save_top_k=0, save_last=True,
+                           enable_version_counter=False), EpochAndStopCheckpoint(dirpath, save_steps)]
 
 
-class LastCheckpoint(ModelCheckpoint):
-    """Lightning's last.ckpt, without its save at the end of training: that state counts the epoch as finished,
-    also when --max_steps stopped it (the epoch's end, the steps and --max_steps are saved where they happen)."""
+class StepCheckpoint(ModelCheckpoint):
+    """Lightning's last.ckpt every N steps, without its save at the end of training: that state counts the epoch
+    as finished, also when --max_steps stopped it in the middle (EpochAndStopCheckpoint saves both ends)."""
 
     def on_train_end(self, trainer, pl_module):
         pass
 
 
-class FinishedEpochCheckpoint(LastCheckpoint):
-    """last.ckpt at the end of an epoch, unless --max_steps cut the epoch short (SaveAtMaxSteps saved that step)."""
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
-            super().on_train_epoch_end(trainer, pl_module)
-
-
-class SaveAtMaxSteps(pl.Callback):
-    """last.ckpt right after the optimizer step that reaches --max_steps, before the epoch's end hooks: a state in
-    the middle of the epoch, which --resume continues with the epoch's next batch."""
+class EpochAndStopCheckpoint(pl.Callback):
+    """last.ckpt at the end of an epoch that ran all its batches, and right after the optimizer step that reaches
+    --max_steps, before the epoch's end hooks: a state in the middle of the epoch, which --resume continues with the
+    epoch's next batch."""
 
     def __init__(self, dirpath, save_steps):
-        self.dirpath = dirpath
+        self.path = f"{dirpath}/last.ckpt"
         self.save_steps = save_steps
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         step = trainer.global_step
         if trainer.max_steps > 0 and step == trainer.max_steps and step % self.save_steps != 0:
-            trainer.save_checkpoint(f"{self.dirpath}/last.ckpt")  # (a multiple of save_steps is saved already)
+            trainer.save_checkpoint(self.path)  # (a multiple of save_steps StepCheckpoint saves)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            trainer.save_checkpoint(self.path)
 
 
 class ResumedSchedule(pl.Callback):
