@@ -90,7 +90,8 @@ def test_bad_config_files_are_one_error_naming_the_key(tmp_path, content, messag
 def test_a_run_record_is_a_valid_config(tmp_path):
     config = resolve([*BASE, "--do_train", "--doc_stride", "96"])
     record = {"config": config.record(), "status": "finished", "wall_time_s": 12.5, "train_steps": 7,
-              "hardware": {"accelerator": "cpu"}, "num_parameters": 10, "started_at": "x", "finished_at": "y"}
+              "hardware": {"accelerator": "cpu"}, "num_parameters": 10, "started_at": "x", "finished_at": "y",
+              "invocations": [{"started_at": "x", "argv": ["--do_train"]}], "dev_data": {"path": "d", "sha256": "0"}}
     path = tmp_path / "run.json"
     path.write_text(json.dumps(record))
     replay = resolve(["--config", str(path)])

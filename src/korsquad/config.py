@@ -35,7 +35,8 @@ INHERITED = ("model_type", *RECORD_SETTINGS)
 INHERITED_SILENTLY = ("dev_file",)
 # Keys of a run.json beside "config": the run's record, not settings (so a run.json replays through --config).
 RECORD_KEYS = frozenset({"config", "status", "started_at", "finished_at", "wall_time_s", "hardware", "train_steps",
-                         "train_tokens", "num_parameters", "error", "evaluation", "inherited_from", "invocations"})
+                         "train_tokens", "num_parameters", "error", "evaluation", "inherited_from", "invocations",
+                         "dev_data"})
 # Settings a replayed run.json never passes on: they act on the run folder it came from (delete it, continue it)
 # or upload it again; a replay gives them itself if it wants them.
 NOT_REPLAYED = ("overwrite_output_dir", "resume", "push_to_hub")
