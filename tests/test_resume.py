@@ -252,8 +252,8 @@ def test_a_max_steps_stop_resumes_the_rest_of_its_epoch_at_the_schedules_rate(ti
     import csv
 
     rows = [row for row in csv.DictReader((run_dir / "csv_logs" / "version_1" / "metrics.csv").open()) if row["lr"]]
-    # linear decay over 4 steps from 1e-3: steps 3 and 4 (logged at 2 and 3) at 5e-4 and 2.5e-4, in epoch 0
-    assert [(int(r["step"]), int(r["epoch"])) for r in rows] == [(2, 0), (3, 0)]
+    # linear decay over 4 steps from 1e-3: steps 3 and 4 at 5e-4 and 2.5e-4, in epoch 0
+    assert [(int(r["step"]), int(float(r["epoch"]))) for r in rows] == [(3, 0), (4, 0)]
     assert [float(r["lr"]) for r in rows] == pytest.approx([5e-4, 2.5e-4])
     record = json.loads((run_dir / "run.json").read_text())
     assert record["config"]["max_steps"] == 4 and len(record["invocations"]) == 2
