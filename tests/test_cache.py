@@ -180,12 +180,14 @@ def test_a_cache_built_by_other_feature_code_is_rebuilt_not_reused(tmp_path, ber
 
     from korsquad.datamodule import QADataModule
     from korsquad.datasets import get_spec
+    from korsquad.settings import WindowSettings
 
     data_dir = data_dir_with(tmp_path, "squad_v1.1", dev=FIXTURES / "squad_v1_tiny.json")
 
     def prepared():
         dm = QADataModule(get_spec("squad_v1.1"), bert_pair[1], train=False, eval_split="dev", data_dir=data_dir,
-                          max_seq_length=64, doc_stride=32, max_query_length=16, batch_size=4, eval_batch_size=4,
+                          window=WindowSettings(max_seq_length=64, doc_stride=32, max_query_length=16),
+                          batch_size=4, eval_batch_size=4,
                           seed=0, negative_window_ratio=None, max_eval_samples=3)
         dm.prepare_data()
         return dm.cache_folder("dev")

@@ -144,7 +144,7 @@ def test_resume_continues_with_the_runs_settings_and_may_extend_it(tmp_path):
                              "--batch_size", "4", "--max_seq_length", "128")
     resumed = resolve([*BASE, "--do_train", "--output_dir", str(tmp_path), "--resume", "--max_steps", "4",
                        "--learning_rate", "0.0003", "--eval_batch_size", "64"])
-    assert (resumed.learning_rate, resumed.seed, resumed.batch_size, resumed.max_seq_length) == (3e-4, 7, 4, 128)
+    assert (resumed.learning_rate, resumed.seed, resumed.batch_size, resumed.window.max_seq_length) == (3e-4, 7, 4, 128)
     assert (resumed.max_steps, resumed.eval_batch_size, resumed.resume) == (4, 64, True)
     assert resumed.folder.root == trained.folder.root
 

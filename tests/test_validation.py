@@ -4,6 +4,7 @@ import logging
 
 from korsquad.datasets import get_spec
 from korsquad.runfolder import RunFolder
+from korsquad.settings import DecodingSettings
 from korsquad.validation import Evaluator, ValidationCallback
 
 MEASURED_ON = {"dev_features": "dev-0123", "max_eval_samples": 100, "n_best_size": 20, "max_answer_length": 30,
@@ -11,8 +12,8 @@ MEASURED_ON = {"dev_features": "dev-0123", "max_eval_samples": 100, "n_best_size
 
 
 def callback(tmp_path, measured_on):
-    evaluator = Evaluator(get_spec("squad_v2.0"), n_best_size=20, max_answer_length=30, null_score_diff_threshold=0.0,
-                          labeled=True)
+    evaluator = Evaluator(get_spec("squad_v2.0"), DecodingSettings(n_best_size=20, max_answer_length=30,
+                                                                   null_score_diff_threshold=0.0), labeled=True)
     return ValidationCallback(evaluator, RunFolder(tmp_path), "eval", write_files=True, keep_best=True,
                               log_scores=True, measured_on=measured_on)
 

@@ -175,8 +175,7 @@ def measured_on(config, dm):
     bytes, --max_eval_samples, the windows and the code that builds them) and the decoding. A resumed run compares
     its best score only with scores measured on the same (korsquad.validation.ValidationCallback)."""
     return {"dev_features": dm.cache_folder("dev").name, "max_eval_samples": config.max_eval_samples,
-            "n_best_size": config.n_best_size, "max_answer_length": config.max_answer_length,
-            "null_score_diff_threshold": config.null_score_diff_threshold}
+            **config.decoding.as_dict()}
 
 
 def make_trainer(config, *, callbacks, logger, model=None):
