@@ -609,6 +609,7 @@ def _audit_parser():
 
 @exit_on_usage_error
 def main(argv=None):
+    from .config import resolve_model_path
     from .datasets import get_spec
     from .readers import read_examples
     from .tokenization import load_tokenizer
@@ -619,12 +620,15 @@ def main(argv=None):
         window = WindowSettings.first_of(vars(args), spec.defaults)
     except InvalidSetting as err:
         raise UsageError(f"--{err}") from None
-    tokenizer = load_tokenizer(args.model_type, args.model_name_or_path)
+    tokenizer = load_tokenizer(args.model_type, resolve_model_path(args.model_name_or_path))
     # Bad window flags are reported before the data set is read.
     check_parameters(tokenizer, pair_layout(tokenizer), window)
     examples = read_examples(args.path, spec, training=True)
     features = build_features(examples, tokenizer, window, training=True, context_format=spec.context_format)
     counts = audit_labels(examples, features, spec.context_format)
+    from .tokenizer_fit import context_unknown_share
+
+    counts["unknown_share"] = context_unknown_share(examples, tokenizer, spec.context_format)
     print(_audit_summary(args.path, type(tokenizer).__name__, window, counts))
     print(json.dumps(counts))
     return 0
@@ -637,7 +641,8 @@ def _audit_summary(path, tokenizer_name, window, counts):
     return (f"{path} with {tokenizer_name} ({'/'.join(str(v) for v in values.values())} "
             f"{'/'.join(values)}): {counts['questions']} questions, {labeled} labeled, "
             f"{counts['covering_annotation']} covering their annotation, {counts['exact_text']} spelled exactly "
-            f"by their tokens ({counts['exact_text'] / max(labeled, 1):.2%})\n"
+            f"by their tokens ({counts['exact_text'] / max(labeled, 1):.2%}); "
+            f"{counts['unknown_share']:.2%} of the context characters are unknown tokens ([UNK] or byte fallback)\n"
             f"unlabeled: {reasons}")
 
 
