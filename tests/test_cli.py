@@ -393,3 +393,46 @@ def test_eval_steps_validate_at_steps_and_epoch_ends_and_early_stopping_stops(ti
     assert stop.returncode == 0, stop.stderr[-3000:]
     assert read_json(out / "squad_v1.1" / "stop" / "run.json")["train_steps"] == 3
     assert len(scalars(out / "squad_v1.1" / "stop", "val_f1")) == 3
+
+
+@pytest.fixture(scope="module")
+def english_vocab_on_korean(tiny_bert, tmp_path_factory):
+    """One short training of a model with MiniLM's English WordPiece vocabulary on the KorQuAD sample."""
+    tmp = tmp_path_factory.mktemp("misfit")
+    data = data_dir_with(tmp, "korquad_v1.0", FIXTURES / "korquad_tiny.json", FIXTURES / "korquad_tiny.json")
+    common = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "korquad_v1.0",
+              "--data_dir", data, "--output_dir", tmp / "model", "--run_name", "misfit", *QUICK]
+    run = run_cli(*common, "--do_train", "--do_eval", "--num_train_epochs", "1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return common, tmp / "model" / "korquad_v1.0" / "misfit", run
+
+
+def test_a_tokenizer_that_does_not_fit_the_data_is_one_warning_line(english_vocab_on_korean):
+    _, _, run = english_vocab_on_korean
+    (line,) = [line for line in run.stderr.splitlines() if "the tokenizer does not fit" in line]
+    assert line.startswith("warning: ") and "% of the context characters are unknown tokens" in line
+    assert "python -m korsquad.features --audit --data_name=korquad_v1.0" in line
+
+
+def test_best_checkpoint_holds_the_weights_not_the_optimizer_and_an_old_one_still_evaluates(english_vocab_on_korean):
+    import torch
+
+    common, run_dir, _ = english_vocab_on_korean
+    best, last = run_dir / "checkpoints" / "best.ckpt", run_dir / "checkpoints" / "last.ckpt"
+    weights = (run_dir / "best_model" / "model.safetensors").stat().st_size
+    assert best.stat().st_size <= 1.1 * weights < last.stat().st_size / 2  # AdamW's two moments stay in last.ckpt
+    saved = torch.load(best, map_location="cpu", weights_only=True)
+    assert "optimizer_states" not in saved and "lr_schedulers" not in saved and saved["hyper_parameters"]["hf_config"]
+    record = read_json(run_dir / "checkpoints" / "best_checkpoint.json")
+    assert saved["best"] == {key: record[key] for key in ("metric", "score", "epoch", "step")}
+    assert saved["global_step"] == record["step"]
+
+    # the previous layout: best.ckpt with the whole training state, as last.ckpt (the same step here) holds it
+    full = torch.load(last, map_location="cpu", weights_only=False)
+    assert full["global_step"] == saved["global_step"] and "optimizer_states" in full
+    assert all(torch.equal(full["state_dict"][key], value) for key, value in saved["state_dict"].items())
+    predictions = read_json(run_dir / "predictions_eval.json")
+    shutil.copy(last, best)
+    evaluate = run_cli(*common, "--do_eval")
+    assert evaluate.returncode == 0, evaluate.stderr[-3000:]
+    assert read_json(run_dir / "predictions_eval.json") == predictions

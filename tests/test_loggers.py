@@ -35,6 +35,16 @@ def test_logger_names_are_checked_by_the_config(tiny_bert):
         resolve([*base, "--logger", " , "])
 
 
+def test_log_model_needs_a_logger_that_stores_files(tiny_bert):
+    base = ["--model_type", "bert", "--model_name_or_path", str(tiny_bert), "--data_name", "squad_v1.1",
+            "--do_train", "--log_model"]
+    assert resolve([*base, "--logger", "csv,mlflow"]).log_model
+    assert not resolve(base[:-1]).log_model  # off by default
+    with pytest.raises(UsageError, match=r"^--log_model sends the run's files to wandb or mlflow: add one to "
+                                         r"--logger \(now tensorboard,csv\)$"):
+        resolve([*base, "--logger", "tensorboard,csv"])
+
+
 def test_a_missing_package_names_its_extra():
     absent = lambda module: None  # noqa: E731  (find_spec of a package that is not installed)
     check_installed("tensorboard,csv", find_spec=absent)  # always installed: nothing to find
@@ -68,12 +78,13 @@ def trained(tiny_bert, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("loggers")
     data_dir = data_dir_with(tmp, "squad_v1.1", FIXTURES / "squad_v1_tiny.json", FIXTURES / "squad_v1_tiny.json")
     names = "tensorboard,csv" + (",mlflow" if mlflow_installed() else "")
+    log_model = ["--do_eval", "--log_model"] if mlflow_installed() else []  # the run's files to MLflow at its end
     with pytest.MonkeyPatch.context() as env:  # the defaults: a file store in the run folder
         for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_ALLOW_FILE_STORE"):
             env.delenv(name, raising=False)
         result = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
                          "--data_dir", data_dir, "--output_dir", tmp / "model", "--run_name", "tiny", *QUICK,
-                         "--do_train", "--num_train_epochs", "1", "--logger", names)
+                         "--do_train", "--num_train_epochs", "1", "--logger", names, *log_model)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = tmp / "model" / "squad_v1.1" / "tiny"
     return run_dir, json.loads((run_dir / "run.json").read_text())["config"]
@@ -110,3 +121,21 @@ def test_mlflow_file_store_holds_every_scalar_and_the_resolved_settings(trained,
     for key in SCALARS:
         assert client.get_metric_history(run.info.run_id, key), key
     assert run.data.params == {key: str(value) for key, value in settings.items()}
+
+
+def test_log_model_sends_the_results_predictions_and_best_model_to_mlflow(trained, monkeypatch, tmp_path):
+    pytest.importorskip("mlflow", reason="the mlflow logger is an extra: pip install -e '.[test]'")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.tracking import MlflowClient
+
+    run_dir, _ = trained
+    client = MlflowClient(tracking_uri=(run_dir / "mlruns").as_uri())
+    (run,) = client.search_runs([client.get_experiment_by_name("korsquad").experiment_id])
+    run_id = run.info.run_id
+    assert {a.path for a in client.list_artifacts(run_id)} == {
+        "result.json", "predictions_eval.json", "nbest_predictions_eval.json", "best_model"}
+    model_files = {a.path for a in client.list_artifacts(run_id, "best_model")}
+    assert model_files == {f"best_model/{f.name}" for f in (run_dir / "best_model").iterdir()}
+    assert {"best_model/model.safetensors", "best_model/README.md", "best_model/config.json"} <= model_files
+    result = client.download_artifacts(run_id, "result.json", str(tmp_path))
+    assert json.loads(open(result).read()) == json.loads((run_dir / "result.json").read_text())

@@ -41,8 +41,9 @@ def main(argv=None):
     if config.do_eval and is_first_process():
         record.extra["dev_data"] = dev_data(config)
     record.write("running", num_parameters=sum(p.numel() for p in module.model.parameters()))
+    loggers = training_loggers(config)
     try:
-        evaluated = config.do_train and train(config, tokenizer, module, record)
+        evaluated = config.do_train and train(config, tokenizer, module, record, loggers)
         if config.do_eval and not evaluated:
             evaluate(config, tokenizer, module, "dev")
         if config.do_predict:
@@ -55,6 +56,10 @@ def main(argv=None):
         from .export import push_to_hub, write_model_card
 
         write_model_card(config.folder, config.spec)
+        if config.log_model:
+            from .loggers import log_run_files
+
+            log_run_files(loggers, config.folder)
         if config.push_to_hub:
             url = push_to_hub(config.push_to_hub, config.folder.best_model_dir)
             print(f"uploaded {config.folder.best_model_dir} to {url}")
@@ -265,18 +270,29 @@ def training_callbacks(config, validation):
     return callbacks
 
 
-def train(config, tokenizer, module, record):
+def training_loggers(config):
+    """The training's loggers (none without --do_train): built here, as --log_model hands them the run's files
+    once the evaluation and the model card are written."""
+    if not config.do_train:
+        return []
+    from .loggers import build_loggers
+
+    return build_loggers(config)
+
+
+def train(config, tokenizer, module, record, loggers):
     """Fit, keep the best checkpoint, export it. True when the dev files already hold its predictions."""
     from .checkpoints import load_checkpoint, older_checkpoint_types
     from .export import export_model
-    from .loggers import build_loggers, log_settings
+    from .loggers import log_settings
     from .throughput import TokenCounter, compile_model
     from .validation import on_first_process, save_best_checkpoint
 
     folder = config.folder
     dm = data_module(config, tokenizer, module, train=True, eval_split="dev")
+    if is_first_process():
+        warn_if_tokenizer_misfits(config, tokenizer, dm)
     validation = validation_callback(config, "dev", training=True, measured_on=measured_on(config, dm))
-    loggers = build_loggers(config)
     if is_first_process():
         log_settings(loggers, config)  # the full settings, not Lightning's choice (the module's init arguments)
     tokens = TokenCounter()
@@ -304,6 +320,19 @@ def train(config, tokenizer, module, record):
 
     on_first_process(export, "exporting the best model")
     return validation.files_hold_best
+
+
+def warn_if_tokenizer_misfits(config, tokenizer, dm):
+    """One warning line on stderr, before training, when the tokenizer fits the training data badly (measured on
+    a sample of the questions the data module read: korsquad.tokenizer_fit)."""
+    from .tokenizer_fit import audit_command, fit_warning, measure, spread_sample
+
+    fit = measure(spread_sample(dm.examples["train"]), tokenizer, config.window, config.spec.context_format)
+    command = audit_command(config.data_name, config.model_type, config.model_name_or_path, dm.split_source("train"),
+                            config.window)
+    warning = fit_warning(fit, command)
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def checkpoint_state_dict(path):

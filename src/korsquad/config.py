@@ -16,7 +16,7 @@ from types import MappingProxyType
 from .datasets import REGISTRY, get_spec
 from .errors import ArgumentParser, UsageError
 from .jsonio import load_json
-from .loggers import check_logger_names
+from .loggers import check_log_model, check_logger_names
 from .model_types import MODEL_TYPES
 from .optim import SCHEDULERS
 from .runfolder import RunFolder
@@ -198,6 +198,8 @@ OPTIONS = (
            help="what run_qa.py prints: info adds the progress (a bar on a terminal, otherwise one line every "
                 "--logging_steps steps) and the validation scores to warnings and errors; debug adds the library "
                 "messages hidden as noise"),
+    Option("log_model", bool, False, "at the end of a training, send result.json, the prediction files and "
+                                     "best_model/ to the loggers that store files (mlflow, wandb)", flag=True),
     Option("seed", int, 42, "random seed"),
     Option("group_by_length", bool, False, "draw training batches from buckets of similar length (seeded), so "
                                            "per-batch padding pays off in training too", flag=True),
@@ -552,6 +554,9 @@ def check_actions(values):
         raise UsageError("--do_predict needs --predict_file")
     if values["do_train"] and values["checkpoint"]:
         raise UsageError("--checkpoint selects weights to evaluate; it does not apply to --do_train")
+    problem = values["do_train"] and check_log_model(values["logger"], values["log_model"])
+    if problem:
+        raise UsageError(problem)
 
 
 def check_strategy(values):

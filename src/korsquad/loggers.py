@@ -13,6 +13,10 @@ settings, logged by `log_settings` before fit) and drops later ones.
 TensorBoard's HParams tab shows the settings beside `hp_metric`: the best value so far of the data set's primary
 metric, logged after every validation (Lightning's own placeholder, -1, is never written).
 
+With --log_model, the loggers that store files (MLflow, W&B) also receive the run's outputs at its end: result.json,
+the prediction files and best_model/ (`log_run_files`), as Lightning's WandbLogger(log_model=True) and the Hugging
+Face Trainer's MLflow callback do with the model.
+
 This module imports nothing heavy at the top: the config checks names with it before Lightning is loaded.
 """
 
@@ -23,6 +27,7 @@ import os
 LOGGERS = {"tensorboard": None, "csv": None, "wandb": ("wandb", "wandb"), "mlflow": ("mlflow", "mlflow")}
 NO_LOGGER = "none"
 HP_METRIC = "hp_metric"
+FILE_LOGGERS = ("wandb", "mlflow")  # the loggers that store files (--log_model)
 PROJECT = "korsquad"  # the wandb project / MLflow experiment, unless WANDB_PROJECT / MLFLOW_EXPERIMENT_NAME is set
 
 
@@ -56,6 +61,14 @@ def check_installed(value, find_spec=importlib.util.find_spec):
         module, extra = LOGGERS[name]
         if find_spec(module) is None:
             raise UsageError(f"--logger {name} needs the {module} package: pip install 'korsquad[{extra}]'")
+
+
+def check_log_model(logger, log_model):
+    """The config's check of --log_model with --logger: None, or what is wrong."""
+    if log_model and not any(name in FILE_LOGGERS for name in logger_names(logger)):
+        return (f"--log_model sends the run's files to {' or '.join(FILE_LOGGERS)}: add one to --logger "
+                f"(now {logger})")
+    return None
 
 
 def build_loggers(config):
@@ -108,6 +121,44 @@ def log_settings(loggers, config):
     settings = config.record()
     for logger in loggers:
         logger.log_hyperparams(settings)
+
+
+def run_files(folder):
+    """The outputs --log_model sends, those that exist: (path, kind) with kind "file" or "folder"."""
+    from .runfolder import EVAL_SPLIT, PREDICT_SPLIT
+
+    files = [folder.result_json] + [path(split) for split in (EVAL_SPLIT, PREDICT_SPLIT)
+                                    for path in (folder.predictions, folder.nbest, folder.null_odds)]
+    return ([(path, "file") for path in files if path.is_file()]
+            + ([(folder.best_model_dir, "folder")] if folder.best_model_dir.is_dir() else []))
+
+
+def log_run_files(loggers, folder):
+    """--log_model, at the end of the run on process 0: every file-storing logger receives `run_files(folder)`.
+    MLflow: artifacts at the run's root, best_model/ as a folder of them. W&B: one artifact of type "model"
+    named model-<run id> (the name WandbLogger(log_model=True) gives its checkpoints)."""
+    from pytorch_lightning.loggers import MLFlowLogger, WandbLogger
+
+    outputs = run_files(folder)
+    for logger in loggers:
+        if isinstance(logger, MLFlowLogger):
+            client, run_id = logger.experiment, logger.run_id
+            for path, what in outputs:
+                if what == "file":
+                    client.log_artifact(run_id, str(path))
+                else:
+                    client.log_artifacts(run_id, str(path), artifact_path=path.name)
+        elif isinstance(logger, WandbLogger):
+            import wandb
+
+            run = logger.experiment
+            artifact = wandb.Artifact(f"model-{run.id}", type="model")
+            for path, what in outputs:
+                if what == "file":
+                    artifact.add_file(str(path), name=path.name)
+                else:
+                    artifact.add_dir(str(path), name=path.name)
+            run.log_artifact(artifact)
 
 
 class SettingsFirst:

@@ -177,7 +177,7 @@ def save_best_checkpoint(trainer, folder, metric, best):
     """Every process takes part (saving is a collective); process 0 moves the file into place, then points the
     record at it, so the record never names weights of another run or a half-written file."""
     tmp, best_file = folder.checkpoints_dir / ".best.ckpt.tmp", folder.best_checkpoint_file
-    trainer.save_checkpoint(tmp, weights_only=False)
+    save_weights_checkpoint(trainer, tmp, dict(metric=metric, **{k: best[k] for k in ("score", "epoch", "step")}))
 
     def move_into_place():
         if best_file.is_dir():  # DeepSpeed saves a folder of shards, which os.replace cannot put over another
@@ -186,6 +186,17 @@ def save_best_checkpoint(trainer, folder, metric, best):
         folder.record_best(folder.best_checkpoint_file, metric, best["score"], best["epoch"], best["step"])
 
     on_first_process(move_into_place, "saving the best checkpoint")
+
+
+def save_weights_checkpoint(trainer, path, best):
+    """What evaluation and export read: the weights, the settings (the module's hyper-parameters), the step, and
+    `best` (metric, score, epoch, step) under "best". Not the optimizer's and the scheduler's state, twice the
+    weights' size under AdamW, which only --resume needs (last.ckpt holds it). Trainer.save_checkpoint(path,
+    weights_only=True) writes the same, less `best`: its three steps are taken here to add it."""
+    checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=True)
+    checkpoint["best"] = best
+    trainer.strategy.save_checkpoint(checkpoint, path)
+    trainer.strategy.barrier("save_weights_checkpoint")
 
 
 def on_first_process(work, doing):
