@@ -151,7 +151,11 @@ class QuestionAnswerer:
 
         from .batching import FeatureBatcher, length_sorted_shard
 
-        batcher = FeatureBatcher(features, self.tokenizer, self.with_token_type_ids, self.window.max_seq_length)
+        from .cpu import width_multiple
+
+        # padded to the evaluation's batch widths: other widths change bf16 sums, and then an answer or two
+        batcher = FeatureBatcher(features, self.tokenizer, self.with_token_type_ids, self.window.max_seq_length,
+                                 multiple=width_multiple(self.device.type == "cpu", self.precision))
         keys = ["input_ids", "attention_mask"] + (["token_type_ids"] if self.with_token_type_ids else [])
         start = np.empty(features.num_tokens, dtype=np.float32)
         end = np.empty(features.num_tokens, dtype=np.float32)

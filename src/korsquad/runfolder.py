@@ -6,7 +6,8 @@
     predictions_eval.json, nbest_predictions_eval.json, null_odds_eval.json      dev predictions (2021 names)
     predictions_predict.json, ...                                                --do_predict's predictions
     checkpoints/last.ckpt         newest training state, for --resume
-    checkpoints/best.ckpt         weights with the best score so far
+    checkpoints/best.ckpt         the weights with the best score so far, with the settings, step and score (no
+                                  optimizer state: evaluation and export need none)
     checkpoints/best_checkpoint.json   which checkpoint is best (path relative to the folder), its score, epoch, step
     best_model/                   the best weights and tokenizer, saved with save_pretrained (korsquad.export)
     best_model/README.md          its model card: scores, settings, hardware, wall time, data license
