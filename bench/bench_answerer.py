@@ -4,7 +4,7 @@ same trained run and the same questions, in one process (same device, same threa
 
   answerer  QuestionAnswerer(run folder).batch(all questions): the run's window and decoding settings, batch size
             (eval_batch_size) and precision, so its batches are those of the run's evaluation
-  pipeline  pipeline("question-answering", model=run's best_model/) on the list of {"question", "context"},
+  pipeline  pipeline("question-answering", model=run's best_model/) on the lists of questions and contexts,
             batch_size=16, with the run's max_seq_length, max_question_len and max_answer_len (its doc_stride is
             the pipeline's own, an overlap); the model's own dtype (float32) unless --pipeline_dtype says otherwise
 
@@ -99,9 +99,9 @@ def main(argv=None):
     qa = pipeline("question-answering", model=str(folder.best_model_dir), device=-1, torch_dtype=dtype)
     options = dict(batch_size=PIPELINE_BATCH_SIZE, max_seq_len=config["max_seq_length"],
                    max_question_len=config["max_query_length"], max_answer_len=config["max_answer_length"])
-    inputs = [{"question": r["question"], "context": r["context"]} for r in records]
-    qa(inputs[:WARMUP_QUESTIONS], **options)
-    pipeline_s, outputs = fastest(lambda: qa(inputs, **options), args.repeats)
+    asked = {"question": [r["question"] for r in records], "context": [r["context"] for r in records]}
+    qa(**{key: values[:WARMUP_QUESTIONS] for key, values in asked.items()}, **options)
+    pipeline_s, outputs = fastest(lambda: qa(**asked, **options), args.repeats)
     outputs = outputs if isinstance(outputs, list) else [outputs]
     pipeline_agree = sum(o["answer"] == expected.get(r["id"]) for r, o in zip(records, outputs))
 
