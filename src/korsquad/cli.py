@@ -41,8 +41,9 @@ def main(argv=None):
     if config.do_eval and is_first_process():
         record.extra["dev_data"] = dev_data(config)
     record.write("running", num_parameters=sum(p.numel() for p in module.model.parameters()))
-    loggers = training_loggers(config)
+    loggers = []
     try:
+        loggers = training_loggers(config)
         evaluated = config.do_train and train(config, tokenizer, module, record, loggers)
         if config.do_eval and not evaluated:
             evaluate(config, tokenizer, module, "dev")
