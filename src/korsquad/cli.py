@@ -324,7 +324,7 @@ def train(config, tokenizer, module, record, loggers):
 
 
 def warn_if_tokenizer_misfits(config, tokenizer, dm):
-    """One warning line on stderr, before training, when the tokenizer fits the training data badly (measured on
+    """One warning line, before training, when the tokenizer fits the training data badly (measured on
     a sample of the questions the data module read: korsquad.tokenizer_fit)."""
     from .tokenizer_fit import audit_command, fit_warning, measure, spread_sample
 
@@ -333,7 +333,9 @@ def warn_if_tokenizer_misfits(config, tokenizer, dm):
                             config.window)
     warning = fit_warning(fit, command)
     if warning:
-        print(warning, file=sys.stderr)
+        from .logs import log
+
+        log.warning(warning)  # stderr, unless --log_level error
 
 
 def checkpoint_state_dict(path):
