@@ -14,7 +14,7 @@ from korsquad.readers import read_examples
 from korsquad.settings import WindowSettings
 from korsquad.tokenization import load_tokenizer
 from korsquad.tokenizer_fit import (MAX_UNKNOWN_SHARE, MIN_EXACT_SHARE, audit_command, fit_warning, measure,
-                                    spread_sample, unknown_share, unknown_token_ids)
+                                    spread_sample)
 
 WINDOW = WindowSettings(max_seq_length=256, doc_stride=128, max_query_length=64)
 
@@ -22,26 +22,6 @@ WINDOW = WindowSettings(max_seq_length=256, doc_stride=128, max_query_length=64)
 @pytest.fixture(scope="module")
 def minilm_tokenizer():
     return load_tokenizer("bert", str(minilm_path()))
-
-
-def test_unknown_share_counts_the_visible_characters_inside_unknown_tokens():
-    text = "ab  cdé fg"  # 7 visible characters
-    # "ab", "cdé", "f", "g", "cd" (byte pieces overlap): unknown (0) "cdé" and "g", "cd" counted once
-    ids = np.array([5, 0, 7, 0, 0])
-    starts, ends = np.array([0, 4, 8, 9, 4]), np.array([2, 7, 9, 10, 6])
-    assert unknown_share([text], [(ids, starts, ends)], {0}) == pytest.approx(4 / 7)
-    assert unknown_share([text], [(ids, starts, ends)], {9}) == 0.0
-    assert unknown_share([], [], {0}) == 0.0
-
-
-def test_unknown_ids_are_the_unknown_token_and_byte_fallback_pieces():
-    class Vocab:
-        unk_token_id = 0
-
-        def get_vocab(self):
-            return {"<unk>": 0, "<0xEA>": 3, "<0x0a>": 4, "▁서울": 5, "<0xZZ>": 6}
-
-    assert unknown_token_ids(Vocab()) == {0, 3, 4}
 
 
 def test_spread_sample_takes_items_across_the_whole_list():

@@ -139,11 +139,24 @@ def locate(checkpoint, run_folder):
             return ModelSource("model", str(path), tokenizer=str(path), settings=settings, origin=origin)
         raise UsageError(f"--checkpoint {checkpoint}: neither a run folder (run.json) nor a model folder "
                          "(config.json)")
-    from .export import is_hub_model_id
-
     if path.suffix != ".ckpt" and is_hub_model_id(str(checkpoint)):
         return ModelSource("model", str(checkpoint), tokenizer=str(checkpoint))
     raise UsageError(f"--checkpoint {checkpoint}: file not found")
+
+
+def is_hub_model_id(name):
+    """Whether a --model_name_or_path names a Hub model (not a local folder): base_model must be one."""
+    if not isinstance(name, str) or Path(name).exists() or name.startswith((".", "/", "~")):
+        return False
+    try:
+        from huggingface_hub.utils import validate_repo_id
+
+        validate_repo_id(name)
+    except ImportError:
+        return False
+    except ValueError:
+        return False
+    return True
 
 
 def _checkpoint_source(path, tokenizer=None):

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .checkpoints import is_hub_model_id
 from .errors import UsageError
 
 SPIECE_UNDERLINE = "\u2581"
@@ -310,21 +311,6 @@ def card_scores(result, best, spec):
     if best and best.get("score") is not None:
         return [(best.get("metric") or spec.primary_metric, best["score"])]
     return []
-
-
-def is_hub_model_id(name):
-    """Whether a --model_name_or_path names a Hub model (not a local folder): base_model must be one."""
-    if not isinstance(name, str) or Path(name).exists() or name.startswith((".", "/", "~")):
-        return False
-    try:
-        from huggingface_hub.utils import validate_repo_id
-
-        validate_repo_id(name)
-    except ImportError:
-        return False
-    except ValueError:
-        return False
-    return True
 
 
 def model_card(record, result, best, spec):

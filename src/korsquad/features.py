@@ -626,7 +626,7 @@ def main(argv=None):
     examples = read_examples(args.path, spec, training=True)
     features = build_features(examples, tokenizer, window, training=True, context_format=spec.context_format)
     counts = audit_labels(examples, features, spec.context_format)
-    from .tokenizer_fit import context_unknown_share
+    from .unknown_tokens import context_unknown_share
 
     counts["unknown_share"] = context_unknown_share(examples, tokenizer, spec.context_format)
     print(_audit_summary(args.path, type(tokenizer).__name__, window, counts))

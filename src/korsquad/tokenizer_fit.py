@@ -12,19 +12,16 @@ all-MiniLM-L6-v2 (English WordPiece) on a KorQuAD 1.0 sample: 21-23% unknown, 91
 unknown, 99-100% exact.
 """
 
-import re
 import shlex
 
 import numpy as np
 
 from .features import audit_labels, build_features
-from .html_text import html_to_text
-from .tokenization import tokenize_with_offsets, whitespace_mask
+from .unknown_tokens import context_unknown_share
 
 SAMPLE_SIZE = 300  # questions, spread over the training set: a second or two of tokenizing
 MAX_UNKNOWN_SHARE = 0.01
 MIN_EXACT_SHARE = 0.8
-_BYTE_PIECE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
 
 
 def spread_sample(items, size=SAMPLE_SIZE):
@@ -32,29 +29,6 @@ def spread_sample(items, size=SAMPLE_SIZE):
     if len(items) <= size:
         return list(items)
     return [items[i] for i in np.linspace(0, len(items) - 1, size).round().astype(int)]
-
-
-def unknown_token_ids(tokenizer):
-    """The ids that stand for text the vocabulary lacks: the unknown token and byte-fallback pieces."""
-    ids = {tokenizer.unk_token_id} if tokenizer.unk_token_id is not None else set()
-    return ids | {i for token, i in tokenizer.get_vocab().items() if _BYTE_PIECE.fullmatch(token)}
-
-
-def unknown_share(texts, tokenized, unknown_ids):
-    """Share of the non-whitespace characters of `texts` inside tokens whose id is in `unknown_ids`; `tokenized`
-    is (ids, char starts, char ends) per text, as tokenization.tokenize_with_offsets gives."""
-    unknown = np.fromiter(unknown_ids, dtype=np.int64, count=len(unknown_ids))
-    covered = total = 0
-    for text, (ids, starts, ends) in zip(texts, tokenized):
-        visible = ~whitespace_mask(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32))
-        total += int(visible.sum())
-        hit = np.isin(ids, unknown)
-        if hit.any():
-            depth = np.zeros(len(text) + 1, dtype=np.int64)  # +1 where an unknown token starts, -1 where it ends
-            np.add.at(depth, starts[hit], 1)
-            np.add.at(depth, ends[hit], -1)
-            covered += int(np.sum(visible & (np.cumsum(depth[:-1]) > 0)))
-    return covered / total if total else 0.0
 
 
 def exact_share(counts):
@@ -69,14 +43,6 @@ def measure(examples, tokenizer, window, context_format="text"):
     counts = audit_labels(examples, features, context_format)
     return {"questions": len(examples), "unknown_share": context_unknown_share(examples, tokenizer, context_format),
             "exact_share": exact_share(counts)}
-
-
-def context_unknown_share(examples, tokenizer, context_format="text"):
-    """unknown_share of the examples' contexts as the model reads them (HTML: its text)."""
-    contexts = list(dict.fromkeys(example.context for example in examples))
-    if context_format == "html":
-        contexts = [html_to_text(html)[0] for html in contexts]
-    return unknown_share(contexts, tokenize_with_offsets(tokenizer, contexts), unknown_token_ids(tokenizer))
 
 
 def fit_warning(fit, audit_command):
