@@ -41,11 +41,12 @@ class EpochAndStopCheckpoint(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         step = trainer.global_step
         if trainer.max_steps > 0 and step == trainer.max_steps and step % self.save_steps != 0:
-            trainer.save_checkpoint(self.path)  # (a multiple of save_steps StepCheckpoint saves)
+            # the full state (--resume needs the optimizer); a multiple of save_steps StepCheckpoint saves
+            trainer.save_checkpoint(self.path, weights_only=False)
 
     def on_train_epoch_end(self, trainer, pl_module):
         if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)
 
 
 class ResumedSchedule(pl.Callback):
