@@ -3,6 +3,7 @@
 import logging
 
 from korsquad.datasets import get_spec
+from korsquad.logs import LIBRARY_LOGGERS
 from korsquad.runfolder import RunFolder
 from korsquad.settings import DecodingSettings
 from korsquad.validation import Evaluator, ValidationCallback
@@ -19,8 +20,10 @@ def callback(tmp_path, measured_on):
 
 
 def test_a_resumed_best_score_is_kept_only_when_measured_the_same_way(tmp_path, caplog, monkeypatch):
-    # An earlier in-process run (logs.configure) gives the korsquad logger its own handlers and level.
-    monkeypatch.setattr(logging.getLogger("korsquad"), "propagate", True)
+    # The note goes through Lightning's rank-zero logger; an earlier in-process run (logs.configure) gives it its own
+    # handlers, level and no propagation, so caplog (on the root logger) would never see it.
+    for name in LIBRARY_LOGGERS:
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
     stopped = callback(tmp_path, MEASURED_ON)
     stopped.best.update(score=61.5, epoch=0, step=40, files_step=40)
     state = stopped.state_dict()
@@ -30,7 +33,7 @@ def test_a_resumed_best_score_is_kept_only_when_measured_the_same_way(tmp_path, 
     assert same.best == {"score": 61.5, "epoch": 0, "step": 40, "files_step": 40}
 
     other = callback(tmp_path, dict(MEASURED_ON, dev_features="dev-4567", max_eval_samples=200))
-    with caplog.at_level(logging.INFO, logger="korsquad"):
+    with caplog.at_level(logging.INFO, logger="pytorch_lightning"):
         other.load_state_dict(state)
     assert other.best == {"score": None, "epoch": None, "step": None, "files_step": None}
     (note,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("note:")]
