@@ -345,19 +345,20 @@ def pipeline():
 
 
 def run(work, n_documents):
+    from korsquad.datasets import get_spec  # light: the registry, not the pipeline the "imports" phase times
+
     phases = Phases()
-    data_dir = work / "data"
-    texts, data = phases.run("generate", generate, data_dir / "korquad_v2.1" / "dev", n_documents)
+    data_dir, spec = work / "data", get_spec("korquad_v2.1")
+    texts, data = phases.run("generate", generate, spec.split_path(data_dir, "dev"), n_documents)
     tokenizer = phases.run("tokenizer", train_tokenizer, texts, work / "tokenizer")
     data["chars_per_token"] = round(sum(map(len, texts)) / sum(
         len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]), 2)
 
     validation, postprocess, evaluate_predictions, QADataModule, CHUNK_EXAMPLES = phases.run("imports", pipeline)
-    from korsquad.datasets import get_spec
     from korsquad.runfolder import RunFolder
     from korsquad.settings import WindowSettings
 
-    module = QADataModule(get_spec("korquad_v2.1"), tokenizer, train=False, eval_split="dev", data_dir=data_dir,
+    module = QADataModule(spec, tokenizer, train=False, eval_split="dev", data_dir=data_dir,
                           batch_size=16, eval_batch_size=EVAL_BATCH_SIZE, seed=0, negative_window_ratio=1.0,
                           window=WindowSettings(**WINDOW))
     phases.run("features", module.prepare_data)

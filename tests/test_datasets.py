@@ -15,7 +15,7 @@ KLUE_RAW = "https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benc
 
 def test_klue_mrc_entry():
     spec = get_spec("klue_mrc")
-    assert (spec.family, spec.language, spec.has_unanswerable, spec.context_format) == ("klue", "ko", True, "text")
+    assert (spec.family, spec.language, spec.has_unanswerable, spec.reader.context_format) == ("klue", "ko", True, "text")
     assert (spec.metric, spec.primary_metric, spec.id_field) == ("klue_mrc", "rouge_w", "guid")
     assert spec.question_types == {1: "paraphrase", 2: "multi-sentence reasoning", 3: "unanswerable"}
     assert [(f.url, f.dest, f.split, f.size, f.sha256) for f in spec.files] == [

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from korsquad import download
+from korsquad import download, zip_parts
 from korsquad.datasets import RemoteFile, get_spec, names
 from korsquad.download import DownloadOptions, download_dataset, file_url, resolve_names
 from korsquad.errors import UsageError
@@ -437,7 +437,7 @@ def test_failed_extraction_leaves_no_marker_and_resumes_from_the_verified_zip(se
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_open(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr(download, "open", open_with_full_disk, raising=False)
+    monkeypatch.setattr(zip_parts, "open", open_with_full_disk, raising=False)
     with pytest.raises(UsageError, match="cannot extract .*No space left on device"):
         download_dataset(spec, tmp_path, mirror=mirror, options=FAST)
     dev = tmp_path / spec.name / "dev"

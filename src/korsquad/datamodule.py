@@ -9,7 +9,6 @@ without features runs one padding batch, whose rows (feature_index PADDING_FEATU
 
 import functools
 import os
-from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
@@ -77,7 +76,7 @@ class QADataModule(pl.LightningDataModule):
 
     def feature_params(self, split):
         """build_features' arguments besides the window (and the sample limit, for the cache key)."""
-        params = dict(training=split == "train", limit=self.max_samples[split], context_format=self.spec.context_format)
+        params = dict(training=split == "train", limit=self.max_samples[split], context_format=self.spec.reader.context_format)
         if split == "train":
             params.update(negative_window_ratio=self.negative_window_ratio, seed=self.seed)
         return params
@@ -88,7 +87,7 @@ class QADataModule(pl.LightningDataModule):
             source = self.split_source(split)
             key = cache.cache_key(data_files(source, self.spec), self.tokenizer, self.window,
                                   self.feature_params(split))
-            self._cache_folders[split] = Path(self.data_dir) / self.spec.name / "cache" / f"{split}-{key}"
+            self._cache_folders[split] = self.spec.data_folder(self.data_dir) / "cache" / f"{split}-{key}"
         return self._cache_folders[split]
 
     # ---- Lightning hooks -----------------------------------------------------------------------------------

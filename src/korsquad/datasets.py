@@ -1,8 +1,8 @@
 """The registry: the one place that describes each data set.
 
 For every data set: where its official files are (URL, byte size, sha256 where known), where they land under
-`--data_dir`, its language, whether it has unanswerable questions, how its contexts are written (plain text or
-HTML), how its questions are named and typed, which official metric scores it and which of that metric's keys
+`--data_dir` (`DatasetSpec.data_folder`), its language, whether it has unanswerable questions, which reader reads its
+files (korsquad.readers: the layout, and how its contexts are written), how its questions are named and typed, which official metric scores it and which of that metric's keys
 ranks checkpoints, and its default hyper-parameters (from the experiment tables or the data set's own baseline).
 Nothing else in the project hard-codes a data set name or file.
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError, exit_on_usage_error
+from .readers import KORQUAD2_PAGES, SQUAD_JSON, read_dataset
 
 SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset/"
 KORQUAD1_URL = "https://korquad.github.io/dataset/"
@@ -26,7 +27,7 @@ KLUE_URL = "https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benc
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One official file: `dest` is relative to `<data_dir>/<data_name>/`."""
+    """One official file: `dest` is relative to the data set's folder (`DatasetSpec.data_folder`)."""
 
     url: str
     dest: str
@@ -46,7 +47,7 @@ class DatasetSpec:
     language: str
     has_unanswerable: bool
     metric: str  # the official metric, implemented in metrics.py
-    context_format: str  # "text", or "html" for KorQuAD 2.x Wikipedia pages
+    reader: object  # the readers.Reader of its files' layout (SQUAD_JSON, KORQUAD2_PAGES, ...)
     files: tuple
     defaults: dict
     eps_1e6_model_types: frozenset  # model types whose experiment-table adam_epsilon is 1e-6 (others 1e-8)
@@ -62,10 +63,24 @@ class DatasetSpec:
         """KorQuAD 2.x ships each split as several zip parts, extracted into a folder."""
         return any(f.is_zip for f in self.files)
 
+    @property
+    def context_format(self):  # XXX-i22b: until features.py reads the reader
+        return self.reader.context_format
+
+    def data_folder(self, data_dir):
+        """`<data_dir>/<name>/`: the data set's files, and its feature caches under `cache/`."""
+        return Path(data_dir) / self.name
+
+    def file_path(self, data_dir, remote):
+        return self.data_folder(data_dir) / remote.dest
+
     def split_path(self, data_dir, split):
-        """`<data_dir>/<name>/train.json` (or the folder `<data_dir>/<name>/train/` for KorQuAD 2.x)."""
-        base = Path(data_dir) / self.name
-        return base / split if self.multi_part else base / f"{split}.json"
+        """The split's one file (`<data_dir>/<name>/train.json`), or the folder its parts are extracted into
+        (`<data_dir>/<name>/train/` for KorQuAD 2.x)."""
+        if self.multi_part:
+            return self.data_folder(data_dir) / split
+        (remote,) = self.files_for(split)
+        return self.file_path(data_dir, remote)
 
     def files_for(self, split):
         return tuple(f for f in self.files if f.split == split)
@@ -131,7 +146,7 @@ def _squad(version, has_unanswerable, metric, sizes):
         RemoteFile(f"{SQUAD_URL}{split}-v{version}.json", f"{split}.json", split, *sizes[split])
         for split in ("train", "dev")
     )
-    return DatasetSpec(f"squad_v{version}", "squad", "en", has_unanswerable, metric, "text", files,
+    return DatasetSpec(f"squad_v{version}", "squad", "en", has_unanswerable, metric, SQUAD_JSON, files,
                        SQUAD_DEFAULTS, SQUAD_EPS_1E6, license="CC BY-SA 4.0")
 
 
@@ -142,7 +157,7 @@ def _korquad2(version, parts, sizes, download_by_default=False):
                    f"{split}/KorQuAD_{version}_{split}_{i:02d}.zip", split, sizes.get((split, i)))
         for split, numbers in parts.items() for i in numbers
     )
-    return DatasetSpec(f"korquad_v{version}", "korquad", "ko", False, "korquad_v2", "html", files,
+    return DatasetSpec(f"korquad_v{version}", "korquad", "ko", False, "korquad_v2", KORQUAD2_PAGES, files,
                        KORQUAD2_DEFAULTS, KORQUAD_EPS_1E6, download_by_default,
                        notes=KORQUAD2_NOTES, license="CC BY-ND 2.0 KR")
 
@@ -153,7 +168,7 @@ def _klue_mrc(version):
         for split in ("train", "dev")
     )
     # sizes and sha256 are unknown here: a sidecar written at download time verifies the files afterwards
-    return DatasetSpec("klue_mrc", "klue", "ko", True, "klue_mrc", "text", files, KLUE_MRC_DEFAULTS,
+    return DatasetSpec("klue_mrc", "klue", "ko", True, "klue_mrc", SQUAD_JSON, files, KLUE_MRC_DEFAULTS,
                        KORQUAD_EPS_1E6, notes=KLUE_MRC_NOTES, primary_metric="rouge_w", id_field="guid",
                        question_types=KLUE_MRC_QUESTION_TYPES, license="CC BY-SA 4.0")
 
@@ -169,7 +184,7 @@ REGISTRY = {
             "train": (42123633, "68dcfbb971bd3e96d5b46c7177b16c1a4e7d4bdef19fb204502738552dede002"),
             "dev": (4370528, "80a5225e94905956a6446d296ca1093975c4d3b3260f1d6c8f68bc2ab77182d8"),
         }),
-        DatasetSpec("korquad_v1.0", "korquad", "ko", False, "korquad_v1", "text", (
+        DatasetSpec("korquad_v1.0", "korquad", "ko", False, "korquad_v1", SQUAD_JSON, (
             RemoteFile(f"{KORQUAD1_URL}KorQuAD_v1.0_train.json", "train.json", "train", 38527475,
                        "40d5115879a701751781df721d901abfa736d8db5f89000f2619433f39bf2dd2"),
             RemoteFile(f"{KORQUAD1_URL}KorQuAD_v1.0_dev.json", "dev.json", "dev", 3881058,
@@ -206,8 +221,6 @@ def names(family=None):
 
 @exit_on_usage_error
 def main(argv=None):
-    from .readers import read_dataset
-
     parser = argparse.ArgumentParser(prog="python -m korsquad.datasets", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", required=True, help="read and validate a data set file")
     parser.add_argument("--data_name", required=True, choices=list(REGISTRY))

@@ -6,35 +6,28 @@ size and sha256 are checked where the registry knows them; only a verified file 
 the final name never holds a partial or wrong file. A file without a known checksum gets a small
 `.<name>.verified` sidecar (size and sha256 at download time) so a later run recognizes it.
 
-KorQuAD 2.x parts are zips. Every member is checked before anything is written (no absolute path, no `..`, no
-symlink); the JSON members land flat in `<data_dir>/<name>/<split>/` (where the readers look for `*.json`), and a
-`.<zip name>.extracted` marker, written last and atomically, records that the part is complete. The zip is then
-deleted. A folder with JSON parts but no marker is extracted again.
+KorQuAD 2.x parts are zips, extracted into the split's folder by korsquad.zip_parts; the `.<zip name>.extracted`
+marker, written here last and atomically, records that the part is complete, and the zip is then deleted.
 
 What is fetched or skipped is said on stdout; retries and progress bars go to stderr. Every failure is a
 UsageError with one line: the command-line tools exit with status 2.
 """
 
 import argparse
-import hashlib
-import json
 import os
 import re
-import shutil
-import stat
 import sys
 import time
-import zipfile
-import zlib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
 
 import requests
 from tqdm import tqdm
 
+from .config import DEFAULT_DATA_DIR
 from .datasets import REGISTRY, get_spec, names
 from .errors import UsageError
-from .jsonio import atomic_write_json
+from .jsonio import atomic_write_json, file_digest, load_record
+from .zip_parts import extract_json_parts, is_extracted, marker_path, names_from_other_parts
 
 CHUNK_BYTES = 1 << 16
 USER_AGENT = "korsquad-download/1.0"
@@ -66,10 +59,6 @@ def file_url(remote, mirror=None):
     return f"{mirror.rstrip('/')}/{remote.url.rsplit('/', 1)[-1]}"
 
 
-def final_path(spec, data_dir, remote):
-    return Path(data_dir) / spec.name / remote.dest
-
-
 def part_path(path):
     return path.with_name(path.name + ".part")
 
@@ -78,37 +67,16 @@ def sidecar_path(path):
     return path.with_name(f".{path.name}.verified")
 
 
-def marker_path(zip_path):
-    return zip_path.with_name(f".{zip_path.name}.extracted")
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def mismatch(path, remote):
     """Why `path` is not the file the registry describes, or None when its size and sha256 (where known) match."""
     size = path.stat().st_size
     if remote.size is not None and size != remote.size:
         return f"size mismatch: got {size} bytes, expected {remote.size}"
     if remote.sha256 is not None:
-        got = sha256_of(path)
+        got = file_digest(path)
         if got != remote.sha256:
             return f"sha256 mismatch: got {got}, expected {remote.sha256}"
     return None
-
-
-def _read_record(path):
-    """A marker or sidecar written by this module, or None when it is missing or unreadable."""
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
 
 
 def is_verified(path, remote):
@@ -117,9 +85,9 @@ def is_verified(path, remote):
         return False
     if remote.sha256 is not None:
         return mismatch(path, remote) is None
-    record = _read_record(sidecar_path(path))
+    record = load_record(sidecar_path(path))
     return (record is not None and mismatch(path, remote) is None
-            and record.get("size") == path.stat().st_size and record.get("sha256") == sha256_of(path))
+            and record.get("size") == path.stat().st_size and record.get("sha256") == file_digest(path))
 
 
 def _content_range(response):
@@ -250,103 +218,10 @@ def download_file(session, url, path, remote, options):
         os.replace(part, path)
         if remote.sha256 is None:
             atomic_write_json(sidecar_path(path), {"url": url, "size": path.stat().st_size,
-                                                   "sha256": sha256_of(path)})
+                                                   "sha256": file_digest(path)})
     except OSError as err:
         raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
     return path
-
-
-def _is_unsafe(info):
-    name = info.filename.replace("\\", "/")
-    is_symlink = stat.S_ISLNK(info.external_attr >> 16)
-    return (is_symlink or name.startswith("/") or re.match(r"[A-Za-z]:", name) is not None
-            or ".." in name.split("/"))
-
-
-def _is_json_part(info):
-    """A JSON member, not a folder nor macOS metadata (`__MACOSX/`, `._name.json`)."""
-    path = PurePosixPath(info.filename.replace("\\", "/"))
-    return (not info.is_dir() and path.suffix == ".json" and "__MACOSX" not in path.parts
-            and not path.name.startswith("._"))
-
-
-def json_members(archive, zip_path, taken=None):
-    """{file name in the split folder: ZipInfo} of the JSON members, after checking every member is safe.
-
-    `taken` maps the names already extracted from other parts to their zip: a part must not overwrite them.
-    """
-    taken = taken or {}
-    members = {}
-    for info in archive.infolist():
-        if _is_unsafe(info):
-            raise UsageError(f"{zip_path}: unsafe member {info.filename!r} (absolute path, '..' or symlink); "
-                             f"nothing was extracted")
-        if _is_json_part(info):
-            name = PurePosixPath(info.filename.replace("\\", "/")).name
-            if name in members:
-                raise UsageError(f"{zip_path}: two members are named {name!r}; nothing was extracted")
-            if name in taken:
-                raise UsageError(f"{zip_path}: member {name!r} would overwrite the part extracted from "
-                                 f"{taken[name]}; nothing was extracted")
-            members[name] = info
-    if not members:
-        raise UsageError(f"{zip_path}: holds no *.json part")
-    return members
-
-
-def extract_json_parts(zip_path, dest_dir, taken=None):
-    """Extract the JSON members of `zip_path` flat into `dest_dir`; returns {file name: size}.
-
-    Each member goes to a hidden temporary name first and all are renamed once every one is complete, so a failure
-    leaves no half-written JSON part (the readers read every `*.json` in the folder).
-    """
-    dest_dir = Path(dest_dir)
-    written = []
-    try:
-        with zipfile.ZipFile(zip_path) as archive:
-            members = json_members(archive, zip_path, taken)
-            needed = sum(info.file_size for info in members.values())
-            free = shutil.disk_usage(dest_dir).free
-            if needed > free:
-                raise UsageError(f"{zip_path}: extracting needs {needed} bytes, {dest_dir} has {free} free")
-            for name, info in members.items():
-                tmp = dest_dir / f".{name}.tmp"
-                written.append(tmp)
-                with archive.open(info) as src, open(tmp, "wb") as out:
-                    shutil.copyfileobj(src, out, CHUNK_BYTES)
-        for name in members:
-            os.replace(dest_dir / f".{name}.tmp", dest_dir / name)
-        return {name: (dest_dir / name).stat().st_size for name in members}
-    except (zipfile.BadZipFile, zlib.error, EOFError) as err:
-        raise UsageError(f"{zip_path}: not a valid zip archive ({err}); delete it and run again") from None
-    except OSError as err:
-        raise UsageError(f"cannot extract {zip_path} into {dest_dir}: {err.strerror or err}") from None
-    finally:
-        for tmp in written:
-            tmp.unlink(missing_ok=True)
-
-
-def is_extracted(zip_path, remote):
-    """True when the marker of this part says extraction finished and every JSON part it lists is there."""
-    record = _read_record(marker_path(zip_path))
-    if record is None or not isinstance(record.get("members"), dict):
-        return False
-    for key in ("size", "sha256"):
-        if getattr(remote, key) is not None and record.get(key) != getattr(remote, key):
-            return False
-    folder = zip_path.parent
-    return all((folder / name).is_file() and (folder / name).stat().st_size == size
-               for name, size in record["members"].items())
-
-
-def names_from_other_parts(zip_path):
-    """{JSON file name: zip name} recorded by the markers of the other parts in the same folder."""
-    taken = {}
-    for marker in zip_path.parent.glob(".*.extracted"):
-        record = _read_record(marker)
-        if marker != marker_path(zip_path) and record and isinstance(record.get("members"), dict):
-            taken.update(dict.fromkeys(record["members"], marker.name[1:-len(".extracted")]))
-    return taken
 
 
 def download_zip_part(session, url, zip_path, remote, options):
@@ -356,7 +231,7 @@ def download_zip_part(session, url, zip_path, remote, options):
         return
     download_file(session, url, zip_path, remote, options)
     members = extract_json_parts(zip_path, zip_path.parent, names_from_other_parts(zip_path))
-    record = {"url": url, "size": zip_path.stat().st_size, "sha256": sha256_of(zip_path), "members": members}
+    record = {"url": url, "size": zip_path.stat().st_size, "sha256": file_digest(zip_path), "members": members}
     try:
         atomic_write_json(marker_path(zip_path), record)  # last: only now is the part complete
         zip_path.unlink()
@@ -387,7 +262,7 @@ def download_dataset(spec, data_dir, mirror=None, splits=None, options=DownloadO
     try:
         for split in splits:
             for remote in spec.files_for(split):
-                url, path = file_url(remote, mirror), final_path(spec, data_dir, remote)
+                url, path = file_url(remote, mirror), spec.file_path(data_dir, remote)
                 if remote.is_zip:
                     download_zip_part(session, url, path, remote, options)
                 else:
@@ -414,7 +289,8 @@ def build_parser(family, prog=None):
     defaults = resolve_names(family, None)
     parser = argparse.ArgumentParser(
         prog=prog, description=f"Download the {family} data sets into DOWNLOAD_DIR/<data_name>/, verified.")
-    parser.add_argument("--download_dir", default="./data", help="where the data sets land (default ./data)")
+    parser.add_argument("--download_dir", default=DEFAULT_DATA_DIR,
+                        help="where the data sets land (default %(default)s)")
     parser.add_argument("--data_name", nargs="+", metavar="NAME",
                         help=f"any of {', '.join(family_names)} (default: {', '.join(defaults)})")
     parser.add_argument("--split", nargs="+", metavar="SPLIT", help="only these splits, e.g. dev (default: all)")

@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from .config import DEFAULT_DATA_DIR
 from .datasets import get_spec
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
 from .evaluate import check_na_probs, check_predictions
@@ -55,7 +56,7 @@ def data_source(part, spec, split, run_json):
         named = [config.get("predict_file")]
     else:
         named = [(part.get("dev_data") or {}).get("path"),
-                 config.get("dev_file") or spec.split_path(config.get("data_dir") or "./data", "dev")]
+                 config.get("dev_file") or spec.split_path(config.get("data_dir") or DEFAULT_DATA_DIR, "dev")]
     for path in filter(None, named):
         if Path(path).exists():
             return Path(path)

@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Optional
 
 from . import metrics
-from .html_text import html_to_text, to_text_span
+from .html_text import to_text_span
 
 TEMPLATE = "inspect_page.html"
 DATA_MARK = "/*PAGE_DATA*/"
@@ -127,11 +127,10 @@ class ContextView:
         return self.text[s:e]
 
 
-def context_view(context, context_format):
-    if context_format == "html":
-        text, offsets = html_to_text(context)
-        return ContextView(text, offsets, utf16_units(text))
-    return ContextView(context, None, utf16_units(context))
+def context_view(context, reader):
+    """The context as the model reads it: the text its data set's reader builds windows on."""
+    text, offsets = reader.window_text(context)
+    return ContextView(text, offsets, utf16_units(text))
 
 
 # ---- one question ------------------------------------------------------------------------------------------
@@ -296,7 +295,7 @@ def build_page(examples, predictions, nbest, null_odds, spec, settings, notes=()
     for example in examples:
         if example.context not in contexts:
             contexts[example.context] = len(views)
-            views.append(context_view(example.context, spec.context_format))
+            views.append(context_view(example.context, spec.reader))
         view = views[contexts[example.context]]
         prediction = predictions[example.id]
         record = question_record(example, view, contexts[example.context], prediction, nbest.get(example.id),
@@ -321,7 +320,7 @@ def build_page(examples, predictions, nbest, null_odds, spec, settings, notes=()
         "has_null": spec.has_unanswerable, "threshold": settings.threshold,
         "official": [[key, value] for key, value in (settings.official or {}).items()
                      if isinstance(value, (int, float)) and not isinstance(value, bool)],
-        "html_contexts": spec.context_format == "html",
+        "html_contexts": spec.reader.context_format == "html",
         "question_types": {str(number): name for number, name in spec.question_types.items()},
         "notes": notes, "categories": categories,
         "contexts": [view.text for view in views], "questions": records,

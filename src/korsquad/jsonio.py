@@ -1,5 +1,7 @@
-"""Reading JSON with errors that name the file, and atomic writes that never leave a half-written file."""
+"""Files on disk: reading JSON with errors that name the file, atomic writes that never leave a half-written file,
+and the sha256 of a file's bytes."""
 
+import hashlib
 import json
 import os
 import tempfile
@@ -18,6 +20,16 @@ def load_json(path):
             return json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UsageError(f"{path}: not valid JSON ({err})") from None
+
+
+def load_record(path):
+    """The JSON object a file holds, or None when it is missing, unreadable or not an object (a marker or sidecar
+    this project wrote, which a crash may have left out)."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def jsonl_objects(lines, name):
@@ -58,3 +70,12 @@ def atomic_write_bytes(path, data):
 def atomic_write_json(path, obj, indent=2):
     text = json.dumps(obj, ensure_ascii=False, indent=indent) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def file_digest(path, chunk_size=1 << 20):
+    """sha256 of a file's bytes (what `sha256sum` prints), read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()

@@ -16,11 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .answerer import check_record
+from .answerer import DEFAULT_CHUNK_SIZE, check_record
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
 from .jsonio import jsonl_objects
-
-DEFAULT_CHUNK_SIZE = 256
 
 
 def build_parser():

@@ -1,11 +1,11 @@
-"""Strict readers: SQuAD-format files (SQuAD 1.1/2.0, KorQuAD 1.0, KLUE-MRC), KorQuAD 2.x documents and JSON Lines
-files -> Example records.
+"""Strict readers, one per file layout -> Example records: SQuAD JSON (SQuAD 1.1/2.0, KorQuAD 1.0, KLUE-MRC),
+KorQuAD 2.x HTML pages, and JSON Lines. The registry names each data set's reader (`DatasetSpec.reader`).
 
-A path is read by what it is: a folder holds the `*.json` parts of a KorQuAD 2.x split; a `.jsonl` file holds one
-question per line in the layout of Hugging Face `datasets` exports of SQuAD:
+A path is read by what it is: a folder holds the `*.json` parts of a split of several parts (KorQuAD 2.x); a `.jsonl`
+file holds one question per line in the layout of Hugging Face `datasets` exports of SQuAD:
 `{"id", "question", "context", "answers": {"text": [...], "answer_start": [...]}}` (optional "title",
-"is_impossible", "question_type"; empty lists for an unanswerable question); any other file is a JSON file in the
-data set's own layout.
+"is_impossible", "question_type"; empty lists for an unanswerable question); any other file is in the data set's own
+layout, read by its reader.
 
 Every problem is reported with the file and the question id, line or position where it is. Real files carry a few
 answers whose `answer_start` does not point at their text: when the text occurs elsewhere in the context the start
@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
-from .jsonio import jsonl_objects, load_json
-
-JSONL_SUFFIX = ".jsonl"
+from .jsonio import file_digest, jsonl_objects, load_json
 
 
 @dataclass(frozen=True)
@@ -41,8 +39,8 @@ class Example:
     question_type: int = None  # one of the spec's `question_types` (KLUE-MRC); None where questions are untyped
 
 
-class _Reader:
-    """Collects examples and counts from the articles of one or more files."""
+class Collector:
+    """Validates and keeps the questions a reader finds, and counts articles, questions and fixed answers."""
 
     def __init__(self, spec, training, labeled):
         self.spec = spec
@@ -54,52 +52,10 @@ class _Reader:
         if spec.question_types:
             self.stats["question_types"] = {str(t): 0 for t in spec.question_types}
 
-    def read_file(self, path):
-        if Path(path).suffix == JSONL_SUFFIX:
-            self._read_jsonl(path)
-            return
-        data = load_json(path)
-        articles = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(articles, list):
-            raise UsageError(f"{path}: no top-level 'data' list; is this a {self.spec.name} file?")
-        for a_index, article in enumerate(articles):
-            where = f"{path}: data[{a_index}]"
-            if not isinstance(article, dict):
-                raise UsageError(f"{where}: an article must be an object")
-            self.stats["articles"] += 1
-            title = str(article.get("title", ""))
-            if self.spec.context_format == "html":
-                self._read_document(article, title, where)
-            else:
-                paragraphs = article.get("paragraphs")
-                if not isinstance(paragraphs, list):
-                    raise UsageError(f"{where}: no 'paragraphs' list")
-                for p_index, paragraph in enumerate(paragraphs):
-                    p_where = f"{where}.paragraphs[{p_index}]"
-                    context = _string_field(paragraph, "context", p_where)
-                    for q_index, qa in enumerate(_qas(paragraph, p_where)):
-                        self._add(qa, context, title, _squad_answers, f"{p_where}.qas[{q_index}]")
+    def add_article(self):
+        self.stats["articles"] += 1
 
-    def _read_document(self, doc, title, where):
-        context = _string_field(doc, "context", where)
-        for q_index, qa in enumerate(_qas(doc, where)):
-            self._add(qa, context, title, _document_answer, f"{where}.qas[{q_index}]")
-
-    def _read_jsonl(self, path):
-        """One question per line; as there are no articles, each distinct context counts as one."""
-        contexts = set()
-        for number, record in _jsonl_records(path):
-            where = f"{path}: line {number}"
-            context = _string_field(record, "context", where)
-            title = record.get("title", "")
-            if not isinstance(title, str):
-                raise UsageError(f"{where}: 'title' must be a string")
-            self._add(record, context, title, _columnar_answers, where)
-            if context not in contexts:
-                contexts.add(context)
-                self.stats["articles"] += 1
-
-    def _add(self, qa, context, title, answers_of, where):
+    def add(self, qa, context, title, answers_of, where):
         """Validate and keep one question; `answers_of(qa, where)` gives its answers in SQuAD's layout (a list of
         {"text", "answer_start"}), read only for labeled data and only once the id can name the question."""
         qid = self._question_id(qa, where)
@@ -223,6 +179,103 @@ def _columnar_answers(record, where):
     return [{"text": text, "answer_start": start} for text, start in zip(texts, starts)]
 
 
+class Reader:
+    """How the files of one layout read. A data set names its reader in the registry (`DatasetSpec.reader`): a new
+    layout is one subclass with `read` (and `window_text` where its contexts are not plain text) and that name."""
+
+    name = ""
+    context_format = "text"  # how contexts are written: "text", or "html" for whole pages
+
+    def read(self, path, collector):
+        """Put each article (`collector.add_article()`) and question (`collector.add(...)`) of one file."""
+        raise NotImplementedError
+
+    def window_text(self, context):
+        """(the text windows are built on, the index in `context` of each of its characters; None where the text
+        is the context itself)."""
+        return context, None
+
+
+class SquadJson(Reader):
+    """SQuAD's layout (SQuAD 1.1/2.0, KorQuAD 1.0, KLUE-MRC): {"data": [{"title", "paragraphs": [{"context",
+    "qas": [{"id", "question", "answers": [{"text", "answer_start"}], "is_impossible"}]}]}]}."""
+
+    name = "squad_json"
+
+    def read(self, path, collector):
+        for article, title, where in _articles(path, collector):
+            paragraphs = article.get("paragraphs")
+            if not isinstance(paragraphs, list):
+                raise UsageError(f"{where}: no 'paragraphs' list")
+            for p_index, paragraph in enumerate(paragraphs):
+                p_where = f"{where}.paragraphs[{p_index}]"
+                context = _string_field(paragraph, "context", p_where)
+                for q_index, qa in enumerate(_qas(paragraph, p_where)):
+                    collector.add(qa, context, title, _squad_answers, f"{p_where}.qas[{q_index}]")
+
+
+class Korquad2Pages(Reader):
+    """KorQuAD 2.x: {"data": [{"title", "context": a whole HTML page, "qas": [{"id", "question", "answer": {"text",
+    "answer_start"}}]}]}; windows are built on the page's readable text (korsquad.html_text)."""
+
+    name = "korquad2_pages"
+    context_format = "html"
+
+    def read(self, path, collector):
+        for doc, title, where in _articles(path, collector):
+            context = _string_field(doc, "context", where)
+            for q_index, qa in enumerate(_qas(doc, where)):
+                collector.add(qa, context, title, _document_answer, f"{where}.qas[{q_index}]")
+
+    def window_text(self, context):
+        from .html_text import html_to_text  # here, not at the top: the registry imports this module, and the
+        # download tools import the registry without the tokenizer libraries html_text brings
+        return html_to_text(context)
+
+
+class JsonLines(Reader):
+    """One question per line, as Hugging Face `datasets` exports SQuAD (see the module's docstring); read for a
+    `.jsonl` file whatever the data set. As there are no articles, each distinct context counts as one."""
+
+    name = "json_lines"
+    suffix = ".jsonl"
+
+    def read(self, path, collector):
+        contexts = set()
+        for number, record in _jsonl_records(path):
+            where = f"{path}: line {number}"
+            context = _string_field(record, "context", where)
+            title = record.get("title", "")
+            if not isinstance(title, str):
+                raise UsageError(f"{where}: 'title' must be a string")
+            collector.add(record, context, title, _columnar_answers, where)
+            if context not in contexts:
+                contexts.add(context)
+                collector.add_article()
+
+
+SQUAD_JSON, KORQUAD2_PAGES, JSON_LINES = SquadJson(), Korquad2Pages(), JsonLines()
+
+
+def reader_for(path, spec):
+    """The reader of one file: JSON lines by its suffix, else the data set's own (the registry's)."""
+    return JSON_LINES if Path(path).suffix == JSON_LINES.suffix else spec.reader
+
+
+def _articles(path, collector):
+    """(article, title, where) of each article of a JSON file's top-level 'data' list, counted."""
+    data = load_json(path)
+    articles = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(articles, list):
+        raise UsageError(f"{path}: no top-level 'data' list; is this a {collector.spec.name} file?")
+    for a_index, article in enumerate(articles):
+        where = f"{path}: data[{a_index}]"
+        if not isinstance(article, dict):
+            raise UsageError(f"{where}: an article must be an object")
+        collector.add_article()
+        yield article, str(article.get("title", "")), where
+
+
 def data_files(path, spec):
     """The files of a data set: the file itself (JSON, or JSON Lines by its suffix), or every *.json part of a
     KorQuAD 2.x folder."""
@@ -243,13 +296,7 @@ def data_digest(path, spec):
     """sha256 of a data set's bytes: of the file itself (what `sha256sum` prints), or for a KorQuAD 2.x folder of
     each part's name and sha256 in order. Two runs scored on equal digests were scored on the same questions."""
     files = data_files(path, spec)
-    digests = []
-    for file in files:
-        digest = hashlib.sha256()
-        with open(file, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        digests.append(digest.hexdigest())
+    digests = [file_digest(file) for file in files]
     if len(files) == 1 and not Path(path).is_dir():
         return digests[0]
     lines = "".join(f"{file.name}\0{digest}\n" for file, digest in zip(files, digests))
@@ -258,10 +305,10 @@ def data_digest(path, spec):
 
 def read_dataset(path, spec, training=False, labeled=True):
     """Read and validate a data set: (examples, stats). `labeled=False` reads questions only (prediction)."""
-    reader = _Reader(spec, training, labeled)
+    collector = Collector(spec, training, labeled)
     for file in data_files(path, spec):
-        reader.read_file(file)
-    return reader.examples, reader.stats
+        reader_for(file, spec).read(file, collector)
+    return collector.examples, collector.stats
 
 
 def read_examples(path, spec, training=False, labeled=True):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from .config import DEFAULT_OUTPUT_DIR
 from .datasets import REGISTRY
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
 from .evaluations import measured_settings
@@ -557,8 +558,8 @@ def main(argv=None):
         prog="python -m korsquad.report", description=__doc__.split("\n\n")[0],
         epilog="Writes <data_name>.md, <data_name>_scores.png, <data_name>_curves.png and results.md under --out. "
                "A model_dir without run folders is reported and exits 0 with nothing written.")
-    parser.add_argument("--model_dir", default="./model",
-                        help="the output_dir of run_qa.py, holding <data_name>/<run_name>/ (default ./model)")
+    parser.add_argument("--model_dir", default=DEFAULT_OUTPUT_DIR,
+                        help="the output_dir of run_qa.py, holding <data_name>/<run_name>/ (default %(default)s)")
     parser.add_argument("--out", default="figs/", help="folder for the Markdown and PNG files (default figs/)")
     args = parser.parse_args(argv)
     if not Path(args.model_dir).is_dir():
