@@ -1,18 +1,25 @@
 """The strict readers on KLUE-MRC files (guid, question types, unanswerable questions) and on JSON Lines files in
-the Hugging Face layout; every malformed input is one error naming the file and the line, field or question."""
+the Hugging Face layout; every malformed input is one error naming the file and the line, field or question. A data
+set registered with a layout of its own is read, windowed and decoded through the usual path."""
 
+import dataclasses
 import hashlib
 import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import FIXTURES
 
-from korsquad.datasets import REGISTRY, get_spec
+from korsquad.datamodule import QADataModule
+from korsquad.datasets import REGISTRY, RemoteFile, get_spec
 from korsquad.errors import UsageError
-from korsquad.readers import Answer, Example, data_digest, data_files, read_dataset, read_examples
+from korsquad.postprocess import decode
+from korsquad.readers import Answer, Example, Reader, data_digest, data_files, read_dataset, read_examples
+from korsquad.settings import WindowSettings
 
 KLUE = get_spec("klue_mrc")
 KLUE_TINY = FIXTURES / "klue_mrc_tiny.json"
@@ -222,3 +229,88 @@ def test_data_digest_is_the_file_sha256_and_covers_every_part_of_a_folder(tmp_pa
     before = data_digest(folder, korquad2)
     (folder / "part_01.json").write_bytes((folder / "part_01.json").read_bytes() + b"\n")
     assert data_digest(folder, korquad2) != before
+
+
+# --- a data set that brings its own layout -------------------------------------------------------------------------
+
+TSV_ESCAPES = {"t": "\t", "n": "\n", "\\": "\\"}
+
+
+class TsvReader(Reader):
+    """A layout of our own: a header line, then one question per line: id, question, context, answer_start, answer
+    text. A tab, line break or backslash inside a field is written \\t, \\n or \\\\; answer starts index the field as
+    written, and windows are built on the unescaped text."""
+
+    name = "tsv"
+
+    def read(self, path, collector):
+        contexts = set()
+        _, *rows = Path(path).read_text(encoding="utf-8").splitlines()
+        for number, row in enumerate(rows, 2):
+            qid, question, context, start, text = row.split("\t")
+            answer = [{"text": text, "answer_start": int(start)}]
+            collector.add({"id": qid, "question": question}, context, "", lambda qa, where: answer,
+                          f"{path}: line {number}")
+            if context not in contexts:
+                contexts.add(context)
+                collector.add_article()
+
+    def window_text(self, context):
+        text, offsets, i = [], [], 0
+        while i < len(context):
+            escaped = context[i] == "\\" and context[i + 1:i + 2] in TSV_ESCAPES
+            text.append(TSV_ESCAPES[context[i + 1]] if escaped else context[i])
+            offsets.append(i)
+            i += 2 if escaped else 1
+        return "".join(text), np.array(offsets, dtype=np.int64)
+
+    def original_spans(self, context, offsets, starts, ends):
+        original_starts = np.append(offsets, len(context))[starts]
+        last = offsets[np.maximum(ends - 1, 0)]
+        width = np.where(np.array([context[i] == "\\" for i in last.tolist()], dtype=bool), 2, 1)
+        return original_starts, np.where(ends > starts, last + width, original_starts)
+
+
+def tsv_file(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("id\tquestion\tcontext\tanswer_start\tanswer\n" + "".join("\t".join(map(str, row)) + "\n"
+                                                                          for row in rows), encoding="utf-8")
+    return path
+
+
+def test_a_data_set_with_its_own_layout_is_read_windowed_and_decoded_through_the_usual_path(tmp_path, bert_pair):
+    context = "Seoul is the capital.\\nBusan is a port on the sea.\\tIncheon has the airport."
+    answers = {"q-capital": "Seoul", "q-port": "Busan", "q-airport": "the airport", "q-two": "sea.\\tIncheon"}
+    questions = {"q-capital": "What is the capital?", "q-port": "Which city is a port?",
+                 "q-airport": "What does Incheon have?", "q-two": "What lies between Busan and Incheon?"}
+    rows = [(qid, questions[qid], context, context.index(text), text) for qid, text in answers.items()]
+    spec = dataclasses.replace(get_spec("squad_v1.1"), name="tiny_tsv", reader=TsvReader(), files=(
+        RemoteFile("https://example.org/tiny/train.tsv", "train.tsv", "train"),
+        RemoteFile("https://example.org/tiny/dev.tsv", "dev.tsv", "dev")))
+    with pytest.MonkeyPatch.context() as registration:
+        registration.setitem(REGISTRY, spec.name, spec)
+        dev = tsv_file(get_spec("tiny_tsv").split_path(tmp_path, "dev"), rows)
+        assert dev == tmp_path / "tiny_tsv" / "dev.tsv"
+        examples, stats = read_dataset(dev, spec)
+        assert [(e.id, e.context, e.answers[0]) for e in examples] == [
+            (qid, context, Answer(text, context.index(text))) for qid, text in answers.items()]
+        assert (stats["articles"], stats["questions"]) == (1, 4)
+
+        tokenizer = bert_pair[1]
+        dm = QADataModule(spec, tokenizer, train=False, eval_split="dev", data_dir=tmp_path, batch_size=4,
+                          eval_batch_size=4, seed=0, negative_window_ratio=None,
+                          window=WindowSettings(max_seq_length=48, doc_stride=16, max_query_length=16))
+        dm.prepare_data()
+        dm.setup()
+        features = dm.features["dev"]
+        assert dm.cache_folder("dev").parent == tmp_path / "tiny_tsv" / "cache"
+        backslash = tokenizer.convert_tokens_to_ids("\\")
+        assert backslash not in np.asarray(features.input_ids)  # windows hold the text, not its escapes
+        start_logits = np.zeros(len(features.input_ids), dtype=np.float32)
+        end_logits = np.zeros_like(start_logits)
+        for i in np.flatnonzero(features.start_positions != features.cls_index):  # the labels as logits
+            start_logits[features.row_splits[i] + features.start_positions[i]] = 10.0
+            end_logits[features.row_splits[i] + features.end_positions[i]] = 10.0
+        decoded = decode(features, dm.examples["dev"], start_logits, end_logits, n_best_size=5, max_answer_length=16)
+        assert decoded.predictions == answers  # spans of the file's own text, escapes and all
+    assert "tiny_tsv" not in REGISTRY
