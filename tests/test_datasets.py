@@ -6,7 +6,6 @@ import pytest
 
 from korsquad import metrics, report
 from korsquad.datasets import REGISTRY, get_spec, names
-from korsquad.download import build_parser, resolve_names
 from korsquad.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,7 +14,8 @@ KLUE_RAW = "https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benc
 
 def test_klue_mrc_entry():
     spec = get_spec("klue_mrc")
-    assert (spec.family, spec.language, spec.has_unanswerable, spec.reader.context_format) == ("klue", "ko", True, "text")
+    assert (spec.family, spec.language, spec.has_unanswerable, spec.reader.context_format) == (
+        "klue", "ko", True, "text")
     assert (spec.metric, spec.primary_metric, spec.id_field) == ("klue_mrc", "rouge_w", "guid")
     assert spec.question_types == {1: "paraphrase", 2: "multi-sentence reasoning", 3: "unanswerable"}
     assert [(f.url, f.dest, f.split, f.size, f.sha256) for f in spec.files] == [
@@ -49,11 +49,17 @@ def test_every_family_has_its_download_script_and_its_own_names():
     assert families == {"squad", "korquad", "klue"}
     for family in families:
         assert (ROOT / f"download_{family}.py").is_file(), family
-        assert build_parser(family).parse_args([]).download_dir == "./data"
-    assert names("klue") == ["klue_mrc"] and resolve_names("klue", None) == ["klue_mrc"]
+    assert names("klue") == ["klue_mrc"]
     assert sorted(sum((names(f) for f in families), [])) == sorted(REGISTRY)
-    with pytest.raises(UsageError, match="not a klue data set"):
-        resolve_names("klue", ["korquad_v1.0"])
+
+
+def test_the_registry_owns_the_data_folder_and_where_each_split_lands():
+    squad, korquad2 = get_spec("squad_v2.0"), get_spec("korquad_v2.1")
+    assert squad.data_folder("data") == Path("data/squad_v2.0")
+    assert squad.split_path("data", "train") == Path("data/squad_v2.0/train.json")
+    assert korquad2.split_path("data", "dev") == Path("data/korquad_v2.1/dev")  # the folder its parts land in
+    (part, *_) = korquad2.files_for("dev")
+    assert korquad2.file_path("data", part) == Path("data/korquad_v2.1/dev") / Path(part.dest).name
 
 
 def test_report_columns_of_every_metric_start_with_em_and_the_primary_key():

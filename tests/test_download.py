@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from korsquad import download, zip_parts
-from korsquad.datasets import RemoteFile, get_spec, names
-from korsquad.download import DownloadOptions, download_dataset, file_url, resolve_names
+from korsquad.datasets import REGISTRY, RemoteFile, get_spec, names
+from korsquad.download import DownloadOptions, build_parser, download_dataset, file_url, resolve_names
 from korsquad.errors import UsageError
 from korsquad.readers import read_dataset
 
@@ -484,6 +484,14 @@ def run_tool(script, *args):
     env = dict(os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
     return subprocess.run([sys.executable, str(ROOT / script), *args, "--retry_wait", "0.01", "--no_progress"],
                           capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_every_family_downloads_into_the_default_data_dir_and_only_its_own_names():
+    for family in {spec.family for spec in REGISTRY.values()}:
+        assert build_parser(family).parse_args([]).download_dir == "./data"
+    assert resolve_names("klue", None) == ["klue_mrc"]
+    with pytest.raises(UsageError, match="not a klue data set"):
+        resolve_names("klue", ["korquad_v1.0"])
 
 
 def test_default_data_sets_come_from_the_registry():

@@ -1,10 +1,11 @@
 """The registry: the one place that describes each data set.
 
 For every data set: where its official files are (URL, byte size, sha256 where known), where they land under
-`--data_dir` (`DatasetSpec.data_folder`), its language, whether it has unanswerable questions, which reader reads its
-files (korsquad.readers: the layout, and how its contexts are written), how its questions are named and typed, which official metric scores it and which of that metric's keys
-ranks checkpoints, and its default hyper-parameters (from the experiment tables or the data set's own baseline).
-Nothing else in the project hard-codes a data set name or file.
+`--data_dir` (`DatasetSpec.data_folder`), its language, whether it has unanswerable questions, which reader reads
+its files (korsquad.readers: their layout, and the text windows are built on), how its questions are named and
+typed, which official metric scores it and which of that metric's keys ranks checkpoints, and its default
+hyper-parameters (from the experiment tables or the data set's own baseline). Nothing else in the project
+hard-codes a data set name or file.
 
 `python -m korsquad.datasets --check --data_name NAME FILE_OR_FOLDER` reads a file (JSON, .jsonl, or a KorQuAD 2.x
 folder) with the strict readers and prints a summary whose last line is one JSON object.
