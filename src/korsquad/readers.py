@@ -191,9 +191,14 @@ class Reader:
         raise NotImplementedError
 
     def window_text(self, context):
-        """(the text windows are built on, the index in `context` of each of its characters; None where the text
-        is the context itself)."""
+        """(the text windows are built on, the index in `context` of each of its characters as a non-decreasing
+        int64 array; None where the text is the context itself)."""
         return context, None
+
+    def original_spans(self, context, offsets, starts, ends):
+        """The spans of `context` ([start, end) int64 arrays) that the text spans [starts[k], ends[k]) of
+        `window_text` show: what a token or prediction stands for. Needed only where `window_text` gives offsets."""
+        raise NotImplementedError(f"{type(self).__name__} maps its contexts but not spans back")
 
 
 class SquadJson(Reader):
@@ -227,10 +232,17 @@ class Korquad2Pages(Reader):
             for q_index, qa in enumerate(_qas(doc, where)):
                 collector.add(qa, context, title, _document_answer, f"{where}.qas[{q_index}]")
 
+    # html_text is imported where used: the registry imports this module, and the download tools import the
+    # registry without the tokenizer libraries html_text brings.
     def window_text(self, context):
-        from .html_text import html_to_text  # here, not at the top: the registry imports this module, and the
-        # download tools import the registry without the tokenizer libraries html_text brings
+        from .html_text import html_to_text
+
         return html_to_text(context)
+
+    def original_spans(self, context, offsets, starts, ends):
+        from .html_text import to_original_spans
+
+        return to_original_spans(context, offsets, starts, ends)
 
 
 class JsonLines(Reader):
