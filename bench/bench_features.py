@@ -1,4 +1,4 @@
-"""Speed and memory of korsquad.features.build_features against transformers' squad_convert_examples_to_features.
+"""Speed and memory of korsquad.windows.build_features against transformers' squad_convert_examples_to_features.
 
     python bench/bench_features.py [--data FILE] [--phases baseline,fast,slow,cache]
 
@@ -57,7 +57,7 @@ def _build(data, fast):
     from transformers import BertTokenizer, BertTokenizerFast
 
     from korsquad.datasets import get_spec
-    from korsquad.features import build_features
+    from korsquad.windows import build_features
     from korsquad.settings import WindowSettings
     from korsquad.readers import read_examples
 

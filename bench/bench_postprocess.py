@@ -52,7 +52,7 @@ def squad_features():
     from transformers import AutoTokenizer
 
     from korsquad.datasets import get_spec
-    from korsquad.features import build_features
+    from korsquad.windows import build_features
     from korsquad.settings import WindowSettings
     from korsquad.readers import read_examples
 

@@ -42,6 +42,21 @@ def bert_pair():
 
 
 @pytest.fixture(scope="session")
+def fast(bert_pair):
+    """bert_pair's fast tokenizer."""
+    return bert_pair[1]
+
+
+@pytest.fixture(scope="session")
+def squad_tiny():
+    """The examples of fixtures/squad_tiny.json (SQuAD 2.0, read as training reads them)."""
+    from korsquad.datasets import get_spec
+    from korsquad.readers import read_examples
+
+    return read_examples(FIXTURES / "squad_tiny.json", get_spec("squad_v2.0"), training=True)
+
+
+@pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory):
     """A tiny randomly initialised BERT QA model with MiniLM's real WordPiece vocabulary, saved to a folder."""
     from transformers import BertConfig, BertForQuestionAnswering, BertTokenizerFast

@@ -7,7 +7,7 @@ import pytest
 
 from korsquad import cache
 from korsquad.cache import CacheError, cached_features, load_features, save_features
-from korsquad.features import FeatureSet
+from korsquad.featureset import FeatureSet
 
 
 def example_features(n_examples, first_length=3):

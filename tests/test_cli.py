@@ -411,7 +411,7 @@ def test_a_tokenizer_that_does_not_fit_the_data_is_one_warning_line(english_voca
     _, _, run = english_vocab_on_korean
     (line,) = [line for line in run.stderr.splitlines() if "the tokenizer does not fit" in line]
     assert line.startswith("warning: ") and "% of the context characters are unknown tokens" in line
-    assert "python -m korsquad.features --audit --data_name=korquad_v1.0" in line
+    assert "python -m korsquad.audit --data_name=korquad_v1.0" in line
 
 
 def test_best_checkpoint_holds_the_weights_not_the_optimizer_and_an_old_one_still_evaluates(english_vocab_on_korean):

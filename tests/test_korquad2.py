@@ -11,15 +11,16 @@ from conftest import FIXTURES, SHARED_DATA, minilm_path, run_cli
 from tiny_tokenizers import squad_contexts, train_kobert
 
 from korsquad import metrics
+from korsquad.audit import audit_labels
 from korsquad.cache import load_features
 from korsquad.datasets import get_spec
 from korsquad.evaluate import evaluate_predictions
-from korsquad.features import audit_labels, build_features
 from korsquad.html_text import html_to_text, to_original_span, to_text_span
 from korsquad.postprocess import decode
 from korsquad.readers import read_examples
 from korsquad.settings import WindowSettings
 from korsquad.tokenization import load_tokenizer
+from korsquad.windows import build_features
 
 SPEC = get_spec("korquad_v2.1")
 TINY = FIXTURES / "korquad2_tiny.json"

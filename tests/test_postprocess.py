@@ -231,7 +231,7 @@ def minilm_tokenizer():
 @pytest.mark.parametrize("data_name, path", REAL_SETS)
 def test_matches_loop_implementation_on_real_features(data_name, path, minilm_tokenizer):
     from korsquad.datasets import get_spec
-    from korsquad.features import build_features
+    from korsquad.windows import build_features
     from korsquad.settings import WindowSettings
     from korsquad.readers import read_examples
 

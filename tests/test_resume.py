@@ -18,7 +18,7 @@ from conftest import FIXTURES, ROOT, data_dir_with, run_cli
 
 from korsquad.datamodule import QADataModule, TrainLoader
 from korsquad.settings import WindowSettings
-from korsquad.features import FeatureSet
+from korsquad.featureset import FeatureSet
 from korsquad.sampling import ExactResume, GroupedBatchSampler, ShuffledBatchSampler, group_by_length_sampler
 
 TESTS = Path(__file__).resolve().parent

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, minilm_path
 
-from korsquad import features
+from korsquad import audit
 from korsquad.datasets import get_spec
 from korsquad.readers import read_examples
 from korsquad.settings import WindowSettings
@@ -46,7 +46,7 @@ def test_english_minilm_warns_on_korquad_and_not_on_squad(minilm_tokenizer, data
         assert f"{fit['unknown_share']:.1%}" in warning and f"{fit['exact_share']:.1%}" in warning
         assert warning.endswith(command)
         # the command it names runs, and reports the same unknown share over the file
-        assert features.main(shlex.split(command)[3:]) == 0
+        assert audit.main(shlex.split(command)[3:]) == 0
         assert json.loads(capsys.readouterr().out.splitlines()[-1])["unknown_share"] == pytest.approx(
             fit["unknown_share"])
     else:

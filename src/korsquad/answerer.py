@@ -6,7 +6,7 @@
     qa("질문", context)                                     # one answer
     qa.batch([{"question": ..., "context": ..., "id": ...}, ...])
 
-A thin layer over the pure functions of the evaluation: `features.build_features` (training=False) windows the
+A thin layer over the pure functions of the evaluation: `windows.build_features` (training=False) windows the
 questions, the model scores length-sorted batches padded by `datamodule.FeatureBatcher`, and `postprocess.decode`
 turns the logits into answers. With the training's settings (best_model/training_settings.json, else run.json's
 "config": the window and decoding records of korsquad.settings, model_type, data_name) it therefore
@@ -35,13 +35,13 @@ from . import postprocess
 from .checkpoints import model_folder_settings
 from .datasets import REGISTRY, get_spec
 from .errors import UsageError
-from .features import build_features
 from .model_types import MODEL_TYPES, infer_model_type
 from .readers import Example
 from .runfolder import RunFolder
 from .settings import INHERITED as SETTINGS
 from .settings import DecodingSettings, WindowSettings
 from .tokenization import load_tokenizer
+from .windows import build_features
 
 DEFAULT_BATCH_SIZE = 32  # without a run.json to take eval_batch_size from
 DEFAULT_CHUNK_SIZE = 256  # questions windowed and decoded at once by `stream`

@@ -18,19 +18,18 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
-from .features import FeatureSet
+from .featureset import FeatureSet
 from .jsonio import atomic_write_json, file_digest
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 # The modules whose code decides the features: reading examples, mapping HTML to text, tokenizing with offsets,
-# building windows and labels. Their source is part of the cache key.
-FEATURE_MODULES = ("readers", "html_text", "tokenization", "features")
+# the feature columns, the pair layout, building windows and labels. Their source is part of the cache key.
+FEATURE_MODULES = ("readers", "html_text", "tokenization", "featureset", "pair_layout", "windows")
 
 
 def tokenizer_digest(tokenizer):
@@ -195,48 +194,33 @@ def _discard(folder, inode):
 
 
 def _write_chunks(chunks, work):
+    """Save each (first_example, FeatureSet) chunk in a part folder of its own: [(part, first_example)]."""
     parts = []
     for number, (first_example, chunk) in enumerate(chunks):
         part = work / f"part{number:05d}"
         part.mkdir()
         for name, array in chunk.arrays().items():
-            if name == "example_index":
-                array = array + first_example
             np.save(part / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
-        parts.append(part)
+        parts.append((part, first_example))
     return parts
 
 
 def _merge_chunks(parts, work):
-    names = [f.name for f in fields(FeatureSet)]
+    """Join the parts column by column (FeatureSet.join_column) into one memory-mapped .npy file per column."""
     manifest = {"format": FORMAT_VERSION, "arrays": {}}
-    for name in names:
-        pieces = [np.load(part / f"{name}.npy", mmap_mode="r") for part in parts]
-        merged = _concatenate_to_file(name, pieces, work / f"{name}.npy")
-        manifest["arrays"][name] = {"size": merged.stat().st_size, "sha256": file_digest(merged)}
-    for part in parts:
+    first_examples = [first for _, first in parts]
+    for name in FeatureSet.DTYPES:
+        path = work / f"{name}.npy"
+        pieces = [np.load(part / f"{name}.npy", mmap_mode="r") for part, _ in parts]
+        merged = FeatureSet.join_column(name, pieces, first_examples, functools.partial(_open_column, path))
+        merged.flush()
+        del merged  # unmapped before the next column: one column in memory at a time
+        manifest["arrays"][name] = {"size": path.stat().st_size, "sha256": file_digest(path)}
+    for part, _ in parts:
         shutil.rmtree(part)
     atomic_write_json(work / MANIFEST, manifest)
     return manifest
 
 
-def _concatenate_to_file(name, pieces, path):
-    """Concatenate chunk arrays into one .npy without holding them all in memory."""
-    if name == "row_splits":  # per-chunk offsets restart at 0: shift each by the tokens before it
-        total = sum(len(p) - 1 for p in pieces) + 1
-        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.int64, shape=(total,))
-        out[0], pos, base = 0, 1, 0
-        for piece in pieces:
-            out[pos:pos + len(piece) - 1] = piece[1:] + base
-            pos += len(piece) - 1
-            base += int(piece[-1])
-    else:
-        dtype = pieces[0].dtype if pieces else np.int32
-        out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(sum(len(p) for p in pieces),))
-        pos = 0
-        for piece in pieces:
-            out[pos:pos + len(piece)] = piece
-            pos += len(piece)
-    out.flush()
-    del out
-    return path
+def _open_column(path, length, dtype):
+    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(length,))

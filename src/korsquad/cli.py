@@ -28,8 +28,9 @@ def main(argv=None):
     import pytorch_lightning as pl
 
     from . import logs
-    from .features import check_parameters, pair_layout
+    from .pair_layout import pair_layout
     from .tokenization import load_tokenizer
+    from .windows import check_parameters
 
     logs.configure(config.log_level)
     record = RunRecord(config, sys.argv[1:] if argv is None else list(argv))

@@ -17,10 +17,10 @@ from torch.utils.data import DataLoader
 
 from . import cache
 from .datasets import split_file
-from .features import build_features
 from .readers import data_files, read_examples
 from .batching import FeatureBatcher, PaddingBatcher, length_sorted_shard
 from .sampling import shuffled_sampler
+from .windows import build_features
 
 # Examples per feature-building chunk: bounds memory on KorQuAD 2.x, where one question has dozens of windows.
 CHUNK_EXAMPLES = int(os.environ.get("KORSQUAD_CHUNK_EXAMPLES", "2000"))

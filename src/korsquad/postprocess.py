@@ -1,6 +1,6 @@
 """Post-processing: start/end logits of every feature -> answer texts, n-best lists and null odds, and the files.
 
-Inputs follow the FeatureSet contract (korsquad.features): any object with the ragged arrays `example_index`,
+Inputs follow the FeatureSet contract (korsquad.featureset): any object with the ragged arrays `example_index`,
 `row_splits`, `char_start`, `char_end`, `max_context` and `cls_index`, plus `start_logits`/`end_logits` aligned
 with the token arrays. Only numpy is used. `decode` works through example-aligned chunks of features (see
 `example_chunks`), so its temporary memory does not grow with the data set; callers that receive logits piece by

@@ -64,7 +64,7 @@ class _Record:
 
 @dataclasses.dataclass(frozen=True)
 class WindowSettings(_Record):
-    """How an example becomes windows (korsquad.features): at most `max_seq_length` tokens each, the question cut
+    """How an example becomes windows (korsquad.windows): at most `max_seq_length` tokens each, the question cut
     to `max_query_length` tokens, consecutive windows starting `doc_stride` context tokens apart."""
 
     max_seq_length: int

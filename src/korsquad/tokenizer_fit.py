@@ -5,8 +5,8 @@ Two numbers, each a pure function of tokens and spans:
 - `unknown_share`: the share of the contexts' characters (whitespace aside) that the tokenizer turns into its
   unknown token or byte-fallback pieces (sentencepiece's <0xEA>): text the model cannot read. BERT's [UNK] stands
   for a whole word, so the share of characters says more than the share of tokens.
-- `exact_share`: of the labeled answers, those whose tokens spell exactly the answer text (features.audit_labels,
-  what `python -m korsquad.features --audit` reports as exact_text).
+- `exact_share`: of the labeled answers, those whose tokens spell exactly the answer text (audit.audit_labels,
+  what `python -m korsquad.audit` reports as exact_text).
 
 all-MiniLM-L6-v2 (English WordPiece) on a KorQuAD 1.0 sample: 21-23% unknown, 91-94% exact; on SQuAD: below 0.01%
 unknown, 99-100% exact.
@@ -16,8 +16,9 @@ import shlex
 
 import numpy as np
 
-from .features import audit_labels, build_features
+from .audit import audit_labels
 from .unknown_tokens import context_unknown_share
+from .windows import build_features
 
 SAMPLE_SIZE = 300  # questions, spread over the training set: a second or two of tokenizing
 MAX_UNKNOWN_SHARE = 0.01
@@ -61,4 +62,4 @@ def audit_command(data_name, model_type, model_name_or_path, path, window):
     """The label audit's command line for this data and tokenizer (`window`: a settings.WindowSettings)."""
     flags = [f"--data_name={data_name}", f"--model_type={model_type}", f"--model_name_or_path={model_name_or_path}"]
     flags += [f"--{name}={value}" for name, value in window.as_dict().items()]
-    return shlex.join(["python", "-m", "korsquad.features", "--audit", *flags, str(path)])
+    return shlex.join(["python", "-m", "korsquad.audit", *flags, str(path)])

@@ -1,7 +1,7 @@
 """How much text a tokenizer cannot read: the share of the contexts' characters (whitespace aside) that it turns
 into its unknown token or byte-fallback pieces (sentencepiece's <0xEA>). BERT's [UNK] stands for a whole word, so
 the share of characters says more than the share of tokens. Used by the tokenizer-fit warning before training and by
-the label audit (`python -m korsquad.features --audit`)."""
+the label audit (`python -m korsquad.audit`)."""
 
 import re
 

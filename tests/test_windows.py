@@ -1,40 +1,23 @@
 """Windows, labels, max-context flags and exact answer spans of build_features, measured on real data."""
 
 import html
-import io
-import json
-import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, ROOT, minilm_path, shared_file
-from tiny_tokenizers import squad_contexts, train_byte_bpe, train_kobert, train_sentencepiece_pair
+from conftest import FIXTURES, minilm_path, shared_file
+from feature_helpers import (LONG, SMALL, SQUAD, context_part, feature_ranges, labeled_text, one_example,
+                             recoverability)
+from tiny_tokenizers import squad_contexts, train_kobert, train_sentencepiece_pair
 
-import korsquad.features as features_module
+import korsquad.windows as windows_module
+from korsquad.audit import audit_labels
 from korsquad.datasets import get_spec
 from korsquad.errors import UsageError
-from korsquad.features import (FeatureSet, answer_token_span, build_features, max_context_owner, pair_layout,
-                               window_starts)
-from korsquad.readers import Answer, Example, read_examples
+from korsquad.readers import read_examples
 from korsquad.settings import WindowSettings
 from korsquad.tokenization import load_tokenizer, tokenize_with_offsets
-
-SQUAD = WindowSettings(max_seq_length=384, doc_stride=128, max_query_length=64)
-SMALL = WindowSettings(max_seq_length=64, doc_stride=16, max_query_length=16)  # many windows per fixture paragraph
-LONG = WindowSettings(max_seq_length=512, doc_stride=128, max_query_length=64)
-
-
-@pytest.fixture(scope="module")
-def fast(bert_pair):
-    return bert_pair[1]
-
-
-@pytest.fixture(scope="module")
-def squad_tiny():
-    return read_examples(FIXTURES / "squad_tiny.json", get_spec("squad_v2.0"), training=True)
+from korsquad.windows import answer_token_span, build_features, max_context_owner, window_starts
 
 
 @pytest.fixture(scope="module")
@@ -47,41 +30,7 @@ def kobert(tmp_path_factory):
         return train_kobert(folder, squad_contexts(FIXTURES / "korquad_tiny.json"), 300)
 
 
-def feature_ranges(features, n_examples):
-    """[first, stop) feature of every example."""
-    bounds = np.searchsorted(features.example_index, np.arange(n_examples + 1))
-    return list(zip(bounds[:-1], bounds[1:]))
-
-
-def labeled_text(features, examples, f):
-    """context[char_start of the labeled start token : char_end of the labeled end token], or None for CLS."""
-    start, end = features.start_positions[f], features.end_positions[f]
-    if start == features.cls_index[f]:
-        return None
-    base = features.row_splits[f]
-    context = examples[features.example_index[f]].context
-    return context[features.char_start[base + start]:features.char_end[base + end]]
-
-
-def recoverability(features, examples):
-    """Share of the examples labeled in some window whose labeled span is the gold text up to surrounding
-    whitespace (every window holding an answer labels the same tokens), and how many examples were labeled."""
-    recovered = {}
-    for f in range(len(features)):
-        text = labeled_text(features, examples, f)
-        if text is not None:
-            index = int(features.example_index[f])
-            recovered[index] = text.strip() == examples[index].answers[0].text.strip()
-    return sum(recovered.values()) / max(len(recovered), 1), len(recovered)
-
-
-def context_part(features, f):
-    """Positions (inside feature f) of its context tokens."""
-    lo, hi = features.row_splits[f], features.row_splits[f + 1]
-    return np.flatnonzero(features.char_start[lo:hi] >= 0)
-
-
-# --- windows ------------------------------------------------------------------------------------------------
+# --- windows ---------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("n_tokens,max_tokens,stride", [(0, 10, 4), (10, 10, 4), (11, 10, 4), (100, 30, 7),
@@ -117,18 +66,6 @@ def test_features_windows_follow_doc_stride_and_max_seq_length(fast, squad_tiny)
     assert multi_window >= 3
 
 
-def test_bert_layout_question_first_with_segments(fast, squad_tiny):
-    features = build_features(squad_tiny[:1], fast, SMALL, training=False)
-    ids = features.input_ids[:features.row_splits[1]]
-    types = features.token_type_ids[:features.row_splits[1]]
-    question = fast(squad_tiny[0].question, add_special_tokens=False)["input_ids"]
-    n_q = len(question)
-    assert ids[0] == fast.cls_token_id and features.cls_index[0] == 0
-    assert ids[1:1 + n_q].tolist() == question and ids[1 + n_q] == fast.sep_token_id and ids[-1] == fast.sep_token_id
-    assert types[:n_q + 2].tolist() == [0] * (n_q + 2) and set(types[n_q + 2:].tolist()) == {1}
-    assert context_part(features, 0).tolist() == list(range(n_q + 2, len(ids) - 1))
-
-
 def test_question_truncated_to_max_query_length(fast, squad_tiny):
     short_questions = WindowSettings(max_seq_length=64, doc_stride=16, max_query_length=3)
     features = build_features(squad_tiny[:1], fast, short_questions, training=False)
@@ -160,7 +97,7 @@ def test_max_context_owner_prefers_the_centred_window():
     assert owner[4] == 0 and owner[6] == 1 and owner[0] == 0 and owner[9] == 1
 
 
-# --- labels -------------------------------------------------------------------------------------------------
+# --- labels ----------------------------------------------------------------------------------------------------
 
 
 def test_labels_point_at_the_answer_or_cls(fast, squad_tiny):
@@ -189,10 +126,6 @@ def test_every_fixture_answer_is_labeled_in_some_window(fast, squad_tiny):
     labeled = {features.example_index[f] for f in range(len(features)) if labeled_text(features, squad_tiny, f)}
     answerable = {i for i, ex in enumerate(squad_tiny) if not ex.is_impossible}
     assert labeled == answerable
-
-
-def one_example(context, answer, start, qid="q"):
-    return Example(qid, "What is it?", context, (Answer(answer, start),), False)
 
 
 def the_label(features, examples):
@@ -230,7 +163,7 @@ def test_fast_sentencepiece_labels_hold_the_answer_without_the_space_before_it(t
     _, tokenizer = train_sentencepiece_pair(tmp_path, texts, "deberta-v2", 1000)
     for examples in (english, korean):
         features = build_features(examples, tokenizer, SQUAD, training=True)
-        audit = features_module.audit_labels(examples, features)
+        audit = audit_labels(examples, features)
         answerable = sum(not ex.is_impossible for ex in examples)
         assert audit["labeled"] == audit["covering_annotation"] == answerable
         for f in np.flatnonzero(features.start_positions != features.cls_index):
@@ -261,42 +194,14 @@ def test_negative_windows_sampled_with_a_seed_in_training_only(fast, squad_tiny)
 
 def test_each_context_is_tokenized_once(fast, squad_tiny, monkeypatch):
     calls = []
-    original = features_module.tokenize_with_offsets
-    monkeypatch.setattr(features_module, "tokenize_with_offsets", lambda tok, texts: calls.append(len(texts)) or
+    original = windows_module.tokenize_with_offsets
+    monkeypatch.setattr(windows_module, "tokenize_with_offsets", lambda tok, texts: calls.append(len(texts)) or
                         original(tok, texts))
     build_features(squad_tiny, fast, SQUAD, training=False)
     assert calls == [len({ex.context for ex in squad_tiny})]
 
 
-# --- other tokenizers ---------------------------------------------------------------------------------------
-
-
-def test_roberta_style_layout_and_spans(tmp_path, squad_tiny):
-    slow, fast = train_byte_bpe(tmp_path / "bpe", squad_contexts(FIXTURES / "squad_tiny.json"))
-    layout = pair_layout(fast)
-    assert [p[0] for p in layout.parts] == ["special", "question", "special", "context", "special"]
-    for tokenizer in (fast, slow):
-        features = build_features(squad_tiny, tokenizer, SMALL, training=True)
-        ids = features.input_ids[:features.row_splits[1]]
-        n_q = len(tokenizer(squad_tiny[0].question, add_special_tokens=False)["input_ids"])
-        assert ids[0] == tokenizer.bos_token_id and features.cls_index[0] == 0
-        assert ids[n_q + 1:n_q + 3].tolist() == [tokenizer.eos_token_id] * 2 and ids[-1] == tokenizer.eos_token_id
-        assert not features.token_type_ids.any()
-        assert context_part(features, 0)[0] == n_q + 3
-        assert recoverability(features, squad_tiny)[0] == 1.0
-
-
-def test_xlnet_style_puts_context_first_and_cls_last(tmp_path, squad_tiny):
-    tokenizer, _ = train_sentencepiece_pair(tmp_path, squad_contexts(FIXTURES / "squad_tiny.json"), "xlnet", 300)
-    assert tokenizer.padding_side == "left"
-    features = build_features(squad_tiny, tokenizer, SMALL, training=True)
-    for f in range(len(features)):
-        lo, hi = features.row_splits[f], features.row_splits[f + 1]
-        assert features.cls_index[f] == hi - lo - 1 and features.input_ids[hi - 1] == tokenizer.cls_token_id
-        part = context_part(features, f)
-        assert part[0] == 0 and np.all(features.token_type_ids[lo:hi][part] == 0)
-        assert features.token_type_ids[hi - 1] == 2  # XLNet's CLS segment
-    assert recoverability(features, squad_tiny)[0] > 0.9
+# --- html contexts ---------------------------------------------------------------------------------------------
 
 
 def test_html_contexts_map_spans_to_the_original_html(fast):
@@ -329,103 +234,7 @@ def test_html_token_spans_take_whole_entities_but_not_text_that_only_looks_like_
     assert spans == ["AT", "&amp;", "T", "&", "foo", ";", "&lt;", "b", "&gt;"]  # &foo; names nothing: it is text
 
 
-# --- the label audit ----------------------------------------------------------------------------------------
-
-
-def test_audit_counts_labels_and_why_others_have_none(fast):
-    context = ("The Calder River rises in the hills above Riverton and runs east for forty miles through farmland, "
-               "woods and three small towns before it reaches the sea at Calder Bay.")
-    long_answer = context[context.index("runs"):context.index("Calder Bay")]
-    examples = [
-        one_example(context, "Riverton", context.index("Riverton"), "labeled"),
-        one_example(context, long_answer, context.index("runs"), "longer-than-a-window"),
-        one_example(context, " ", context.index(" "), "empty"),
-        Example("unanswerable", "Why?", context, (), True),
-        one_example(context, "Calder", -1, "not-found"),  # as evaluation data keeps an answer it cannot find
-        one_example("a \x07 b", "\x07", 2, "dropped"),  # BERT deletes control characters
-    ]
-    features = build_features(examples, fast, WindowSettings(max_seq_length=24, doc_stride=4, max_query_length=8),
-                              training=True)
-    assert features_module.audit_labels(examples, features) == {
-        "questions": 6, "labeled": 1, "covering_annotation": 1, "exact_text": 1,
-        "unlabeled": {"unanswerable": 1, "answer_not_in_context": 1, "empty_answer": 1,
-                      "no_token_covers_answer": 1, "not_inside_any_window": 1, "missed_by_labeler": 0}}
-
-
-def test_audit_sees_labels_moved_off_their_annotation_or_missing(fast, squad_tiny):
-    features = build_features(squad_tiny, fast, SQUAD, training=True)
-    honest = features_module.audit_labels(squad_tiny, features)
-    answerable = sum(not ex.is_impossible for ex in squad_tiny)
-    assert honest["labeled"] == honest["covering_annotation"] == honest["exact_text"] == answerable
-    assert honest["unlabeled"]["unanswerable"] == len(squad_tiny) - answerable
-
-    labeled = np.flatnonzero(features.start_positions != features.cls_index)
-    moved = features.take(np.arange(len(features)))  # a copy
-    f = next(f for f in labeled if moved.char_start[moved.row_splits[f] + moved.end_positions[f] + 1] >= 0)
-    moved.start_positions[f] += 1
-    moved.end_positions[f] += 1
-    audit = features_module.audit_labels(squad_tiny, moved)
-    assert audit["labeled"] == honest["labeled"] and audit["covering_annotation"] == honest["labeled"] - 1
-
-    missing = features.take(np.arange(len(features)))
-    f = next(f for f in labeled if np.sum(labeled_windows_of(features, features.example_index[f])) == 1)
-    missing.start_positions[f] = missing.end_positions[f] = missing.cls_index[f]
-    audit = features_module.audit_labels(squad_tiny, missing)
-    assert audit["labeled"] == honest["labeled"] - 1 and audit["unlabeled"]["missed_by_labeler"] == 1
-
-
-def labeled_windows_of(features, example):
-    return (features.example_index == example) & (features.start_positions != features.cls_index)
-
-
-def test_audit_of_html_contexts_reads_the_annotation_the_reader_sees(fast):
-    examples = read_examples(FIXTURES / "korquad2_tiny.json", get_spec("korquad_v2.1"), training=True)
-    features = build_features(examples, fast, LONG, training=True, context_format="html")
-    audit = features_module.audit_labels(examples, features, "html")
-    assert audit["labeled"] == audit["covering_annotation"] == audit["exact_text"] == len(examples)
-
-
-AUDIT_FLAGS = {"--data_name": "squad_v1.1", "--model_type": "bert", "--model_name_or_path": str(minilm_path()),
-               "--max_seq_length": "160", "--doc_stride": "64"}
-
-
-def audit_argv(path=FIXTURES / "squad_v1_tiny.json", **changed):
-    flags = dict(AUDIT_FLAGS, **{f"--{name}": value for name, value in changed.items()})
-    return ["--audit", *[item for pair in flags.items() for item in pair], str(path)]
-
-
-def test_audit_command_prints_a_summary_and_one_json_object_last(capsys):
-    assert features_module.main(audit_argv()) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    counts = json.loads(lines[-1])
-    assert counts["questions"] == counts["labeled"] == counts["covering_annotation"] == 44
-    assert counts["exact_text"] == 44 and not any(counts["unlabeled"].values())
-    assert "squad_v1_tiny.json" in lines[0] and "160/64/64" in lines[0]  # --max_query_length from the registry
-
-
-@pytest.mark.parametrize("changed,named", [
-    (dict(doc_stride="0"), "--doc_stride"),
-    (dict(max_seq_length="many"), "--max_seq_length"),
-    (dict(data_name="squad_v3"), "--data_name"),
-    (dict(model_type="gpt9"), "--model_type"),
-    (dict(path=FIXTURES / "no_such_file.json"), "no_such_file.json"),
-])
-def test_audit_command_bad_input_is_one_error_line_and_exit_2(capsys, changed, named):
-    with pytest.raises(SystemExit) as exit_info:
-        features_module.main(audit_argv(**changed))
-    error = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 2 and len(error) == 1 and named in error[0]
-
-
-def test_audit_command_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "korsquad.features", *audit_argv(), "--no_such_flag"],
-                            capture_output=True, text=True, timeout=120,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
-    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
-        "error: unknown flag --no_such_flag; see --help"]
-
-
-# --- parameters and the FeatureSet container ----------------------------------------------------------------
+# --- parameters ------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("params,flag", [
@@ -439,44 +248,14 @@ def test_bad_parameters_name_the_flag(squad_tiny, params, flag):
         build_features(squad_tiny, pretrained, WindowSettings(**params), training=True)
 
 
-def test_arrays_round_trip_without_pickle_and_corruption_is_detected(fast, squad_tiny):
-    features = build_features(squad_tiny, fast, SMALL, training=True)
-    buffer = io.BytesIO()
-    np.savez(buffer, **features.arrays())
-    buffer.seek(0)
-    with np.load(buffer, allow_pickle=False) as stored:
-        loaded = FeatureSet.from_arrays(dict(stored))
-    for name, array in features.arrays().items():
-        assert np.array_equal(getattr(loaded, name), array) and getattr(loaded, name).dtype == array.dtype
-    broken = features.arrays()
-    broken["input_ids"] = broken["input_ids"][:-5]
-    with pytest.raises(ValueError):
-        FeatureSet.from_arrays(broken)
-    with pytest.raises(ValueError):
-        FeatureSet.from_arrays({k: v for k, v in features.arrays().items() if k != "max_context"})
-
-
-def test_take_and_select_examples(fast, squad_tiny):
-    features = build_features(squad_tiny, fast, SMALL, training=True)
-    assert features.num_tokens == len(features.input_ids) == int(features.lengths.sum())
-    picked = features.take([1, 4, 5])
-    for j, f in enumerate([1, 4, 5]):
-        a, b = picked.feature(j), features.feature(f)
-        assert a["input_ids"].tolist() == b["input_ids"].tolist() and a["cls_index"] == b["cls_index"]
-    middle = features.select_examples(5, 9)
-    alone = build_features(squad_tiny[5:9], fast, SMALL, training=True)
-    for name, array in alone.arrays().items():
-        assert np.array_equal(getattr(middle, name), array), name
-
-
-# --- measured on real data ----------------------------------------------------------------------------------
+# --- measured on real data -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("relative", ["squad_v1.1/train.sample.json", "squad_v1.1/xquad.en.json"])
 def test_recoverability_fast_minilm(fast, relative):
     examples = read_examples(shared_file(relative), get_spec("squad_v1.1"), training=True)
     features = build_features(examples, fast, SQUAD, training=True)
-    audit = features_module.audit_labels(examples, features)
+    audit = audit_labels(examples, features)
     print(f"labels of {relative} (MiniLM fast): {audit}")
     # Every label covers its annotation; a few answers are part of a longer word ("7" in "1817") and keep it.
     assert audit["labeled"] == audit["covering_annotation"] == len(examples)
@@ -497,7 +276,7 @@ def test_a_label_never_leaves_its_annotation_for_another_occurrence(fast):
 def test_recoverability_kobert_korquad(kobert):
     examples = read_examples(shared_file("korquad_v1.0/dev.json"), get_spec("korquad_v1.0"), training=True)
     features = build_features(examples, kobert, LONG, training=True)
-    audit = features_module.audit_labels(examples, features)
+    audit = audit_labels(examples, features)
     unknown = int(np.sum(features.input_ids == kobert.unk_token_id))
     print(f"labels of korquad_v1.0/dev.json (KoBertTokenizer, {kobert.vocab_size} pieces): {audit}; {unknown} "
           f"unknown-token ids")
@@ -512,7 +291,7 @@ def test_kobert_trained_on_the_sample_labels_every_answer_at_its_annotation(tmp_
     tokenizer = train_kobert(tmp_path / "KoBERT_Sample", squad_contexts(path), 1500)
     examples = read_examples(path, get_spec("korquad_v1.0"), training=True)
     features = build_features(examples, tokenizer, LONG, training=True)
-    audit = features_module.audit_labels(examples, features)
+    audit = audit_labels(examples, features)
     print(f"labels of korquad_v1.0/train.sample.json (KoBertTokenizer trained on it): {audit}")
     assert audit["labeled"] == audit["covering_annotation"] == len(examples)
     assert audit["exact_text"] < len(examples)  # some labels do hold a glued particle
