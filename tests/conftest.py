@@ -42,6 +42,16 @@ def bert_pair():
 
 
 @pytest.fixture(scope="session")
+def tiny_kobert(tmp_path_factory):
+    """A KoBertTokenizer with 300 sentencepiece pieces learnt from fixtures/korquad_tiny.json, in a KoBERT_Tiny folder
+    (mixed case, as users name theirs)."""
+    from tiny_tokenizers import squad_contexts, train_kobert
+
+    texts = squad_contexts(FIXTURES / "korquad_tiny.json")
+    return train_kobert(tmp_path_factory.mktemp("tok") / "KoBERT_Tiny", texts, vocab_size=300)
+
+
+@pytest.fixture(scope="session")
 def fast(bert_pair):
     """bert_pair's fast tokenizer."""
     return bert_pair[1]

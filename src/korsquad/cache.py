@@ -27,9 +27,11 @@ from .jsonio import atomic_write_json, file_digest
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-# The modules whose code decides the features: reading examples, mapping HTML to text, tokenizing with offsets,
-# the feature columns, the pair layout, building windows and labels. Their source is part of the cache key.
-FEATURE_MODULES = ("readers", "html_text", "tokenization", "featureset", "pair_layout", "windows")
+# The modules whose code decides the features: reading examples, mapping HTML to text, tokenizing with offsets (fast
+# or aligned for slow tokenizers), the feature columns, the pair layout, building windows and labels. Their source
+# is part of the cache key.
+FEATURE_MODULES = ("readers", "html_text", "codepoints", "tokenization", "slow_alignment", "featureset", "pair_layout",
+                   "windows")
 
 
 def tokenizer_digest(tokenizer):

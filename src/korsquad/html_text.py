@@ -24,7 +24,7 @@ import re
 
 import numpy as np
 
-from .tokenization import whitespace_mask
+from .codepoints import codepoints, whitespace_mask
 
 # One markup token: a comment, a declaration/processing instruction, a tag, or an entity. A '<' that starts none of
 # these (as in "a < b") is text, as for browsers and html.parser.
@@ -114,15 +114,11 @@ def _end_of_dropped(html, name, pos):
     return len(html) if _UNTERMINATED_DROPS_REST[name] else pos
 
 
-def _code_points(string):
-    return np.frombuffer(string.encode("utf-32-le", "surrogatepass"), dtype="<u4")
-
-
 def _char_arrays(strings, positions, kinds):
     """Per character of the intermediate text: code point, html offset and rank."""
     lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
     kinds = np.asarray(kinds, dtype=np.int8)
-    codes = _code_points("".join(strings))
+    codes = codepoints("".join(strings))
     first_char = np.cumsum(lengths) - lengths
     index_in_piece = np.arange(len(codes), dtype=np.int64) - np.repeat(first_char, lengths)
     copied = np.repeat((kinds == _TEXT) | (kinds == _PRE_TEXT), lengths)
@@ -205,7 +201,7 @@ def to_original_spans(html, offsets, starts, ends):
     last = offsets[np.maximum(ends - 1, 0)].astype(np.int64)
     original_ends = last + 1
     # Only a last character whose source starts with markup can stand for more than itself.
-    at_markup = np.flatnonzero((ends > starts) & np.isin(_code_points(html)[last], (ord("<"), ord("&"))))
+    at_markup = np.flatnonzero((ends > starts) & np.isin(codepoints(html)[last], (ord("<"), ord("&"))))
     for k in at_markup.tolist():
         original_ends[k] = _source_end(html, int(last[k]))
     return original_starts, np.where(ends > starts, original_ends, original_starts)

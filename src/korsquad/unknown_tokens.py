@@ -7,8 +7,9 @@ import re
 
 import numpy as np
 
+from .codepoints import codepoints, whitespace_mask
 from .html_text import html_to_text
-from .tokenization import tokenize_with_offsets, whitespace_mask
+from .tokenization import tokenize_with_offsets
 
 _BYTE_PIECE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
 
@@ -25,7 +26,7 @@ def unknown_share(texts, tokenized, unknown_ids):
     unknown = np.fromiter(unknown_ids, dtype=np.int64, count=len(unknown_ids))
     covered = total = 0
     for text, (ids, starts, ends) in zip(texts, tokenized):
-        visible = ~whitespace_mask(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32))
+        visible = ~whitespace_mask(codepoints(text))
         total += int(visible.sum())
         hit = np.isin(ids, unknown)
         if hit.any():
