@@ -180,10 +180,11 @@ def _columnar_answers(record, where):
 
 
 class Reader:
-    """How the files of one layout read. A data set names its reader in the registry (`DatasetSpec.reader`): a new
-    layout is one subclass with `read` (and `window_text` where its contexts are not plain text) and that name."""
+    """How the files of one layout read, and the text windows are built on. A data set names its reader in the
+    registry (`DatasetSpec.reader`): a new layout is one subclass with `read`, and `window_text` with
+    `original_spans` where its contexts are not plain text."""
 
-    name = ""
+    name = ""  # part of the feature cache's key
     context_format = "text"  # how contexts are written: "text", or "html" for whole pages
 
     def read(self, path, collector):
