@@ -12,7 +12,7 @@ from feature_helpers import LONG, SQUAD, one_example
 
 import korsquad.audit as audit_module
 from korsquad.datasets import get_spec
-from korsquad.readers import Example, read_examples
+from korsquad.readers import KORQUAD2_PAGES, Example, read_examples
 from korsquad.settings import WindowSettings
 from korsquad.windows import build_features
 
@@ -65,8 +65,8 @@ def labeled_windows_of(features, example):
 
 def test_audit_of_html_contexts_reads_the_annotation_the_reader_sees(fast):
     examples = read_examples(FIXTURES / "korquad2_tiny.json", get_spec("korquad_v2.1"), training=True)
-    features = build_features(examples, fast, LONG, training=True, context_format="html")
-    audit = audit_module.audit_labels(examples, features, "html")
+    features = build_features(examples, fast, LONG, training=True, reader=KORQUAD2_PAGES)
+    audit = audit_module.audit_labels(examples, features, KORQUAD2_PAGES)
     assert audit["labeled"] == audit["covering_annotation"] == audit["exact_text"] == len(examples)
 
 

@@ -207,13 +207,13 @@ def test_run_qa_trains_and_evaluates_html_documents(tiny_bert, tmp_path, sample_
     # Training read every window holding an answer and a sample of the others; evaluation read every window.
     train = read_examples(data_dir / SPEC.name / "train", SPEC, training=True)
     tokenizer = load_tokenizer("bert", str(tiny_bert))
-    every_window = build_features(train, tokenizer, WINDOWS, training=True, context_format="html")
+    every_window = build_features(train, tokenizer, WINDOWS, training=True, reader=SPEC.reader)
     trained_on = cached_features(data_dir, "train")
     labeled = trained_on.start_positions != trained_on.cls_index
     assert set(trained_on.example_index[labeled].tolist()) == set(range(len(train)))
     assert np.sum(labeled) < len(trained_on) < len(every_window)
     evaluated = cached_features(data_dir, "dev")
-    assert len(evaluated) == len(build_features(dev, tokenizer, WINDOWS, training=False, context_format="html"))
+    assert len(evaluated) == len(build_features(dev, tokenizer, WINDOWS, training=False, reader=SPEC.reader))
     if sample_examples is None:
         pytest.skip(f"shipped fixture passed; {SAMPLES_ABSENT}")
 
@@ -223,7 +223,7 @@ def test_run_qa_trains_and_evaluates_html_documents(tiny_bert, tmp_path, sample_
 
 def test_every_sample_answer_is_recovered_through_the_features(tokenizer, sample_examples, rail_examples):
     examples = read_examples(TINY, SPEC, training=True) + list(rail_examples) + list(sample_examples or [])
-    features = build_features(examples, tokenizer, WINDOWS, training=True, context_format="html")
+    features = build_features(examples, tokenizer, WINDOWS, training=True, reader=SPEC.reader)
     labeled = labeled_spans(features, examples)
     for ex in examples:
         spans = labeled[ex.id]
@@ -239,7 +239,7 @@ def test_every_sample_answer_is_recovered_through_the_features(tokenizer, sample
 
 
 def test_an_answer_in_the_overlap_of_windows_is_labeled_in_each(minilm, rail_examples):
-    features = build_features(rail_examples, minilm, WINDOWS, training=True, context_format="html")
+    features = build_features(rail_examples, minilm, WINDOWS, training=True, reader=SPEC.reader)
     spans = labeled_spans(features, rail_examples)
     assert max(len(found) for found in spans.values()) > 1
     for found in spans.values():
@@ -250,7 +250,7 @@ def test_an_answer_in_the_overlap_of_windows_is_labeled_in_each(minilm, rail_exa
 
 
 def test_labels_and_decoded_spans_on_tables_lists_and_entities(tokenizer, rail_examples):
-    features = build_features(rail_examples, tokenizer, LONG, training=True, context_format="html")
+    features = build_features(rail_examples, tokenizer, LONG, training=True, reader=SPEC.reader)
     spans = labeled_spans(features, rail_examples)
     for qid, (_, gold, expected) in RAIL_QUESTIONS.items():
         assert spans[qid] and {text for _, text in spans[qid]} == {expected}, qid
@@ -267,13 +267,13 @@ def test_the_model_reads_cells_and_items_apart_but_not_tags_or_entities(minilm, 
     text, _ = html_to_text(RAIL_PAGE)
     assert "1호선\t북역 – 남역\t1987년" in text and "은하 100형\n은하 200형 (개량형)" in text
     assert "한빛 & 누리 공사" in text and "<" not in text and "td {" not in text
-    features = build_features(rail_examples[:1], minilm, LONG, training=False, context_format="html")
+    features = build_features(rail_examples[:1], minilm, LONG, training=False, reader=SPEC.reader)
     read = minilm.decode(features.input_ids[features.char_start >= 0].tolist())
     assert "&" in read and "amp" not in read and "td" not in read.split()
 
 
 def test_max_answer_length_bounds_the_answer_span_in_tokens(minilm, rail_examples):
-    features = build_features(rail_examples, minilm, LONG, training=True, context_format="html")
+    features = build_features(rail_examples, minilm, LONG, training=True, reader=SPEC.reader)
     labeled = features.start_positions != features.cls_index
     lengths = (features.end_positions - features.start_positions + 1)[labeled]
     longest = int(lengths.max())
@@ -338,7 +338,7 @@ SAMPLING = WindowSettings(max_seq_length=64, doc_stride=32, max_query_length=16)
 
 
 def test_negative_windows_sampled_at_the_ratio_keeping_every_answer_window(minilm, long_examples):
-    every = build_features(long_examples, minilm, SAMPLING, training=True, context_format="html")
+    every = build_features(long_examples, minilm, SAMPLING, training=True, reader=SPEC.reader)
     keys = window_keys(every)
     positive = {key for key, s, c in zip(keys, every.start_positions, every.cls_index) if s != c}
     assert positive == windows_holding_the_answer(every, long_examples)
@@ -347,7 +347,7 @@ def test_negative_windows_sampled_at_the_ratio_keeping_every_answer_window(minil
 
     ratio = 0.1
     sampled = build_features(long_examples, minilm, SAMPLING, training=True, negative_window_ratio=ratio, seed=5,
-                             context_format="html")
+                             reader=SPEC.reader)
     sampled_keys = window_keys(sampled)
     assert positive <= set(sampled_keys) <= set(keys)
     kept = len(set(sampled_keys) - positive)
@@ -362,7 +362,7 @@ def test_negative_windows_sampled_at_the_ratio_keeping_every_answer_window(minil
 
 def test_negative_window_sampling_is_seeded_and_for_training_only(minilm, long_examples):
     def keys(**params):
-        return window_keys(build_features(long_examples, minilm, SAMPLING, context_format="html", **params))
+        return window_keys(build_features(long_examples, minilm, SAMPLING, reader=SPEC.reader, **params))
 
     assert keys(training=True, negative_window_ratio=0.1, seed=5) == keys(training=True, negative_window_ratio=0.1,
                                                                           seed=5)

@@ -241,7 +241,7 @@ def test_matches_loop_implementation_on_real_features(data_name, path, minilm_to
     examples = read_examples(SHARED_DATA / path, spec)[:80]
     # Short windows: many examples span several overlapping windows.
     window = WindowSettings(max_seq_length=96, doc_stride=32, max_query_length=24)
-    features = build_features(examples, minilm_tokenizer, window, training=False, context_format=spec.reader.context_format)
+    features = build_features(examples, minilm_tokenizer, window, training=False, reader=spec.reader)
     assert np.bincount(features.example_index).max() > 1
     rng = np.random.default_rng(5)
     start_logits, end_logits = random_logits(rng, features)

@@ -304,6 +304,8 @@ def test_a_data_set_with_its_own_layout_is_read_windowed_and_decoded_through_the
         dm.setup()
         features = dm.features["dev"]
         assert dm.cache_folder("dev").parent == tmp_path / "tiny_tsv" / "cache"
+        backslash = tokenizer.convert_tokens_to_ids("\\")
+        assert backslash not in np.asarray(features.input_ids)  # windows hold the text, not its escapes
         start_logits = np.zeros(len(features.input_ids), dtype=np.float32)
         end_logits = np.zeros_like(start_logits)
         for i in np.flatnonzero(features.start_positions != features.cls_index):  # the labels as logits

@@ -36,7 +36,7 @@ def test_spread_sample_takes_items_across_the_whole_list():
 def test_english_minilm_warns_on_korquad_and_not_on_squad(minilm_tokenizer, data_name, fixture, warns, capsys):
     spec = get_spec(data_name)
     examples = spread_sample(read_examples(FIXTURES / fixture, spec, training=True))
-    fit = measure(examples, minilm_tokenizer, WINDOW, context_format=spec.reader.context_format)
+    fit = measure(examples, minilm_tokenizer, WINDOW, reader=spec.reader)
     command = audit_command(data_name, "bert", "sentence-transformers/all-MiniLM-L6-v2", FIXTURES / fixture, WINDOW)
     warning = fit_warning(fit, command)
     print(data_name, fit)

@@ -14,7 +14,7 @@ import korsquad.windows as windows_module
 from korsquad.audit import audit_labels
 from korsquad.datasets import get_spec
 from korsquad.errors import UsageError
-from korsquad.readers import read_examples
+from korsquad.readers import KORQUAD2_PAGES, read_examples
 from korsquad.settings import WindowSettings
 from korsquad.tokenization import load_tokenizer, tokenize_with_offsets
 from korsquad.windows import answer_token_span, build_features, max_context_owner, window_starts
@@ -207,7 +207,7 @@ def test_each_context_is_tokenized_once(fast, squad_tiny, monkeypatch):
 def test_html_contexts_map_spans_to_the_original_html(fast):
     spec = get_spec("korquad_v2.1")
     examples = read_examples(FIXTURES / "korquad2_tiny.json", spec, training=True)
-    features = build_features(examples, fast, LONG, training=True, context_format="html")
+    features = build_features(examples, fast, LONG, training=True, reader=KORQUAD2_PAGES)
 
     def visible(text):
         return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", text)).split())
@@ -228,7 +228,7 @@ def test_html_contexts_map_spans_to_the_original_html(fast):
 def test_html_token_spans_take_whole_entities_but_not_text_that_only_looks_like_one(fast):
     context = "<p>AT&amp;T &foo; &lt;b&gt;</p>"
     examples = [one_example(context, "&foo;", context.index("&foo;"))]
-    features = build_features(examples, fast, SQUAD, training=True, context_format="html")
+    features = build_features(examples, fast, SQUAD, training=True, reader=KORQUAD2_PAGES)
     part = context_part(features, 0)
     spans = [context[s:e] for s, e in zip(features.char_start[part], features.char_end[part])]
     assert spans == ["AT", "&amp;", "T", "&", "foo", ";", "&lt;", "b", "&gt;"]  # &foo; names nothing: it is text

@@ -135,7 +135,7 @@ class QuestionAnswerer:
         if not examples:
             return []
         features = build_features(examples, self.tokenizer, self.window, training=False,
-                                  context_format=self.spec.reader.context_format)
+                                  reader=self.spec.reader)
         start, end = self.logits(features)
         with_null = self.spec.has_unanswerable
         decoded = postprocess.decode(features, examples, start, end, with_null=with_null,

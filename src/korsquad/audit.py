@@ -13,10 +13,9 @@ import numpy as np
 from .config import resolve_model_path
 from .datasets import REGISTRY, get_spec
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
-from .html_text import html_to_text, to_original_span
 from .model_types import MODEL_TYPES
 from .pair_layout import pair_layout
-from .readers import read_examples
+from .readers import SQUAD_JSON, read_examples
 from .settings import InvalidSetting, WindowSettings
 from .tokenization import load_tokenizer
 from .unknown_tokens import context_unknown_share
@@ -33,7 +32,7 @@ UNLABELED_REASONS = (
 )
 
 
-def audit_labels(examples, features, context_format="text"):
+def audit_labels(examples, features, reader=SQUAD_JSON):
     """Counts over the questions of `examples`, given their `features` (build_features(..., training=True) with
     every window kept): `questions`; `labeled` (in some window); of those, `covering_annotation` (every labeled
     window's first token holds the first annotated character and its last token the last one) and `exact_text`
@@ -41,7 +40,7 @@ def audit_labels(examples, features, context_format="text"):
     reason of UNLABELED_REASONS. Characters are those of Example.context (html: what the reader sees of the
     annotation, mapped back into the HTML)."""
     bounds = np.searchsorted(features.example_index, np.arange(len(examples) + 1))
-    annotated = _annotated_spans(examples, context_format)
+    annotated = _annotated_spans(examples, reader)
     counts = dict(questions=len(examples), labeled=0, covering_annotation=0, exact_text=0,
                   unlabeled=dict.fromkeys(UNLABELED_REASONS, 0))
     for index, example in enumerate(examples):
@@ -59,7 +58,7 @@ def audit_labels(examples, features, context_format="text"):
     return counts
 
 
-def _annotated_spans(examples, context_format):
+def _annotated_spans(examples, reader):
     """Per example, [start, end) in Example.context of what the reader sees of its first answer (None when it
     has none or it is not in its context)."""
     views = {}
@@ -67,14 +66,15 @@ def _annotated_spans(examples, context_format):
     for example in examples:
         if not example.answers or example.answers[0].start < 0:
             spans.append(None)
-        elif context_format == "html":
-            if example.context not in views:
-                views[example.context] = html_to_text(example.context)
-            text, offsets = views[example.context]
-            shown = answer_text_span(example.answers[0], text, offsets)
-            spans.append(to_original_span(example.context, offsets, *shown))
-        else:
-            spans.append(answer_text_span(example.answers[0], example.context))
+            continue
+        if example.context not in views:
+            views[example.context] = reader.window_text(example.context)
+        text, offsets = views[example.context]
+        shown = answer_text_span(example.answers[0], text, offsets)
+        if offsets is not None:
+            starts, ends = reader.original_spans(example.context, offsets, np.array([shown[0]]), np.array([shown[1]]))
+            shown = int(starts[0]), int(ends[0])
+        spans.append(shown)
     return spans
 
 
@@ -146,9 +146,9 @@ def main(argv=None):
     # Bad window flags are reported before the data set is read.
     check_parameters(tokenizer, pair_layout(tokenizer), window)
     examples = read_examples(args.path, spec, training=True)
-    features = build_features(examples, tokenizer, window, training=True, context_format=spec.context_format)
-    counts = audit_labels(examples, features, spec.context_format)
-    counts["unknown_share"] = context_unknown_share(examples, tokenizer, spec.context_format)
+    features = build_features(examples, tokenizer, window, training=True, reader=spec.reader)
+    counts = audit_labels(examples, features, spec.reader)
+    counts["unknown_share"] = context_unknown_share(examples, tokenizer, spec.reader)
     print(_audit_summary(args.path, type(tokenizer).__name__, window, counts))
     print(json.dumps(counts))
     return 0

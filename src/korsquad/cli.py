@@ -329,7 +329,7 @@ def warn_if_tokenizer_misfits(config, tokenizer, dm):
     a sample of the questions the data module read: korsquad.tokenizer_fit)."""
     from .tokenizer_fit import audit_command, fit_warning, measure, spread_sample
 
-    fit = measure(spread_sample(dm.examples["train"]), tokenizer, config.window, config.spec.reader.context_format)
+    fit = measure(spread_sample(dm.examples["train"]), tokenizer, config.window, config.spec.reader)
     command = audit_command(config.data_name, config.model_type, config.model_name_or_path, dm.split_source("train"),
                             config.window)
     warning = fit_warning(fit, command)

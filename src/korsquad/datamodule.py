@@ -75,8 +75,8 @@ class QADataModule(pl.LightningDataModule):
         return examples[:limit] if limit else examples
 
     def feature_params(self, split):
-        """build_features' arguments besides the window (and the sample limit, for the cache key)."""
-        params = dict(training=split == "train", limit=self.max_samples[split], context_format=self.spec.reader.context_format)
+        """build_features' arguments besides the window and the reader (and the sample limit, for the cache key)."""
+        params = dict(training=split == "train", limit=self.max_samples[split])
         if split == "train":
             params.update(negative_window_ratio=self.negative_window_ratio, seed=self.seed)
         return params
@@ -86,7 +86,7 @@ class QADataModule(pl.LightningDataModule):
         if split not in self._cache_folders:
             source = self.split_source(split)
             key = cache.cache_key(data_files(source, self.spec), self.tokenizer, self.window,
-                                  self.feature_params(split))
+                                  dict(self.feature_params(split), reader=self.spec.reader.name))
             self._cache_folders[split] = self.spec.data_folder(self.data_dir) / "cache" / f"{split}-{key}"
         return self._cache_folders[split]
 
@@ -114,7 +114,7 @@ class QADataModule(pl.LightningDataModule):
             chunk = examples[first:first + CHUNK_EXAMPLES]
             if "seed" in params:
                 params["seed"] = self.seed + number
-            yield first, build_features(chunk, self.tokenizer, self.window, **params)
+            yield first, build_features(chunk, self.tokenizer, self.window, reader=self.spec.reader, **params)
 
     # ---- loaders -------------------------------------------------------------------------------------------
     def batcher(self, features):

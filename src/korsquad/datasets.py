@@ -64,10 +64,6 @@ class DatasetSpec:
         """KorQuAD 2.x ships each split as several zip parts, extracted into a folder."""
         return any(f.is_zip for f in self.files)
 
-    @property
-    def context_format(self):  # XXX-i22b: until features.py reads the reader
-        return self.reader.context_format
-
     def data_folder(self, data_dir):
         """`<data_dir>/<name>/`: the data set's files, and its feature caches under `cache/`."""
         return Path(data_dir) / self.name

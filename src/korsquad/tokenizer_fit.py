@@ -37,12 +37,12 @@ def exact_share(counts):
     return counts["exact_text"] / counts["labeled"] if counts["labeled"] else 1.0
 
 
-def measure(examples, tokenizer, window, context_format="text"):
+def measure(examples, tokenizer, window, reader):
     """{"questions", "unknown_share", "exact_share"} of the tokenizer on `examples` (take a spread_sample), windowed
     by `window` (a settings.WindowSettings)."""
-    features = build_features(examples, tokenizer, window, training=True, context_format=context_format)
-    counts = audit_labels(examples, features, context_format)
-    return {"questions": len(examples), "unknown_share": context_unknown_share(examples, tokenizer, context_format),
+    features = build_features(examples, tokenizer, window, training=True, reader=reader)
+    counts = audit_labels(examples, features, reader)
+    return {"questions": len(examples), "unknown_share": context_unknown_share(examples, tokenizer, reader),
             "exact_share": exact_share(counts)}
 
 

@@ -8,7 +8,6 @@ import re
 import numpy as np
 
 from .codepoints import codepoints, whitespace_mask
-from .html_text import html_to_text
 from .tokenization import tokenize_with_offsets
 
 _BYTE_PIECE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
@@ -37,9 +36,7 @@ def unknown_share(texts, tokenized, unknown_ids):
     return covered / total if total else 0.0
 
 
-def context_unknown_share(examples, tokenizer, context_format="text"):
-    """unknown_share of the examples' contexts as the model reads them (HTML: its text)."""
-    contexts = list(dict.fromkeys(example.context for example in examples))
-    if context_format == "html":
-        contexts = [html_to_text(html)[0] for html in contexts]
+def context_unknown_share(examples, tokenizer, reader):
+    """unknown_share of the examples' contexts as the model reads them: the text their data set's reader gives."""
+    contexts = [reader.window_text(context)[0] for context in dict.fromkeys(example.context for example in examples)]
     return unknown_share(contexts, tokenize_with_offsets(tokenizer, contexts), unknown_token_ids(tokenizer))

@@ -8,9 +8,10 @@ experiment tables: windows start at context tokens 0, doc_stride, 2*doc_stride, 
 that reaches the last context token. (Hugging Face's tokenizer argument `stride` means the overlap between windows
 instead; it is not used here.)
 
-Each context is tokenized once, however many questions share it. For KorQuAD 2.x (`context_format="html"`) the
-readable text of the HTML document is tokenized and every span is mapped back to the original HTML, so that
-`Example.context[char_start:char_end]` is always the text a span stands for.
+Each context is tokenized once, however many questions share it. What is tokenized is the text the data set's
+reader gives of the context (`Reader.window_text`; KorQuAD 2.x: the readable text of the HTML document), and every
+span is mapped back into the context (`Reader.original_spans`), so that `Example.context[char_start:char_end]` is
+always the text a span stands for.
 
 The label is the run of tokens that covers the annotated characters of the first answer,
 [answer_start, answer_start + len(text)) without surrounding whitespace (the original BERT rule): from the token
@@ -27,8 +28,9 @@ import numpy as np
 
 from .errors import UsageError
 from .featureset import FeatureSet, empty_features
-from .html_text import html_to_text, to_original_spans, to_text_span
+from .html_text import to_text_span
 from .pair_layout import pair_layout
+from .readers import SQUAD_JSON
 from .tokenization import encode_texts, tokenize_with_offsets
 
 # Tokenizers without a configured limit report a huge model_max_length; only a real limit is checked.
@@ -99,25 +101,22 @@ def check_parameters(tokenizer, layout, window):
             f"{layout.num_special} special tokens); windows would skip context")
 
 
-def build_features(examples, tokenizer, window, *, training, negative_window_ratio=1.0, seed=0,
-                   context_format="text"):
+def build_features(examples, tokenizer, window, *, training, negative_window_ratio=1.0, seed=0, reader=SQUAD_JSON):
     """Features of `examples` (see the module docstring) windowed by `window` (a settings.WindowSettings), as a
     FeatureSet.
 
     Labels (start/end token inside the feature) are the tokens covering the first answer's annotated characters
     when the window holds all of them, else the CLS token, as for unanswerable questions (see the module
-    docstring); evaluation examples with answers get labels too. `context_format` is the data set's
-    `spec.context_format` ("html" for KorQuAD 2.x). In training with negative_window_ratio < 1, every window
-    holding the answer is kept and each other window with that probability (seeded by `seed`); evaluation keeps
-    every window. Bad parameters raise UsageError.
+    docstring); evaluation examples with answers get labels too. Windows are built on the text `reader` (the data
+    set's `spec.reader`) gives of each context (KorQuAD 2.x: a page's readable text). In training with
+    negative_window_ratio < 1, every window holding the answer is kept and each other window with that probability
+    (seeded by `seed`); evaluation keeps every window. Bad parameters raise UsageError.
     """
-    if context_format not in ("text", "html"):
-        raise ValueError(f"context_format must be 'text' or 'html', not {context_format!r}")
     layout = pair_layout(tokenizer)
     check_parameters(tokenizer, layout, window)
     if not examples:
         return empty_features()
-    contexts = _tokenized_contexts(examples, tokenizer, context_format)
+    contexts = _tokenized_contexts(examples, tokenizer, reader)
     questions = encode_texts(tokenizer, [example.question for example in examples])
     sampler = np.random.default_rng(seed) if training and negative_window_ratio < 1.0 else None
     builder = _Builder(layout)
@@ -135,20 +134,20 @@ class _Context:
     ends: np.ndarray
     orig_starts: np.ndarray  # token spans in Example.context
     orig_ends: np.ndarray
-    text: str  # the tokenized text: Example.context, or the readable text of an html context
-    offsets: np.ndarray = None  # html: index in Example.context of every character of `text`
+    text: str  # the tokenized text: what the reader gives of Example.context (KorQuAD 2.x: a page's readable text)
+    offsets: np.ndarray = None  # index in Example.context of every character of `text`; None: `text` is the context
 
 
-def _tokenized_contexts(examples, tokenizer, context_format):
+def _tokenized_contexts(examples, tokenizer, reader):
     unique = list(dict.fromkeys(example.context for example in examples))
-    views = [html_to_text(html) for html in unique] if context_format == "html" else [(c, None) for c in unique]
+    views = [reader.window_text(context) for context in unique]
     tokenized = tokenize_with_offsets(tokenizer, [text for text, _ in views])
     contexts = {}
     for original, (text, offsets), (ids, starts, ends) in zip(unique, views, tokenized):
         if offsets is None:
             contexts[original] = _Context(ids, starts, ends, starts, ends, text)
         else:
-            orig_starts, orig_ends = to_original_spans(original, offsets, starts, ends)
+            orig_starts, orig_ends = reader.original_spans(original, offsets, starts, ends)
             contexts[original] = _Context(ids, starts, ends, orig_starts.astype(np.int32),
                                           orig_ends.astype(np.int32), text, offsets)
     return contexts
@@ -156,8 +155,8 @@ def _tokenized_contexts(examples, tokenizer, context_format):
 
 def answer_text_span(answer, text, offsets=None):
     """[start, end) in the tokenized text of what the reader sees of an answer: its annotated characters without
-    surrounding whitespace (html: mapped into the readable `text` through its `offsets`). Empty when it shows
-    nothing; None when the answer was not found in its context."""
+    surrounding whitespace (mapped into the reader's `text` through its `offsets`, where it has them). Empty when
+    it shows nothing; None when the answer was not found in its context."""
     if answer.start < 0:
         return None
     if offsets is None:
