@@ -232,7 +232,7 @@ def test_every_sample_answer_is_recovered_through_the_features(tokenizer, sample
         for _, text in spans:
             # Labels cover the annotation: an answer ending inside a token (MiniLM's [UNK] for 시나위의) takes it.
             assert gold in metrics.normalize_korquad_v2(text), (ex.id, text)
-    audit = audit_labels(examples, features, "html")
+    audit = audit_labels(examples, features, SPEC.reader)
     assert audit["labeled"] == audit["covering_annotation"] == len(examples)
     if sample_examples is None:
         pytest.skip(f"shipped fixtures recovered; {SAMPLES_ABSENT}")
