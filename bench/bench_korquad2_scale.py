@@ -377,7 +377,8 @@ def run(work, n_documents):
     decoded = phases.run("decode", lambda: postprocess.decode(features, examples, start, end, **DECODE))
     data["predicted_questions"] = len(decoded.predictions)
     data["predictions_in_their_html"] = all(decoded.predictions[ex.id] in ex.context for ex in examples)
-    result = phases.run("score", evaluate_predictions, examples, decoded.predictions, "korquad_v2")
+    result = phases.run("score", evaluate_predictions, examples, decoded.predictions,
+                        module.spec.metric)
     phases.run("write", postprocess.write_outputs, RunFolder(work / "run"), decoded, result)
     del batches  # held until here, as QAModule holds its validation outputs until the evaluator returns
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, ROOT, data_dir_with, minilm_path, run_cli
 
-from korsquad import compare, metrics
+from korsquad import compare
 from korsquad.datasets import REGISTRY
 from korsquad.evaluate import gold_answers, question_types
 from korsquad.readers import read_examples
@@ -23,7 +23,7 @@ MINILM = str(minilm_path())
 
 
 def _data_name(metric):
-    return next(name for name, spec in REGISTRY.items() if spec.metric == metric)
+    return next(name for name, spec in REGISTRY.items() if spec.metric.name == metric)
 
 
 def _last_json(text):
@@ -60,7 +60,7 @@ def test_categories_follow_the_registry_and_match_official_per_type_scores():
     right = {ex.id: (ex.answers[0].text if ex.answers else "") for ex in examples}  # every answer right
     first_word = {qid: text.split()[0] if text else "답" for qid, text in right.items()}
     groups = compare.compare_predictions(spec, examples, first_word, right, 100, seed=0)
-    official = metrics.score(spec.metric, golds, first_word, question_types=question_types(examples))
+    official = spec.metric.score(golds, first_word, question_types=question_types(examples))
     types = sorted({ex.question_type for ex in examples})
     assert list(groups) == ["all", "answerable", "unanswerable"] + [
         f"type {t} ({spec.question_types[t]})" for t in types]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from korsquad import metrics, report
+from korsquad import metrics
 from korsquad.datasets import REGISTRY, get_spec, names
 from korsquad.errors import UsageError
 
@@ -16,7 +16,7 @@ def test_klue_mrc_entry():
     spec = get_spec("klue_mrc")
     assert (spec.family, spec.language, spec.has_unanswerable, spec.reader.context_format) == (
         "klue", "ko", True, "text")
-    assert (spec.metric, spec.primary_metric, spec.id_field) == ("klue_mrc", "rouge_w", "guid")
+    assert (spec.metric, spec.metric.primary_key, spec.id_field) == (metrics.KLUE_MRC, "rouge_w", "guid")
     assert spec.question_types == {1: "paraphrase", 2: "multi-sentence reasoning", 3: "unanswerable"}
     assert [(f.url, f.dest, f.split, f.size, f.sha256) for f in spec.files] == [
         (KLUE_RAW + "klue-mrc-v1.1_train.json", "train.json", "train", None, None),
@@ -39,9 +39,9 @@ def test_every_entry_has_a_metric_whose_result_holds_its_primary_key():
     golds, predictions = {"q1": ["서울"], "q2": ["부산"]}, {"q1": "서울", "q2": "대구"}
     for spec in REGISTRY.values():
         assert spec.metric in metrics.METRICS, spec.name
-        result = metrics.score(spec.metric, golds, predictions)
-        assert isinstance(result[spec.primary_metric], float), spec.name
-        assert result[spec.primary_metric] == 50.0, spec.name
+        result = spec.metric.score(golds, predictions)
+        assert isinstance(result[spec.metric.primary_key], float), spec.name
+        assert result[spec.metric.primary_key] == 50.0, spec.name
 
 
 def test_every_family_has_its_download_script_and_its_own_names():
@@ -60,15 +60,6 @@ def test_the_registry_owns_the_data_folder_and_where_each_split_lands():
     assert korquad2.split_path("data", "dev") == Path("data/korquad_v2.1/dev")  # the folder its parts land in
     (part, *_) = korquad2.files_for("dev")
     assert korquad2.file_path("data", part) == Path("data/korquad_v2.1/dev") / Path(part.dest).name
-
-
-def test_report_columns_of_every_metric_start_with_em_and_the_primary_key():
-    for spec in REGISTRY.values():
-        (_, em_key), (_, second_key) = report.score_columns(spec.metric)[:2]
-        assert second_key == spec.primary_metric, spec.name
-        assert em_key in metrics.score(spec.metric, {"q": ["x"]}, {"q": "x"}), spec.name
-    klue_keys = [key for _, key in report.score_columns("klue_mrc")]
-    assert klue_keys[:2] == ["exact_match", "rouge_w"] and "type3_rouge_w" in klue_keys
 
 
 def test_unknown_data_name_lists_the_registry():

@@ -96,7 +96,7 @@ def test_in_memory_scoring_matches_the_command(tmp_path):
     examples = read_examples(dev, get_spec("squad_v2.0"))
     # answer every other question with its first gold, leave the rest empty
     predictions = {ex.id: (ex.answers[0].text if ex.answers and i % 2 else "") for i, ex in enumerate(examples)}
-    in_memory = evaluate_predictions(examples, predictions, "squad_v2")
+    in_memory = evaluate_predictions(examples, predictions, get_spec("squad_v2.0").metric)
     from_file = last_json_line(run_evaluate(tmp_path, "--data_name", "squad_v2.0", dev,
                                             write_json(tmp_path / "p.json", predictions)))
     assert in_memory == from_file
@@ -131,7 +131,7 @@ def test_klue_mrc_command_prints_overall_and_per_type_scores(tmp_path):
     assert_same_result(result, KLUE_EXPECTED)
     assert json.loads(out_file.read_text(encoding="utf-8")) == result
     examples = read_examples(FIXTURES / "klue_mrc_tiny.json", get_spec("klue_mrc"))
-    assert evaluate_predictions(examples, KLUE_PREDICTIONS, "klue_mrc") == result
+    assert evaluate_predictions(examples, KLUE_PREDICTIONS, get_spec("klue_mrc").metric) == result
 
 
 def test_klue_mrc_unanswered_questions_score_zero_with_a_note(tmp_path):

@@ -127,8 +127,8 @@ def test_korean_highlights_sit_at_the_recorded_spans_with_particles_outside():
     assert (gs, ge) == (example.answers[0].start, example.answers[0].start + 3)
     assert context[gs:ge] == gold_text == "서울역" and context[ge] == "에"  # the gold stops before its particle
     assert gs != context.index("서울역")  # not the first occurrence of the text
-    assert (record["em"], record["f1"]) == (0, pytest.approx(metrics.question_scores(
-        "klue_mrc", "서울역에서", ["서울역"])[1], abs=1e-6))
+    assert (record["em"], record["f1"]) == (0, pytest.approx(metrics.KLUE_MRC.question_scores(
+        "서울역에서", ["서울역"])[1], abs=1e-6))
     assert record["nb"] == [first, first + 5, 7000, first, first + 3, 2000, -1, -1, 1000]  # flat triples
     assert record["nl"] == {"null": 0.75, "best": 2.0, "odds": -1.5}
 
@@ -155,7 +155,7 @@ def test_korquad2_pages_show_the_readable_text_of_html_spans():
 def squad2_page(predictions, nbest, odds, notes=()):
     examples = read_examples(FIXTURES / "squad_tiny.json", SQUAD2)
     settings = PageSettings(title="t", data_name=SQUAD2.name, split="eval", threshold=0.0,
-                            official=metrics.score("squad_v2", {ex.id: [a.text for a in ex.answers]
+                            official=metrics.SQUAD_V2.score({ex.id: [a.text for a in ex.answers]
                                                                 for ex in examples}, predictions))
     return examples, build_page(examples, predictions, nbest, odds, SQUAD2, settings, notes)
 
@@ -456,7 +456,7 @@ def test_page_in_a_real_browser(runs, browser, tmp_path):
         assert highlighted_prediction(browser, card) == predictions[qid]
 
     # "wrong only": the questions whose prediction scores EM 0 and F1 0
-    scores = {ex.id: metrics.question_scores("squad_v2", predictions[ex.id], [a.text for a in ex.answers])
+    scores = {ex.id: metrics.SQUAD_V2.question_scores(predictions[ex.id], [a.text for a in ex.answers])
               for ex in examples}
     wrong = sorted(qid for qid, (em, f1) in scores.items() if em == 0 and f1 == 0)
     Select(browser.find_element("id", "outcome")).select_by_value("wrong")

@@ -201,7 +201,7 @@ def test_run_qa_trains_and_evaluates_html_documents(tiny_bert, tmp_path, sample_
 
     result = read_json(run_dir / "result.json")
     assert set(result) == {"exact_match", "f1"} and 0 <= result["exact_match"] <= result["f1"] <= 100
-    assert result == evaluate_predictions(dev, predictions, "korquad_v2")
+    assert result == evaluate_predictions(dev, predictions, metrics.KORQUAD_V2)
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == result
 
     # Training read every window holding an answer and a sample of the others; evaluation read every window.
@@ -254,13 +254,13 @@ def test_labels_and_decoded_spans_on_tables_lists_and_entities(tokenizer, rail_e
     spans = labeled_spans(features, rail_examples)
     for qid, (_, gold, expected) in RAIL_QUESTIONS.items():
         assert spans[qid] and {text for _, text in spans[qid]} == {expected}, qid
-        assert metrics.exact_match("korquad_v2", expected, gold) == 1
+        assert metrics.KORQUAD_V2.exact_match(expected, gold) == 1
 
     decoded = decode(features, rail_examples, *peaked_logits(features), n_best_size=20,
                      max_answer_length=SPEC.defaults["max_answer_length"])
     assert decoded.predictions == {qid: expected for qid, (_, _, expected) in RAIL_QUESTIONS.items()}
-    assert evaluate_predictions(rail_examples, decoded.predictions, "korquad_v2") == {"exact_match": 100.0,
-                                                                                      "f1": 100.0}
+    assert evaluate_predictions(rail_examples, decoded.predictions, metrics.KORQUAD_V2) == {"exact_match": 100.0,
+                                                                                            "f1": 100.0}
 
 
 def test_the_model_reads_cells_and_items_apart_but_not_tags_or_entities(minilm, rail_examples):

@@ -514,7 +514,7 @@ def test_tuned_thresholds_answer_with_the_best_span_below_the_threshold():
     # Thresholded predictions say "" for q1, but tuning uses every question's best non-null span.
     decoded = Decoded({"q1": "", "q2": "", "q3": "", "q4": ""}, {}, {"q1": "apple", "q2": "x", "q3": "pear", "q4": "y"},
                       {"q1": -2.0, "q2": 1.0, "q3": 3.0, "q4": 4.0})
-    tuned = tuned_thresholds(golds, decoded)
+    tuned = tuned_thresholds(metrics.SQUAD_V2, golds, decoded)
     # By odds: answering q1 gains 1 (3 of 4 right at threshold -2), q2 loses 1, q3 gains 1 (3 again): keep -2.
     assert tuned == {"best_exact": 75.0, "best_exact_thresh": -2.0, "best_f1": 75.0, "best_f1_thresh": -2.0,
                      "best_exact_null_score_diff_threshold": -2.0, "best_f1_null_score_diff_threshold": -2.0}
@@ -549,20 +549,20 @@ def test_the_reproducing_threshold_given_back_scores_best_exact_and_best_f1(shif
     # gold: the best span for some answerable questions, another text for others; the rest unanswerable
     golds = {qid: ([text if text and rng.random() < 0.6 else "w1"] if rng.random() < answerable_share else [])
              for qid, text in decoded.best_non_null.items()}
-    tuned = tuned_thresholds(golds, decoded)
+    tuned = tuned_thresholds(metrics.SQUAD_V2, golds, decoded)
     for name in ("exact", "f1"):
         threshold = tuned[f"best_{name}_null_score_diff_threshold"]
         again = decode_at(examples, features, start, end, threshold)
-        assert metrics.score("squad_v2", golds, again.predictions)[name] == pytest.approx(tuned[f"best_{name}"])
+        assert metrics.SQUAD_V2.score(golds, again.predictions)[name] == pytest.approx(tuned[f"best_{name}"])
 
 
 def test_answering_nothing_best_with_negative_odds_is_a_threshold_below_them():
     examples, features, start, end = decoded_with_cls_shift(-40.0)
     decoded = decode_at(examples, features, start, end, 0.0)
     golds = {qid: [] for qid in decoded.best_non_null}  # nothing answerable: answering nothing is best (100)
-    tuned = tuned_thresholds(golds, decoded)
+    tuned = tuned_thresholds(metrics.SQUAD_V2, golds, decoded)
     assert tuned["best_f1"] == 100.0 and tuned["best_f1_thresh"] == 0.0  # the official, as the script has it
-    at_zero = metrics.score("squad_v2", golds, decode_at(examples, features, start, end, 0.0).predictions)["f1"]
+    at_zero = metrics.SQUAD_V2.score(golds, decode_at(examples, features, start, end, 0.0).predictions)["f1"]
     assert at_zero < 10.0  # 0.0 answers every question that has a span
     assert tuned["best_f1_null_score_diff_threshold"] < min(decoded.null_odds.values())
     assert tuned["best_f1_null_score_diff_threshold"] == float(int(tuned["best_f1_null_score_diff_threshold"]))
@@ -570,4 +570,4 @@ def test_answering_nothing_best_with_negative_odds_is_a_threshold_below_them():
 
 def test_tuned_thresholds_need_null_odds():
     with pytest.raises(ValueError, match="with_null"):
-        tuned_thresholds({"q": ["a"]}, Decoded({"q": "a"}, {}, {"q": "a"}))
+        tuned_thresholds(metrics.SQUAD_V2, {"q": ["a"]}, Decoded({"q": "a"}, {}, {"q": "a"}))

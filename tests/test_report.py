@@ -1,95 +1,41 @@
-"""The results report: tables and figures made from run folders in run_qa.py's documented layout."""
+"""The results report command: run folders in run_qa.py's documented layout read, and its Markdown and figures
+written (the tables' and figures' own rules: test_report_tables, test_report_figures)."""
 
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import FIXTURES, data_dir_with, run_cli
+from report_runs import CURVES, assert_png, data_name, make_run, run_config, table_rows
 
-from korsquad import report
+from korsquad import report, report_figures, report_tables
 from korsquad.datasets import REGISTRY
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _data_name(metric):
-    """A registry data set scored by `metric` (names come from the registry, never typed here)."""
-    return next(name for name, spec in REGISTRY.items() if spec.metric == metric)
-
-
-def _config(data_name, **overrides):
-    config = dict(model_type="bert", model_name_or_path="bert-base-cased", data_name=data_name,
-                  max_seq_length=384, doc_stride=128, batch_size=16, learning_rate=3e-5, num_train_epochs=3,
-                  precision="32-true", seed=42)
-    config.update(overrides)
-    return config
-
-
-def make_run(model_dir, data_name, run_name, config, result=None, status="finished", error=None,
-             num_parameters=22_713_216, wall_time_s=754.2, curves=None, hardware=None):
-    """A run folder as run_qa.py writes it; `curves` {tag: [(step, value), ...]} go into a real event file."""
-    run_dir = Path(model_dir) / data_name / run_name
-    run_dir.mkdir(parents=True)
-    info = {"config": config, "status": status, "error": error, "started_at": "2025-01-01T00:00:00",
-            "finished_at": None if status == "running" else "2025-01-01T00:12:34",
-            "wall_time_s": wall_time_s,
-            "hardware": hardware or {"accelerator": "gpu", "devices": 1, "num_nodes": 1,
-                                     "device_name": "NVIDIA H100 80GB HBM3"},
-            "num_parameters": num_parameters, "train_steps": 100}
-    (run_dir / "run.json").write_text(json.dumps(info))
-    if result is not None:
-        (run_dir / "result.json").write_text(json.dumps(result))
-    if curves:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(log_dir=str(run_dir / "logs" / "version_0"))
-        for tag, points in curves.items():
-            for step, value in points:
-                writer.add_scalar(tag, value, step)
-        writer.close()
-    return run_dir
-
-
-def table_rows(markdown):
-    """{run name (last column): {header: cell}} of the first table in the Markdown."""
-    lines = [line for line in markdown.splitlines() if line.startswith("|")]
-    split = [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines]
-    header, rows = split[0], split[2:]
-    return {row[-1]: dict(zip(header, row)) for row in rows}
-
-
-def assert_png(path):
-    assert path.is_file(), path
-    assert path.read_bytes()[:8] == PNG_SIGNATURE
-
-
-CURVES = {"train_loss": [(1, 5.0), (2, 4.1), (3, 3.2)], "val_f1": [(2, 40.0), (3, 55.5)]}
+from korsquad.metrics import SQUAD_V1, SQUAD_V2
 
 
 @pytest.fixture
 def model_dir(tmp_path):
     """Two finished SQuAD 1.1-style runs, one failed, one still running, one without result.json, one with a
     broken run.json, and a SQuAD 2.0-style data set with one run."""
-    squad1, squad2 = _data_name("squad_v1"), _data_name("squad_v2")
+    squad1, squad2 = data_name(SQUAD_V1), data_name(SQUAD_V2)
     root = tmp_path / "model"
-    make_run(root, squad1, "bert-base-cased", _config(squad1), {"exact_match": 80.123, "f1": 88.456},
+    make_run(root, squad1, "bert-base-cased", run_config(squad1), {"exact_match": 80.123, "f1": 88.456},
              curves=CURVES)
-    make_run(root, squad1, "electra-small", _config(squad1, model_type="electra",
+    make_run(root, squad1, "electra-small", run_config(squad1, model_type="electra",
                                                     model_name_or_path="google/electra-small-discriminator",
                                                     learning_rate=1e-4),
              {"exact_match": 81.5, "f1": 87.0}, num_parameters=13_483_522, wall_time_s=42.0,
              curves=CURVES, hardware={"accelerator": "cpu", "devices": 1, "num_nodes": 1, "device_name": "cpu"})
-    make_run(root, squad1, "crashed", _config(squad1), status="failed", error="CUDA out of memory",
+    make_run(root, squad1, "crashed", run_config(squad1), status="failed", error="CUDA out of memory",
              curves={"train_loss": [(1, 6.0)]})
-    make_run(root, squad1, "unfinished", _config(squad1), status="running")
-    make_run(root, squad1, "no-result", _config(squad1))
+    make_run(root, squad1, "unfinished", run_config(squad1), status="running")
+    make_run(root, squad1, "no-result", run_config(squad1))
     broken = root / squad1 / "broken"
     broken.mkdir()
     (broken / "run.json").write_text('{"config": ')
-    make_run(root, squad2, "bert-base-cased", _config(squad2),
+    make_run(root, squad2, "bert-base-cased", run_config(squad2),
              {"exact": 70.0, "f1": 73.25, "total": 10, "HasAns_exact": 60.0, "HasAns_f1": 66.5,
               "HasAns_total": 5, "NoAns_exact": 80.0, "NoAns_f1": 80.0, "NoAns_total": 5,
               "best_exact": 71.0, "best_exact_thresh": -1.5, "best_f1": 74.75, "best_f1_thresh": -2.25},
@@ -98,7 +44,7 @@ def model_dir(tmp_path):
 
 
 def test_tables_hold_result_json_numbers_with_best_in_bold(model_dir, tmp_path):
-    squad1 = _data_name("squad_v1")
+    squad1 = data_name(SQUAD_V1)
     index, written = report.write_report(model_dir, tmp_path / "figs")
     markdown = (tmp_path / "figs" / f"{squad1}.md").read_text()
     rows = table_rows(markdown)
@@ -129,7 +75,7 @@ def test_tables_hold_result_json_numbers_with_best_in_bold(model_dir, tmp_path):
 
 
 def test_squad_v2_table_shows_split_and_tuned_threshold(model_dir, tmp_path):
-    squad2 = _data_name("squad_v2")
+    squad2 = data_name(SQUAD_V2)
     report.write_report(model_dir, tmp_path / "figs")
     row = table_rows((tmp_path / "figs" / f"{squad2}.md").read_text())["bert-base-cased"]
     assert row["Exact Match (%)"] == "**70.00**"
@@ -141,7 +87,7 @@ def test_squad_v2_table_shows_split_and_tuned_threshold(model_dir, tmp_path):
 
 
 def test_runs_without_results_are_listed_with_their_reason(model_dir, tmp_path):
-    squad1 = _data_name("squad_v1")
+    squad1 = data_name(SQUAD_V1)
     index, _ = report.write_report(model_dir, tmp_path / "figs")
     markdown = (tmp_path / "figs" / f"{squad1}.md").read_text()
     failures = {m.group(1): m.group(2) for m in re.finditer(rf"^- `{re.escape(squad1)}/(\S+)`: (.*)$", markdown,
@@ -155,48 +101,38 @@ def test_runs_without_results_are_listed_with_their_reason(model_dir, tmp_path):
 
 
 def test_result_json_without_the_metric_keys_is_a_reported_problem(tmp_path):
-    squad2 = _data_name("squad_v2")
-    make_run(tmp_path, squad2, "wrong-keys", _config(squad2), {"exact_match": 1.0, "f1": 2.0})
+    squad2 = data_name(SQUAD_V2)
+    make_run(tmp_path, squad2, "wrong-keys", run_config(squad2), {"exact_match": 1.0, "f1": 2.0})
     (run,) = report.collect_runs(tmp_path)
     assert run.result is None
     assert "'exact'" in run.problem
 
 
 def test_figures_are_png_files_and_curves_come_from_event_files(model_dir, tmp_path):
-    squad1 = _data_name("squad_v1")
+    squad1 = data_name(SQUAD_V1)
     _, written = report.write_report(model_dir, tmp_path / "figs")
-    for spec_name in (squad1, _data_name("squad_v2")):
+    for spec_name in (squad1, data_name(SQUAD_V2)):
         for suffix in ("scores", "curves"):
             path = tmp_path / "figs" / f"{spec_name}_{suffix}.png"
             assert path in written
             assert_png(path)
-    curves = report.read_curves(model_dir / squad1 / "bert-base-cased")
+    curves = report_figures.read_curves(model_dir / squad1 / "bert-base-cased")
     assert curves["train_loss"][0] == [1, 2, 3]
     assert curves["train_loss"][1] == pytest.approx([5.0, 4.1, 3.2])
     assert curves["val_f1"] == ([2, 3], pytest.approx([40.0, 55.5]))
-    assert report.read_curves(model_dir / squad1 / "unfinished") == {}
+    assert report_figures.read_curves(model_dir / squad1 / "unfinished") == {}
     # the figures are linked from the Markdown
     assert f"]({squad1}_curves.png)" in (tmp_path / "figs" / f"{squad1}.md").read_text()
 
 
 def test_damaged_event_file_loses_only_its_curve(tmp_path):
-    squad1 = _data_name("squad_v1")
-    run_dir = make_run(tmp_path / "model", squad1, "damaged", _config(squad1), {"exact_match": 1.0, "f1": 2.0})
+    squad1 = data_name(SQUAD_V1)
+    run_dir = make_run(tmp_path / "model", squad1, "damaged", run_config(squad1), {"exact_match": 1.0, "f1": 2.0})
     (run_dir / "logs" / "version_0").mkdir(parents=True)
     (run_dir / "logs" / "version_0" / "events.out.tfevents.0.host").write_bytes(b"not a TFRecord" * 20)
     index, _ = report.write_report(tmp_path / "model", tmp_path / "out")
     assert table_rows(index)["damaged"]["F1 Score (%)"] == "**2.00**"
     assert not (tmp_path / "out" / f"{squad1}_curves.png").exists()
-
-
-def test_curves_come_from_the_newest_log_version(tmp_path):
-    squad1 = _data_name("squad_v1")
-    run_dir = make_run(tmp_path, squad1, "rerun", _config(squad1), curves={"train_loss": [(1, 9.0)]})
-    from torch.utils.tensorboard import SummaryWriter
-
-    with SummaryWriter(log_dir=str(run_dir / "logs" / "version_10")) as writer:
-        writer.add_scalar("train_loss", 1.5, 7)
-    assert report.read_curves(run_dir) == {"train_loss": ([7], [1.5])}
 
 
 def test_cli_prints_tables_and_paths(model_dir, tmp_path, capsys):
@@ -205,7 +141,7 @@ def test_cli_prints_tables_and_paths(model_dir, tmp_path, capsys):
     stdout = capsys.readouterr().out
     assert "| Model Type | model_name_or_path | Size | Exact Match (%) | F1 Score (%) |" in stdout
     assert f"wrote {out / 'results.md'}" in stdout
-    assert f"wrote {out / (_data_name('squad_v1') + '_scores.png')}" in stdout
+    assert f"wrote {out / (data_name(SQUAD_V1) + '_scores.png')}" in stdout
 
 
 def test_cli_missing_model_dir_is_one_line_error(tmp_path, capsys):
@@ -224,31 +160,9 @@ def test_cli_without_runs_says_so_and_writes_nothing(tmp_path, capsys):
 
 
 def test_folder_outside_the_registry_is_reported_not_dropped(tmp_path):
-    make_run(tmp_path / "model", "not_a_dataset", "run", _config("not_a_dataset"), {"f1": 1.0})
+    make_run(tmp_path / "model", "not_a_dataset", "run", run_config("not_a_dataset"), {"f1": 1.0})
     index, _ = report.write_report(tmp_path / "model", tmp_path / "out")
     assert "`not_a_dataset/run`: data set 'not_a_dataset' is not in the registry" in index
-
-
-@pytest.mark.parametrize("num_parameters, text", [(22_713_216, "22.7M"), (335_141_888, "335.1M"),
-                                                  (1_500_000_000, "1.5B"), (980_000, "980.0K"), (12, "12")])
-def test_format_size(num_parameters, text):
-    assert report.format_size(num_parameters) == text
-
-
-def test_format_hardware_counts_devices_over_nodes():
-    hardware = {"accelerator": "gpu", "devices": 4, "num_nodes": 2, "device_name": "NVIDIA H100 80GB HBM3"}
-    assert report.format_hardware(hardware) == "8× NVIDIA H100 80GB HBM3"
-
-
-def test_format_scores_bolds_every_tie_as_displayed():
-    assert report.format_scores([80.001, 80.004, 79.0, None]) == ["**80.00**", "**80.00**", "79.00", "—"]
-
-
-def test_split_settings_treats_a_missing_key_as_differing():
-    differing, shared = report.split_settings([{"a": 1, "b": 2, "model_type": "bert"},
-                                               {"a": 1, "model_type": "electra"}])
-    assert differing == ["b"]
-    assert shared == {"a": 1}
 
 
 def test_cli_out_that_is_a_file_is_one_line_error(model_dir, tmp_path, capsys):
@@ -262,7 +176,7 @@ def test_cli_out_that_is_a_file_is_one_line_error(model_dir, tmp_path, capsys):
 @pytest.mark.slow
 def test_report_on_real_cpu_runs_of_run_qa(tiny_bert, tmp_path):
     """Two short real runs of run_qa.py (tiny BERT, CPU) and a broken run folder beside them."""
-    squad1 = _data_name("squad_v1")
+    squad1 = data_name(SQUAD_V1)
     tiny = FIXTURES / "squad_v1_tiny.json"
     model_dir = tmp_path / "model"
 
@@ -294,14 +208,14 @@ def test_report_on_real_cpu_runs_of_run_qa(tiny_bert, tmp_path):
         assert row["Exact Match (%)"].strip("*") == f"{result['exact_match']:.2f}"
         assert row["F1 Score (%)"].strip("*") == f"{result['f1']:.2f}"
         info = json.loads((model_dir / squad1 / run_name / "run.json").read_text())
-        assert row["Size"] == report.format_size(info["num_parameters"])
+        assert row["Size"] == report_tables.format_size(info["num_parameters"])
         assert row["Hardware"] == "CPU"
         assert row["learning_rate"] == json.dumps(info["config"]["learning_rate"])
     assert f"`{squad1}/tiny-broken`" in markdown
     for suffix in ("scores", "curves"):
         assert_png(out / f"{squad1}_{suffix}.png")
-    curves = report.read_curves(model_dir / squad1 / "tiny-a")
-    assert set(curves) == set(report.CURVE_TAGS)
+    curves = report_figures.read_curves(model_dir / squad1 / "tiny-a")
+    assert set(curves) == set(report_figures.CURVE_TAGS)
     assert all(written_path.exists() for written_path in written)
 
 
@@ -316,7 +230,7 @@ def test_cli_unknown_flag_is_one_line_error(capsys):
 def test_runs_differing_only_in_seed_are_grouped(tiny_bert, tmp_path):
     """Three real runs of run_qa.py (tiny BERT, CPU) alike but for --seed: one row of mean ± sd and n, every seed a
     point of the seeds figure; the per-run table keeps a row per seed."""
-    squad1 = _data_name("squad_v1")
+    squad1 = data_name(SQUAD_V1)
     tiny = FIXTURES / "squad_v1_tiny.json"
     model_dir = tmp_path / "model"
     seeds = (1, 2, 3)
@@ -349,8 +263,8 @@ def test_runs_differing_only_in_seed_are_grouped(tiny_bert, tmp_path):
     assert row["Runs"] == "tiny-seed1, tiny-seed2, tiny-seed3"
     assert "seed" not in row  # the varied setting is the group's, not a differing column
 
-    groups = report.seed_groups(report.collect_runs(model_dir))
-    figure = report.seed_figure(REGISTRY[squad1], groups)
+    groups = report_tables.seed_groups(report.collect_runs(model_dir))
+    figure = report_figures.seed_figure(REGISTRY[squad1], groups)
     from matplotlib.collections import PathCollection
 
     points = sorted(tuple(xy) for collection in figure.axes[0].collections if isinstance(collection, PathCollection)

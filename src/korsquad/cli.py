@@ -55,7 +55,8 @@ def main(argv=None):
         raise
     record.write("finished")
     if config.do_train and is_first_process():
-        from .export import push_to_hub, write_model_card
+        from .hub import push_to_hub
+        from .model_card import write_model_card
 
         write_model_card(config.folder, config.spec)
         if config.log_model:
@@ -91,7 +92,7 @@ def check_inputs(config):
         check_installed(config.logger)
     if config.do_train and is_first_process():
         config.folder.prepare_training(resume=config.resume, overwrite=config.overwrite_output_dir)
-    from .export import check_push
+    from .hub import check_push
 
     check_push(config)
 

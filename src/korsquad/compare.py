@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics
 from .datasets import get_spec
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
 from .evaluate import check_predictions, gold_answers
@@ -112,8 +111,8 @@ def compare_scores(scores_a, scores_b, resamples, seed, confidence=CONFIDENCE):
 # ---- the questions (pure) ----
 
 def question_scores(metric, golds, predictions, qids):
-    """(EM, F1) arrays over `qids` by the official metric (F1 is ROUGE-W for KLUE-MRC)."""
-    pairs = [metrics.question_scores(metric, predictions[qid], golds[qid]) for qid in qids]
+    """(EM, F1) arrays over `qids` by the official metric's record (F1 is ROUGE-W for KLUE-MRC)."""
+    pairs = [metric.question_scores(predictions[qid], golds[qid]) for qid in qids]
     return np.array([em for em, _ in pairs], dtype=np.float64), np.array([f1 for _, f1 in pairs], dtype=np.float64)
 
 
@@ -132,7 +131,7 @@ def categories(spec, examples):
 def compare_predictions(spec, examples, pred_a, pred_b, resamples, seed):
     """{category: compare_scores(...)} of two prediction dicts answering every one of `examples`, "all" first."""
     golds = gold_answers(examples)
-    f1_name = spec.primary_metric  # "f1", or "rouge_w" for KLUE-MRC
+    f1_name = spec.metric.primary_key  # "f1", or "rouge_w" for KLUE-MRC
     scores = {}
     for side, predictions in (("a", pred_a), ("b", pred_b)):
         em, f1 = question_scores(spec.metric, golds, predictions, list(golds))
@@ -203,7 +202,7 @@ def compare_runs(run_a, run_b, resamples, seed, dev_file=None):
     if not examples:
         raise UsageError(f"{run_a} and {run_b} answered no question in common")
     groups = compare_predictions(spec, examples, pred_a, pred_b, resamples, seed)
-    return {"run_a": str(run_a), "run_b": str(run_b), "data_name": spec.name, "metric": spec.metric,
+    return {"run_a": str(run_a), "run_b": str(run_b), "data_name": spec.name, "metric": spec.metric.name,
             "dev_file": dev_a.get("path"), "dev_sha256": dev_a["sha256"],
             "answered": {"a": len(pred_a), "b": len(pred_b), "both": len(examples)},
             "resamples": resamples, "seed": seed, "confidence": CONFIDENCE, "groups": groups}

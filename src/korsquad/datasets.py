@@ -3,9 +3,9 @@
 For every data set: where its official files are (URL, byte size, sha256 where known), where they land under
 `--data_dir` (`DatasetSpec.data_folder`), its language, whether it has unanswerable questions, which reader reads
 its files (korsquad.readers: their layout, and the text windows are built on), how its questions are named and
-typed, which official metric scores it and which of that metric's keys ranks checkpoints, and its default
-hyper-parameters (from the experiment tables or the data set's own baseline). Nothing else in the project
-hard-codes a data set name or file.
+typed, which official metric scores it (a record of korsquad.metrics, which owns the metric's keys and the one
+that ranks checkpoints), and its default hyper-parameters (from the experiment tables or the data set's own
+baseline). Nothing else in the project hard-codes a data set name or file.
 
 `python -m korsquad.datasets --check --data_name NAME FILE_OR_FOLDER` reads a file (JSON, .jsonl, or a KorQuAD 2.x
 folder) with the strict readers and prints a summary whose last line is one JSON object.
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError, exit_on_usage_error
+from .metrics import KLUE_MRC, KORQUAD_V1, KORQUAD_V2, SQUAD_V1, SQUAD_V2
 from .readers import KORQUAD2_PAGES, SQUAD_JSON, read_dataset
 
 SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset/"
@@ -47,14 +48,13 @@ class DatasetSpec:
     family: str  # "squad", "korquad" or "klue": the download script is download_<family>.py
     language: str
     has_unanswerable: bool
-    metric: str  # the official metric, implemented in metrics.py
+    metric: object  # the official metric: its record (korsquad.metrics.Metric), which knows the keys it ranks by
     reader: object  # the readers.Reader of its files' layout (SQUAD_JSON, KORQUAD2_PAGES, ...)
     files: tuple
     defaults: dict
     eps_1e6_model_types: frozenset  # model types whose experiment-table adam_epsilon is 1e-6 (others 1e-8)
     download_by_default: bool = True
     notes: dict = field(default_factory=dict)
-    primary_metric: str = "f1"  # the key of the metric's result dict that ranks checkpoints (larger is better)
     id_field: str = "id"  # the question's id field in the official files
     question_types: dict = field(default_factory=dict)  # type number -> meaning; {} when questions are not typed
     license: str = ""  # the data set's license ("CC BY-SA 4.0"); a trained model's card states it
@@ -154,7 +154,7 @@ def _korquad2(version, parts, sizes, download_by_default=False):
                    f"{split}/KorQuAD_{version}_{split}_{i:02d}.zip", split, sizes.get((split, i)))
         for split, numbers in parts.items() for i in numbers
     )
-    return DatasetSpec(f"korquad_v{version}", "korquad", "ko", False, "korquad_v2", KORQUAD2_PAGES, files,
+    return DatasetSpec(f"korquad_v{version}", "korquad", "ko", False, KORQUAD_V2, KORQUAD2_PAGES, files,
                        KORQUAD2_DEFAULTS, KORQUAD_EPS_1E6, download_by_default,
                        notes=KORQUAD2_NOTES, license="CC BY-ND 2.0 KR")
 
@@ -165,23 +165,23 @@ def _klue_mrc(version):
         for split in ("train", "dev")
     )
     # sizes and sha256 are unknown here: a sidecar written at download time verifies the files afterwards
-    return DatasetSpec("klue_mrc", "klue", "ko", True, "klue_mrc", SQUAD_JSON, files, KLUE_MRC_DEFAULTS,
-                       KORQUAD_EPS_1E6, notes=KLUE_MRC_NOTES, primary_metric="rouge_w", id_field="guid",
+    return DatasetSpec("klue_mrc", "klue", "ko", True, KLUE_MRC, SQUAD_JSON, files, KLUE_MRC_DEFAULTS,
+                       KORQUAD_EPS_1E6, notes=KLUE_MRC_NOTES, id_field="guid",
                        question_types=KLUE_MRC_QUESTION_TYPES, license="CC BY-SA 4.0")
 
 
 REGISTRY = {
     spec.name: spec
     for spec in (
-        _squad("1.1", False, "squad_v1", {
+        _squad("1.1", False, SQUAD_V1, {
             "train": (30288272, "3527663986b8295af4f7fcdff1ba1ff3f72d07d61a20f487cb238a6ef92fd955"),
             "dev": (4854279, "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9"),
         }),
-        _squad("2.0", True, "squad_v2", {
+        _squad("2.0", True, SQUAD_V2, {
             "train": (42123633, "68dcfbb971bd3e96d5b46c7177b16c1a4e7d4bdef19fb204502738552dede002"),
             "dev": (4370528, "80a5225e94905956a6446d296ca1093975c4d3b3260f1d6c8f68bc2ab77182d8"),
         }),
-        DatasetSpec("korquad_v1.0", "korquad", "ko", False, "korquad_v1", SQUAD_JSON, (
+        DatasetSpec("korquad_v1.0", "korquad", "ko", False, KORQUAD_V1, SQUAD_JSON, (
             RemoteFile(f"{KORQUAD1_URL}KorQuAD_v1.0_train.json", "train.json", "train", 38527475,
                        "40d5115879a701751781df721d901abfa736d8db5f89000f2619433f39bf2dd2"),
             RemoteFile(f"{KORQUAD1_URL}KorQuAD_v1.0_dev.json", "dev.json", "dev", 3881058,

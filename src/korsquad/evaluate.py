@@ -11,13 +11,10 @@ import json
 import math
 import sys
 
-from . import metrics
 from .datasets import REGISTRY, get_spec
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
 from .jsonio import atomic_write_json, load_json
 from .readers import read_examples
-
-NA_PROB_METRIC = "squad_v2"  # the one metric with no-answer probabilities (best thresholds)
 
 
 def gold_answers(examples):
@@ -31,9 +28,9 @@ def question_types(examples):
 
 
 def evaluate_predictions(examples, predictions, metric, na_probs=None):
-    """The official result dict for in-memory predictions (id -> text) of `examples`, under metric `metric`
-    (with per-question-type figures where the metric has them and the examples are typed)."""
-    return metrics.score(metric, gold_answers(examples), predictions, na_probs, question_types(examples))
+    """The official result dict for in-memory predictions (id -> text) of `examples`, under `metric` (a
+    korsquad.metrics record; with per-question-type figures where it has them and the examples are typed)."""
+    return metric.score(gold_answers(examples), predictions, na_probs, question_types(examples))
 
 
 def check_predictions(obj, source):
@@ -76,15 +73,16 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     spec = get_spec(args.data_name)
-    if args.na_prob_file and spec.metric != NA_PROB_METRIC:
-        takers = ", ".join(name for name, other in REGISTRY.items() if other.metric == NA_PROB_METRIC)
-        raise UsageError(f"--na_prob_file applies only to data sets scored by the {NA_PROB_METRIC} metric "
-                         f"({takers}), not {args.data_name}")
+    if args.na_prob_file and not spec.metric.null_threshold:
+        takers = [other for other in REGISTRY.values() if other.metric.null_threshold]
+        scorers = ", ".join(dict.fromkeys(other.metric.name for other in takers))
+        raise UsageError(f"--na_prob_file applies only to data sets scored by the {scorers} metric "
+                         f"({', '.join(other.name for other in takers)}), not {args.data_name}")
     examples = read_examples(args.dataset, spec, training=False)
     predictions = check_predictions(load_json(args.predictions), args.predictions)
     na_probs = check_na_probs(load_json(args.na_prob_file), args.na_prob_file) if args.na_prob_file else None
     unanswered = sum(1 for ex in examples if ex.id not in predictions)
-    if unanswered and spec.metric != NA_PROB_METRIC:
+    if unanswered and not spec.metric.every_prediction:  # where it does, scoring says which are missing
         print(f"note: {unanswered} of {len(examples)} questions have no prediction in {args.predictions} "
               "and score 0", file=sys.stderr)
     result = evaluate_predictions(examples, predictions, spec.metric, na_probs)

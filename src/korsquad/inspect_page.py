@@ -10,8 +10,8 @@ the text the model reads) and maps every span into it.
 Offsets in the page are UTF-16 code units, the unit of JavaScript strings, so that a context with characters
 beyond the Basic Multilingual Plane (emoji, rare Hanja) is still highlighted at the right characters.
 
-Per question: EM and F1 (KLUE-MRC: ROUGE-W) from `metrics.question_scores`, the official per-question scores,
-so the mean over all questions is the official figure. Categories (each with its EM/F1 in the summary, and a
+Per question: EM and F1 (KLUE-MRC: ROUGE-W) from the metric record's `question_scores`, the official per-question
+scores, so the mean over all questions is the official figure. Categories (each with its EM/F1 in the summary, and a
 filter in the page): answerable or not (data sets with unanswerable questions), question type (data sets that
 type their questions), question word, gold answer length and context length.
 """
@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Optional
 
-from . import metrics
 from .html_text import to_text_span
 
 TEMPLATE = "inspect_page.html"
@@ -205,7 +204,7 @@ def question_record(example, view, context_index, prediction, nbest, *, metric, 
               "p": shown, "ps": view.page_span(*span) if span else None,
               "g": [_gold(answer, view) for answer in example.answers], "nb": nbest_rows(nbest, view)}
     if labeled:
-        em, f1 = metrics.question_scores(metric, prediction, [answer.text for answer in example.answers])
+        em, f1 = metric.question_scores(prediction, [answer.text for answer in example.answers])
         record.update(em=em, f1=f1)
     if null_odds is not None:
         record["nl"] = null_scores(nbest, null_odds)
@@ -289,7 +288,7 @@ def build_page(examples, predictions, nbest, null_odds, spec, settings, notes=()
     `null_odds` (None without unanswerable questions) map question id -> the run's files' entries; `nbest` may be
     {} (a run without an n-best file)."""
     labeled = settings.split != "predict"
-    metric_names = {"em": "EM", "f1": "ROUGE-W" if spec.metric == "klue_mrc" else "F1"}
+    metric_names = {"em": "EM", "f1": spec.metric.key_name(spec.metric.primary_key)}
     contexts, views, records, memberships = {}, [], [], []
     without_span = 0
     for example in examples:

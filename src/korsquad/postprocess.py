@@ -43,7 +43,6 @@ from itertools import chain, repeat
 
 import numpy as np
 
-from . import metrics
 from .jsonio import atomic_write_json
 
 # Features decoded at once: bounds the temporary arrays (padded logit windows, k x k candidate grids) to about
@@ -334,8 +333,8 @@ def _collect(chunk, examples, null_score_diff_threshold, decoded):
         decoded.nbest[qid] = nbest
 
 
-def tuned_thresholds(golds, decoded):
-    """SQuAD 2.0's best_exact/best_f1 and their thresholds, the official way.
+def tuned_thresholds(metric, golds, decoded):
+    """A null-threshold metric's (SQuAD 2.0's) best_exact/best_f1 and their thresholds, the official way.
 
     Every question is answered with its best non-null span and the null odds serve as na-probs, so a threshold
     t means "answer when null odds <= t": exactly `--null_score_diff_threshold t`. `golds` maps id -> gold texts
@@ -343,14 +342,14 @@ def tuned_thresholds(golds, decoded):
     """
     if decoded.null_odds is None:
         raise ValueError("tuned thresholds need null odds: decode with with_null=True")
-    result = metrics.score("squad_v2", golds, decoded.best_non_null, na_probs=decoded.null_odds)
-    tuned = {key: result[key] for key in ("best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh")}
+    result = metric.score(golds, decoded.best_non_null, na_probs=decoded.null_odds)
+    tuned = {key: result[key] for key in metric.threshold_keys}
     # The official *_thresh is 0.0 when answering nothing is best, which `odds > 0.0` does not reproduce when
     # every null odds is negative: the threshold to give back is computed with decode's own rule.
     has_answer = {qid: bool(answers) for qid, answers in golds.items()}
-    exact, f1s = metrics.raw_scores("squad_v2", golds, decoded.best_non_null)
-    for name, scores in (("exact", exact), ("f1", f1s)):
-        tuned[f"best_{name}_null_score_diff_threshold"] = reproducing_threshold(
+    exact, f1s = metric.raw_scores(golds, decoded.best_non_null)
+    for key, scores in ((metric.exact_key, exact), (metric.primary_key, f1s)):
+        tuned[metric.tuned_flag_key(key)] = reproducing_threshold(
             scores, decoded.best_non_null, decoded.null_odds, has_answer)
     return tuned
 

@@ -68,10 +68,11 @@ class Evaluator:
         return decoded, self.score(examples, decoded) if self.labeled else {}
 
     def score(self, examples, decoded):
-        result = evaluate_predictions(examples, decoded.predictions, self.spec.metric)
-        # the tuned thresholds are the SQuAD 2.0 script's (its F1); other metrics have no such part
-        if decoded.null_odds is not None and self.spec.metric == "squad_v2":
-            result.update(postprocess.tuned_thresholds(gold_answers(examples), decoded))
+        metric = self.spec.metric
+        result = evaluate_predictions(examples, decoded.predictions, metric)
+        # the tuned thresholds are those of a metric that scores no-answer probabilities (SQuAD 2.0's script)
+        if decoded.null_odds is not None and metric.null_threshold:
+            result.update(postprocess.tuned_thresholds(metric, gold_answers(examples), decoded))
         return result
 
 
@@ -97,7 +98,7 @@ class ValidationCallback(pl.Callback):
         self.write_files = write_files
         self.keep_best = keep_best
         self.log_scores = log_scores
-        self.metric = evaluator.spec.primary_metric
+        self.metric = evaluator.spec.metric.primary_key
         self.result = None
         self.best = {"score": None, "epoch": None, "step": None, "files_step": None}
         self._batches = []
@@ -164,7 +165,7 @@ class ValidationCallback(pl.Callback):
         new_best = self.keep_best and (self.best["score"] is None or score > self.best["score"])
         if self.write_files and (new_best or not self.keep_best):
             postprocess.write_outputs(self.folder, decoded, result, split=self.split)
-        scores = {"em": result.get("exact_match", result.get("exact")), self.metric: score}
+        scores = {"em": result[self.evaluator.spec.metric.exact_key], self.metric: score}
         return {"scores": scores, "new_best": new_best, "score": score}
 
     def on_validation_end(self, trainer, pl_module):
