@@ -232,3 +232,23 @@ def test_run_qa_logs_throughput_with_group_by_length(tiny_bert, tmp_path):
     tags = set(acc.Tags()["scalars"])
     assert {"samples_per_sec", "tokens_per_sec", "train_loss"} <= tags and "mfu" not in tags
     assert [e.step for e in acc.Scalars("samples_per_sec")][:2] == [2, 4]
+
+
+def test_token_counter_sums_real_tokens_and_survives_a_resume():
+    trainer = SimpleNamespace(world_size=1, strategy=SimpleNamespace(reduce=lambda t, reduce_op: t))
+    module = SimpleNamespace(device=torch.device("cpu"))
+    counter = throughput.TokenCounter()
+    counter.setup(trainer, module, "fit")
+    for mask in ([[1, 1, 1, 0], [1, 1, 0, 0]], [[1, 1, 1, 1]]):
+        counter.on_train_batch_end(trainer, module, None, {"attention_mask": torch.tensor(mask)}, 0)
+    state = counter.state_dict()
+    counter.on_train_end(trainer, module)
+    assert counter.total == 9 and state == {"tokens": 9}
+    resumed = throughput.TokenCounter()
+    resumed.load_state_dict(state)
+    resumed.on_train_batch_end(trainer, module, None, {"attention_mask": torch.ones(2, 3, dtype=torch.long)}, 0)
+    resumed.on_train_end(trainer, module)
+    assert resumed.total == 15
+    empty = throughput.TokenCounter()
+    empty.on_train_end(trainer, module)
+    assert empty.total == 0

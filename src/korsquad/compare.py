@@ -23,6 +23,7 @@ from .datasets import get_spec
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
 from .evaluate import check_predictions, gold_answers
 from .jsonio import load_json
+from .metrics import KEY_NAMES
 from .readers import data_digest, read_examples
 from .runfolder import RunFolder
 
@@ -217,7 +218,7 @@ def _signed(value):
 def format_table(comparison):
     """Markdown: one row per category, for each score A, B, B - A [95% CI] and p, then McNemar on EM."""
     f1_name = next(key for key in comparison["groups"]["all"] if key not in ("questions", "em", "mcnemar"))
-    label = {"em": "EM", f1_name: "ROUGE-W" if f1_name == "rouge_w" else "F1"}
+    label = {"em": "EM", f1_name: KEY_NAMES.get(f1_name, f1_name)}  # "F1", or "ROUGE-W" for KLUE-MRC
     header = ["questions", "n"]
     for name in ("em", f1_name):
         header += [f"{label[name]} A", f"{label[name]} B", f"{label[name]} B−A [95% CI]", "p"]

@@ -3,6 +3,7 @@ loads (`check_push`, called by run_qa.py) and the upload itself, whose failure i
 """
 
 import re
+from pathlib import Path
 
 from .errors import UsageError
 
