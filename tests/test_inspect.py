@@ -120,7 +120,8 @@ def test_korean_highlights_sit_at_the_recorded_spans_with_particles_outside():
     first = context.index("서울역에서")
     nbest = [span_entry(context, first, first + 5, 0.7), span_entry(context, first, first + 3, 0.2), null_entry()]
     view = context_view(context, SQUAD2.reader)
-    record = question_record(example, view, 0, "서울역에서", nbest, metric="klue_mrc", labeled=True, null_odds=-1.5)
+    record = question_record(example, view, 0, "서울역에서", nbest, metric=metrics.KLUE_MRC, labeled=True,
+                             null_odds=-1.5)
     s, e = record["ps"]
     assert (s, e) == (first, first + 5) and context[s:e] == "서울역에서"  # the particle 에서 belongs to the prediction
     gold_text, gs, ge = record["g"][0]
@@ -140,14 +141,14 @@ def test_korquad2_pages_show_the_readable_text_of_html_spans():
     start = example.answers[0].start
     end = start + len(example.answers[0].text)
     view = context_view(html, KORQUAD2.reader)
-    record = question_record(example, view, 0, html[start:end], [span_entry(html, start, end)], metric="korquad_v2",
-                             labeled=True)
+    record = question_record(example, view, 0, html[start:end], [span_entry(html, start, end)],
+                             metric=metrics.KORQUAD_V2, labeled=True)
     assert record["p"] == "2001\t강물 위의 노래\t35만 장"  # the answer as the page's plain text, not HTML
     s, e = record["ps"]
     assert view.text[s:e] == record["p"] and "<td>" not in view.text
     assert record["g"][0] == [record["p"], s, e] and (record["em"], record["f1"]) == (1, 1.0)
     link = next(ex for ex in examples if ex.answers[0].text == "<a>한도윤</a>")
-    record = question_record(link, view, 0, "", [null_entry()], metric="korquad_v2", labeled=True)
+    record = question_record(link, view, 0, "", [null_entry()], metric=metrics.KORQUAD_V2, labeled=True)
     gold_text, gs, ge = record["g"][0]
     assert gold_text == view.text[gs:ge] == "한도윤" and record["ps"] is None
 
