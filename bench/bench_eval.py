@@ -39,6 +39,7 @@ from korsquad.batching import FeatureBatcher  # noqa: E402
 from korsquad.datamodule import QADataModule  # noqa: E402
 from korsquad.settings import DecodingSettings, WindowSettings  # noqa: E402
 from korsquad.datasets import get_spec  # noqa: E402
+from korsquad.inference import feature_logits, uses_token_type_ids  # noqa: E402
 from korsquad.model import QAModule  # noqa: E402
 from korsquad.runfolder import RunFolder  # noqa: E402
 from korsquad.tokenization import load_tokenizer  # noqa: E402
@@ -119,7 +120,7 @@ def warm_up(module, loader):
     """One forward pass first, so that one-time set-up costs (kernels, memory) burden neither contender."""
     module.eval()
     with torch.inference_mode():
-        module(next(iter(loader)), with_labels=False)
+        feature_logits(module.model, next(iter(loader)))
 
 
 def padded_tokens(loader):
@@ -143,7 +144,7 @@ def main(argv=None):
     module = QAModule(model_path, learning_rate=5e-5, adam_epsilon=1e-8, weight_decay=0.0, warmup_ratio=0.0,
                       warmup_steps=0)
     with tempfile.TemporaryDirectory() as tmp:
-        spec, dm = data_module(args, tokenizer, Path(tmp) / "data", module.takes_token_type_ids)
+        spec, dm = data_module(args, tokenizer, Path(tmp) / "data", uses_token_type_ids(module.model, tokenizer))
         loaders = {"fixed": fixed_padding_loader(dm, tokenizer, args), "ours": dm.val_dataloader()}
         tokens = {name: padded_tokens(loader) for name, loader in loaders.items()}
         warm_up(module, loaders["fixed"])

@@ -22,7 +22,7 @@ random logits and the official metric, with the time and peak RSS of every phase
 4. load      QADataModule.setup: the cache verified (sha256 of every column) and memory-mapped, examples read again.
 5. logits    What evaluation hands to the post-processing: random float32 logits per length-sorted batch (the
              module's validation outputs, padded to a multiple of 8), trimmed per feature and assembled with
-             korsquad.validation.assemble_logits. The batch outputs stay referenced until the files are written, as
+             korsquad.inference.assemble_logits. The batch outputs stay referenced until the files are written, as
              they do in QAModule.on_validation_epoch_end.
 6. decode    korsquad.postprocess.decode over the memory-mapped features (n_best_size 20, max_answer_length 256).
 7. score     The KorQuAD 2.0 metric (korsquad.evaluate.evaluate_predictions).
@@ -337,11 +337,11 @@ def summary(values):
 
 def pipeline():
     """The toolkit's evaluation modules (torch and Lightning come with the DataModule, as in run_qa.py)."""
-    from korsquad import postprocess, validation
+    from korsquad import inference, postprocess
     from korsquad.datamodule import CHUNK_EXAMPLES, QADataModule
     from korsquad.evaluate import evaluate_predictions
 
-    return validation, postprocess, evaluate_predictions, QADataModule, CHUNK_EXAMPLES
+    return inference, postprocess, evaluate_predictions, QADataModule, CHUNK_EXAMPLES
 
 
 def run(work, n_documents):
@@ -354,7 +354,7 @@ def run(work, n_documents):
     data["chars_per_token"] = round(sum(map(len, texts)) / sum(
         len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]), 2)
 
-    validation, postprocess, evaluate_predictions, QADataModule, CHUNK_EXAMPLES = phases.run("imports", pipeline)
+    inference, postprocess, evaluate_predictions, QADataModule, CHUNK_EXAMPLES = phases.run("imports", pipeline)
     from korsquad.runfolder import RunFolder
     from korsquad.settings import WindowSettings
 
@@ -373,7 +373,7 @@ def run(work, n_documents):
 
     rng = np.random.default_rng(0)
     batches = phases.run("logits", random_batch_logits, features, rng)
-    start, end = phases.run("assemble", validation.assemble_logits, features, batches)
+    start, end = phases.run("assemble", inference.assemble_logits, features, batches)
     decoded = phases.run("decode", lambda: postprocess.decode(features, examples, start, end, **DECODE))
     data["predicted_questions"] = len(decoded.predictions)
     data["predictions_in_their_html"] = all(decoded.predictions[ex.id] in ex.context for ex in examples)

@@ -25,16 +25,14 @@ Each answer is a dict:
                 no candidate at all
 """
 
-import inspect
 from itertools import islice
 from pathlib import Path
-
-import numpy as np
 
 from . import postprocess
 from .checkpoints import model_folder_settings
 from .datasets import REGISTRY, get_spec
-from .errors import UsageError
+from .errors import UsageError, first_line
+from .inference import MODEL_INPUTS, assemble_logits, feature_logits, uses_token_type_ids
 from .model_types import MODEL_TYPES, infer_model_type
 from .readers import Example
 from .runfolder import RunFolder
@@ -96,8 +94,7 @@ class QuestionAnswerer:
         self.device = resolve_device(device)
         self.tokenizer = load_tokenizer(self.model_type, str(self.model_dir))
         self.model = load_model(self.model_dir, self.device)
-        self.with_token_type_ids = ("token_type_ids" in inspect.signature(self.model.forward).parameters
-                                    and "token_type_ids" in self.tokenizer.model_input_names)
+        self.with_token_type_ids = uses_token_type_ids(self.model, self.tokenizer)
 
     def __repr__(self):
         return (f"QuestionAnswerer({str(self.model_dir)!r}, data_name={self.data_name!r}, "
@@ -150,27 +147,18 @@ class QuestionAnswerer:
         import torch
 
         from .batching import FeatureBatcher, length_sorted_shard
-
         from .cpu import width_multiple
 
         # padded to the evaluation's batch widths: other widths change bf16 sums, and then an answer or two
         batcher = FeatureBatcher(features, self.tokenizer, self.with_token_type_ids, self.window.max_seq_length,
                                  multiple=width_multiple(self.device.type == "cpu", self.precision))
-        keys = ["input_ids", "attention_mask"] + (["token_type_ids"] if self.with_token_type_ids else [])
-        start = np.empty(features.num_tokens, dtype=np.float32)
-        end = np.empty(features.num_tokens, dtype=np.float32)
-        splits = features.row_splits
+        batches = []
         with torch.inference_mode(), self._autocast():
             for indices in length_sorted_shard(features.lengths, self.batch_size, 0, 1):
                 batch = batcher(indices)
-                out = self.model(**{key: batch[key].to(self.device) for key in keys})
-                starts = out.start_logits.float().cpu().numpy()
-                ends = out.end_logits.float().cpu().numpy()
-                for row, (f, offset, length) in enumerate(zip(indices, batch["token_offset"].tolist(),
-                                                              batch["lengths"].tolist())):
-                    start[splits[f]:splits[f] + length] = starts[row, offset:offset + length]
-                    end[splits[f]:splits[f] + length] = ends[row, offset:offset + length]
-        return start, end
+                batch.update({key: batch[key].to(self.device) for key in MODEL_INPUTS if key in batch})
+                batches.append(feature_logits(self.model, batch))
+        return assemble_logits(features, batches)
 
     def _autocast(self):
         import contextlib
@@ -244,7 +232,7 @@ def load_model(model_dir, device):
     try:
         model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir))
     except (OSError, ValueError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = first_line(err)
         raise UsageError(f"{model_dir}: cannot load the model ({reason})") from None
     return model.to(device).eval()
 

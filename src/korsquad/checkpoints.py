@@ -17,7 +17,7 @@ import dataclasses
 import pickle
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import UsageError, first_line
 from .jsonio import atomic_write_json, load_json
 from .runfolder import RunFolder
 
@@ -79,7 +79,7 @@ def load_checkpoint(path, mmap=False):
         raise UsageError(f"{path}: refused: the checkpoint holds pickled Python objects ({what.strip()}), not only "
                          "weights and plain values; loading it could run code") from None
     except (RuntimeError, OSError, EOFError, ValueError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = first_line(err)
         raise UsageError(f"{path}: not a readable checkpoint ({reason})") from None
 
 

@@ -6,7 +6,6 @@ Trainer. The run's record (settings, status, wall time, hardware) is kept in run
 """
 
 import json
-import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -14,7 +13,8 @@ from pathlib import Path
 
 from . import cpu
 from .config import resolve, resolve_model_path
-from .errors import UsageError, exit_on_usage_error
+from .distributed import is_first_on_machine, is_first_process, on_first_process
+from .errors import UsageError, exit_on_usage_error, first_line
 
 PREDICT = "predict"
 
@@ -67,12 +67,6 @@ def main(argv=None):
             url = push_to_hub(config.push_to_hub, config.folder.best_model_dir)
             print(f"uploaded {config.folder.best_model_dir} to {url}")
     return 0
-
-
-def is_first_process():
-    """Process 0 of the whole job: before Lightning starts the other processes, and in them (DDP relaunches this
-    script with LOCAL_RANK set; torchrun and SLURM set RANK)."""
-    return all(int(os.environ.get(name, "0")) == 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK"))
 
 
 def check_inputs(config):
@@ -138,7 +132,7 @@ def load_module(config):
                         lr_scheduler=config.lr_scheduler, gradient_checkpointing=config.gradient_checkpointing,
                         attention_dropout=config.attention_dropout, settings=settings)
     except OSError as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = first_line(err)
         raise UsageError(f"{flag} {name}: cannot load the model ({reason})") from None
     except ValueError as err:
         if config.gradient_checkpointing and "gradient checkpointing" in str(err):
@@ -152,6 +146,7 @@ def data_module(config, tokenizer, module, *, train, eval_split):
     """The data module of one stage, its data read and its caches built on the first process of each machine
     before the Trainer starts: a malformed file is one error line, not a failure inside the training loop."""
     from .datamodule import QADataModule
+    from .inference import uses_token_type_ids
     from .sampling import group_by_length_sampler
 
     dm = QADataModule(
@@ -161,10 +156,10 @@ def data_module(config, tokenizer, module, *, train, eval_split):
         max_train_samples=config.max_train_samples, max_eval_samples=config.max_eval_samples,
         overwrite_cache=config.overwrite_cache, train_file=config.train_file, dev_file=config.dev_file,
         predict_file=config.predict_file,
-        with_token_type_ids=module.takes_token_type_ids and "token_type_ids" in tokenizer.model_input_names,
+        with_token_type_ids=uses_token_type_ids(module.model, tokenizer),
         train_sampler_factory=group_by_length_sampler if config.group_by_length else None,
         pad_multiple=cpu.batch_width_multiple(config))
-    if int(os.environ.get("LOCAL_RANK", "0")) == 0:
+    if is_first_on_machine():
         dm.prepare_data()
     return dm
 
@@ -289,7 +284,7 @@ def train(config, tokenizer, module, record, loggers):
     from .export import export_model
     from .loggers import log_settings
     from .throughput import TokenCounter, compile_model
-    from .validation import on_first_process, save_best_checkpoint
+    from .validation import save_best_checkpoint
 
     folder = config.folder
     dm = data_module(config, tokenizer, module, train=True, eval_split="dev")

@@ -55,3 +55,10 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UsageError(message)
+
+
+def first_line(err):
+    """The first line of an exception's message (its type's name when it has none): what a one-line UsageError
+    quotes of a library's failure to load a file, whose further lines are hints and tracebacks."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -5,7 +5,7 @@ loads (`check_push`, called by run_qa.py) and the upload itself, whose failure i
 import re
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import UsageError, first_line
 
 
 def check_push(config):
@@ -51,8 +51,7 @@ def _upload_failure(err, endpoint):
     if isinstance(err, requests.ConnectionError) and not type(err).__name__ == "OfflineModeIsEnabled":
         cause = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(err))
         return f"cannot reach {endpoint}" + (f" ({cause.group(1).strip()})" if cause else "")
-    text = str(err).strip()
-    first = text.splitlines()[0] if text else type(err).__name__
+    first = first_line(err)
     server = getattr(err, "server_message", None)
     if server and server.strip() and server.strip() not in first:
         first += f" ({server.strip().splitlines()[0]})"

@@ -1,7 +1,6 @@
 """LightningModule around AutoModelForQuestionAnswering: the training step, AdamW with warm-up and a schedule,
-and per-feature evaluation logits (what korsquad.validation gathers and decodes)."""
+and per-feature evaluation logits (korsquad.inference; korsquad.validation gathers and decodes them)."""
 
-import inspect
 import warnings
 
 import pytorch_lightning as pl
@@ -9,6 +8,7 @@ import torch
 from transformers import AutoConfig, AutoModelForQuestionAnswering
 
 from . import optim
+from .inference import MODEL_INPUTS, feature_logits
 
 # The config keys of the dropout on attention probabilities: BERT, RoBERTa, ELECTRA, ALBERT, XLM-R, DeBERTa, ...;
 # DistilBERT, BART, Funnel, ...
@@ -46,14 +46,8 @@ class QAModule(pl.LightningModule):
         if self.settings is not None:
             checkpoint[SETTINGS_KEY] = self.settings
 
-    @property
-    def takes_token_type_ids(self):
-        return "token_type_ids" in inspect.signature(self.model.forward).parameters
-
-    def forward(self, batch, with_labels=True):
-        keys = ["input_ids", "attention_mask", "token_type_ids"]
-        if with_labels:
-            keys += ["start_positions", "end_positions"]
+    def forward(self, batch):
+        keys = [*MODEL_INPUTS, "start_positions", "end_positions"]
         return self.model(**{k: batch[k] for k in keys if k in batch})
 
     # ---- training ------------------------------------------------------------------------------------------
@@ -72,15 +66,7 @@ class QAModule(pl.LightningModule):
     # ---- evaluation ----------------------------------------------------------------------------------------
     def validation_step(self, batch, batch_idx):
         """(feature indices, per-feature start logits, per-feature end logits) without padding, as numpy."""
-        out = self(batch, with_labels=False)
-        offsets = batch["token_offset"].cpu().numpy()
-        lengths = batch["lengths"].cpu().numpy()
-        start = out.start_logits.float().cpu().numpy()
-        end = out.end_logits.float().cpu().numpy()
-        rows = [slice(o, o + n) for o, n in zip(offsets, lengths)]
-        return (batch["feature_index"].cpu().numpy(), [start[i, r] for i, r in enumerate(rows)],
-                [end[i, r] for i, r in enumerate(rows)])
-
+        return feature_logits(self.model, batch)
 
 def load_pretrained(model_name_or_path, **overrides):
     """AutoModelForQuestionAnswering.from_pretrained without transformers' "newly initialized" warning for the QA

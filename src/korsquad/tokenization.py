@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from .codepoints import codepoints, whitespace_mask
-from .errors import UsageError
+from .errors import UsageError, first_line
 from .model_types import KOBERT_MODEL_TYPES
 from .slow_alignment import SPIECE_UNDERLINE, SlowAligner
 
@@ -36,9 +36,8 @@ def load_tokenizer(model_type, model_name_or_path, **kwargs):
 
         return AutoTokenizer.from_pretrained(model_name_or_path, **kwargs)
     except (OSError, ValueError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(
-            f"--model_name_or_path {model_name_or_path!r}: cannot load a tokenizer ({first_line})") from None
+            f"--model_name_or_path {model_name_or_path!r}: cannot load a tokenizer ({first_line(err)})") from None
 
 
 def load_kobert(model_name_or_path, **kwargs):

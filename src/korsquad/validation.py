@@ -2,9 +2,10 @@
 official scores and files there; the scores reach every process, and during training the best checkpoint and the
 dev files follow the data set's primary metric.
 
-`Evaluator` is plain numpy over examples and features (korsquad.postprocess, korsquad.evaluate);
-`ValidationCallback` wires it into Lightning: it collects what `QAModule.validation_step` returns, gathers,
-evaluates, broadcasts, logs and keeps the best checkpoint.
+`Evaluator` is plain numpy over examples and features (korsquad.inference assembles the logits,
+korsquad.postprocess decodes, korsquad.evaluate scores); `ValidationCallback` wires it into Lightning: it collects
+what `QAModule.validation_step` returns, gathers (korsquad.distributed), evaluates, broadcasts, logs and keeps the
+best checkpoint.
 """
 
 import os
@@ -12,33 +13,14 @@ import shutil
 
 import numpy as np
 import pytorch_lightning as pl
-import torch.distributed as dist
 from pytorch_lightning.utilities import rank_zero_info
 
 from . import postprocess
 from .batching import PADDING_FEATURE
+from .distributed import gather_to_first, on_first_process
 from .evaluate import evaluate_predictions, gold_answers
+from .inference import assemble_logits
 from .loggers import log_best_score
-
-
-def assemble_logits(features, batches):
-    """Per-feature logits from any number of batches -> ragged start/end arrays aligned with the feature tokens.
-
-    The list of batches is consumed (emptied) as it is copied, so the logits are not held twice. Every feature
-    must be present exactly once: a missing or repeated feature is a bug in the sharding."""
-    start = np.empty(features.num_tokens, dtype=np.float32)
-    end = np.empty(features.num_tokens, dtype=np.float32)
-    seen = np.zeros(len(features), dtype=np.int32)
-    splits = features.row_splits
-    while batches:
-        indices, starts, ends = batches.pop()
-        for f, s, e in zip(indices, starts, ends):
-            start[splits[f]:splits[f + 1]] = s
-            end[splits[f]:splits[f + 1]] = e
-        np.add.at(seen, indices, 1)
-    if not np.all(seen == 1):
-        raise RuntimeError(f"evaluation covered {np.sum(seen == 0)} features never and {np.sum(seen > 1)} twice")
-    return start, end
 
 
 def without_padding(outputs):
@@ -198,38 +180,3 @@ def save_weights_checkpoint(trainer, path, best):
     checkpoint["best"] = best
     trainer.strategy.save_checkpoint(checkpoint, path)
     trainer.strategy.barrier("save_weights_checkpoint")
-
-
-def on_first_process(work, doing):
-    """Run `work()` on process 0 only and return its result on every process. Its exception is raised on every
-    process at once: the others would otherwise wait in their next collective until the process-group timeout
-    (30 minutes; gloo notices a dead peer sooner, NCCL does not)."""
-    outcome = None
-    error = None
-    if not dist.is_available() or not dist.is_initialized() or dist.get_rank() == 0:
-        try:
-            outcome = {"result": work()}
-        except Exception as err:  # shared below, then raised everywhere
-            error = err
-            outcome = {"error": f"{type(err).__name__}: {err}"}
-    outcome = broadcast_from_first(outcome)
-    if "error" in outcome:
-        raise error or RuntimeError(f"process 0 failed while {doing}: {outcome['error']}")
-    return outcome["result"]
-
-
-def gather_to_first(local):
-    """All processes' evaluation outputs on process 0 (a list of per-batch tuples); None elsewhere."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return local
-    everything = [None] * dist.get_world_size() if dist.get_rank() == 0 else None
-    dist.gather_object(local, everything, dst=0)
-    return [batch for part in everything for batch in part] if everything is not None else None
-
-
-def broadcast_from_first(obj):
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
