@@ -12,10 +12,10 @@ from tiny_models import tiny_qa_model
 
 from korsquad.batching import FeatureBatcher
 from korsquad.datasets import get_spec
-from korsquad.features import build_features
 from korsquad.inference import assemble_logits, feature_logits, uses_token_type_ids
 from korsquad.readers import read_examples
 from korsquad.settings import WindowSettings
+from korsquad.windows import build_features
 
 # Short windows: the questions' contexts span windows of several lengths.
 WINDOW = WindowSettings(max_seq_length=64, doc_stride=24, max_query_length=16)

@@ -8,12 +8,12 @@ from conftest import FIXTURES
 
 from korsquad.batching import PADDING_FEATURE
 from korsquad.datasets import get_spec
-from korsquad.features import build_features
 from korsquad.logs import LIBRARY_LOGGERS
 from korsquad.readers import read_examples
 from korsquad.runfolder import RunFolder
 from korsquad.settings import DecodingSettings, WindowSettings
 from korsquad.validation import Evaluator, ValidationCallback, without_padding
+from korsquad.windows import build_features
 
 MEASURED_ON = {"dev_features": "dev-0123", "max_eval_samples": 100, "n_best_size": 20, "max_answer_length": 30,
                "null_score_diff_threshold": 0.0}
