@@ -16,6 +16,11 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One intra-op thread in this process and in every run_qa.py it starts: a tiny model trains twice as fast so (the
+# second thread only spins), runs side by side do not fight over the cores, and DDP gives each process one anyway.
+# The MiniLM runs that train alone pass ALL_CORES, where a second thread pays.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+ALL_CORES = {"OMP_NUM_THREADS": str(os.cpu_count() or 1)}
 
 
 def shared_file(relative):
@@ -104,3 +109,41 @@ def data_dir_with(tmp_path, data_name, train=None, dev=None):
         if source is not None:
             shutil.copy(source, folder / f"{split}.json")
     return tmp_path / "data"
+
+
+def mlflow_installed():
+    import importlib.util
+
+    return importlib.util.find_spec("mlflow") is not None
+
+
+SQUAD_RUN_WINDOW = {"max_seq_length": 128, "doc_stride": 64, "max_query_length": 32}
+
+
+@pytest.fixture(scope="session")
+def squad_run(tiny_bert, tmp_path_factory):
+    """One epoch of the tiny BERT on squad_v1_tiny.json (also the dev set), evaluated, for every test that reads a
+    finished SQuAD 1.1 run (test_cli, test_answerer, test_loggers, test_throughput): batch 8 of 128-token windows,
+    --n_best_size 5, --group_by_length, logged every 2 steps to TensorBoard, CSV and, with the test extra, MLflow
+    (with --log_model). Read it only: a test that evaluates again or moves it works on a copy (copy_run).
+    (data_dir, run_dir, the CompletedProcess of the training)"""
+    tmp = tmp_path_factory.mktemp("squad_run")
+    tiny = FIXTURES / "squad_v1_tiny.json"
+    data_dir = data_dir_with(tmp, "squad_v1.1", tiny, tiny)
+    names = "tensorboard,csv" + (",mlflow" if mlflow_installed() else "")
+    log_model = ["--log_model"] if mlflow_installed() else []  # the run's files to MLflow at its end
+    with pytest.MonkeyPatch.context() as env:  # MLflow's defaults: a file store in the run folder
+        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_ALLOW_FILE_STORE"):
+            env.delenv(name, raising=False)
+        run = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
+                      "--data_dir", data_dir, "--output_dir", tmp / "model", "--run_name", "tiny",
+                      "--accelerator", "cpu", *(f"--{key}={value}" for key, value in SQUAD_RUN_WINDOW.items()),
+                      "--batch_size", "8", "--logging_steps", "2", "--group_by_length", "--n_best_size", "5",
+                      "--num_train_epochs", "1", "--do_train", "--do_eval", "--logger", names, *log_model)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return data_dir, tmp / "model" / "squad_v1.1" / "tiny", run
+
+
+def copy_run(run_dir, output_dir):
+    """A copy of a run folder at <output_dir>/<data_name>/<run_name>, as if trained there."""
+    return Path(shutil.copytree(run_dir, Path(output_dir) / run_dir.parent.name / run_dir.name))

@@ -58,8 +58,10 @@ def check_against_evaluation(answers, run_dir, records):
 
 
 @pytest.fixture(scope="module")
-def squad_v1_run(tiny_bert, tmp_path_factory):
-    return train(tmp_path_factory.mktemp("v1"), "squad_v1.1", FIXTURES / "squad_v1_tiny.json", tiny_bert)
+def squad_v1_run(squad_run):
+    """conftest's tiny BERT run on squad_v1_tiny.json: trained with WINDOW and batch size 8, evaluated."""
+    _, run_dir, _ = squad_run
+    return run_dir
 
 
 @pytest.mark.slow

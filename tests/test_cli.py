@@ -2,14 +2,12 @@
 
 import json
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT, data_dir_with, minilm_path, run_cli, shared_file
+from conftest import ALL_CORES, FIXTURES, copy_run, data_dir_with, minilm_path, run_cli, shared_file
 
 OFFICIAL_V1_KEYS = {"exact_match", "f1"}
 QUICK = ["--accelerator", "cpu", "--max_seq_length", "128", "--doc_stride", "64", "--max_query_length", "32",
@@ -38,13 +36,12 @@ def squad_dir(tmp_path_factory):
                          FIXTURES / "squad_v1_tiny.json")
 
 
-def test_train_then_evaluate_in_a_second_process(tiny_bert, squad_dir, tmp_path):
+def test_train_then_evaluate_in_a_second_process(tiny_bert, squad_run, tmp_path):
+    data_dir, trained, _ = squad_run
     out = tmp_path / "model"
+    run_dir = copy_run(trained, out)
     common = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
-              "--data_dir", squad_dir, "--output_dir", out, "--run_name", "tiny", *QUICK]
-    train = run_cli(*common, "--do_train", "--num_train_epochs", "2")
-    assert train.returncode == 0, train.stderr[-3000:]
-    run_dir = out / "squad_v1.1" / "tiny"
+              "--data_dir", data_dir, "--output_dir", out, "--run_name", "tiny", *QUICK]
     info = read_json(run_dir / "run.json")
     assert info["status"] == "finished" and info["config"]["max_answer_length"] == 30  # registry default
     assert info["config"]["adam_epsilon"] == 1e-8 and info["train_steps"] > 0
@@ -54,6 +51,8 @@ def test_train_then_evaluate_in_a_second_process(tiny_bert, squad_dir, tmp_path)
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert scalars(run_dir, "train_loss") and scalars(run_dir, "val_f1") and scalars(run_dir, "lr")
 
+    for name in ("result.json", "predictions_eval.json", "nbest_predictions_eval.json"):
+        (run_dir / name).unlink()  # the training evaluated too: the second process writes them anew
     evaluate = run_cli(*common, "--do_eval")
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     result = read_json(run_dir / "result.json")
@@ -100,43 +99,6 @@ def test_evaluation_under_ddp_matches_one_process(tiny_bert, squad_dir, tmp_path
     info = read_json(run_dir / "run.json")
     assert info["hardware"]["devices"] == 2 and info["config"]["do_train"]  # the training's record is kept
     assert info["evaluation"]["hardware"]["devices"] == 1 and info["evaluation"]["status"] == "finished"
-
-
-def test_resume_continues_step_count_and_schedule(tiny_bert, squad_dir, tmp_path):
-    out = tmp_path / "model"
-    args = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
-            "--data_dir", squad_dir, "--output_dir", out, "--run_name", "resume", *QUICK, "--batch_size", "4",
-            "--num_train_epochs", "2", "--save_steps", "2", "--do_train"]
-    last = out / "squad_v1.1" / "resume" / "checkpoints" / "last.ckpt"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run_qa.py"), *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import torch
-
-    deadline = time.time() + 300
-    killed_at = None
-    while time.time() < deadline and proc.poll() is None:
-        if last.is_file():
-            try:
-                step = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
-            except Exception:  # being written
-                step = 0
-            if step >= 4:
-                proc.send_signal(signal.SIGKILL)
-                killed_at = step
-                break
-        time.sleep(0.2)
-    proc.wait()
-    assert killed_at is not None, "training ended before it could be interrupted"
-    resumed = run_cli(*args, "--resume")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    final = torch.load(last, map_location="cpu", weights_only=False)
-    info = read_json(out / "squad_v1.1" / "resume" / "run.json")
-    steps_per_epoch = -(-count_features(squad_dir) // 4)
-    assert final["global_step"] == info["train_steps"] == 2 * steps_per_epoch
-    lrs = scalars(out / "squad_v1.1" / "resume", "lr")
-    first_resumed = min(step for step, _ in lrs if step > killed_at)
-    # the linear decay continues from where it stopped instead of starting again at the peak
-    assert dict(lrs)[first_resumed] < 5e-5 * (1 - (killed_at - 1) / final["global_step"]) + 1e-12
 
 
 def count_features(data_dir):
@@ -238,20 +200,15 @@ def test_kobert_models_train_and_evaluate_on_korean(model_type, tmp_path):
     assert len(predictions) == 17 and all(text in contexts for text in predictions.values())
 
 
-def test_evaluation_inherits_the_training_settings_and_survives_a_moved_folder(tiny_bert, squad_dir, tmp_path):
-    first = tmp_path / "first"
-    train = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
-                    "--data_dir", squad_dir, "--output_dir", first, "--run_name", "w", *QUICK, "--n_best_size", "5",
-                    "--num_train_epochs", "1", "--do_train", "--do_eval")
-    assert train.returncode == 0, train.stderr[-3000:]
-    trained = read_json(first / "squad_v1.1" / "w" / "predictions_eval.json")
+def test_evaluation_inherits_the_training_settings_and_survives_a_moved_folder(tiny_bert, squad_run, tmp_path):
+    squad_dir, first, _ = squad_run  # trained with --n_best_size 5
+    trained = read_json(first / "predictions_eval.json")
     moved = tmp_path / "moved"
-    shutil.move(first, moved)
-    run_dir = moved / "squad_v1.1" / "w"
+    run_dir = copy_run(first, moved)
     (run_dir / "predictions_eval.json").unlink()
     # no --model_type, no window or decoding flags: all from the training's run.json
     evaluate = run_cli("--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1", "--data_dir", squad_dir,
-                       "--output_dir", moved, "--run_name", "w", "--accelerator", "cpu", "--do_eval")
+                       "--output_dir", moved, "--run_name", "tiny", "--accelerator", "cpu", "--do_eval")
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     assert "settings differ" not in evaluate.stderr
     assert read_json(run_dir / "predictions_eval.json") == trained
@@ -260,7 +217,7 @@ def test_evaluation_inherits_the_training_settings_and_survives_a_moved_folder(t
     assert record["evaluation"]["config"]["n_best_size"] == 5
 
     differing = run_cli("--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1", "--data_dir", squad_dir,
-                        "--output_dir", moved, "--run_name", "w", "--accelerator", "cpu", "--do_eval",
+                        "--output_dir", moved, "--run_name", "tiny", "--accelerator", "cpu", "--do_eval",
                         "--max_seq_length", "112")
     assert differing.returncode == 0, differing.stderr[-3000:]
     notes = [line for line in differing.stderr.splitlines() if "settings differ" in line]

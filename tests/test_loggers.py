@@ -7,8 +7,8 @@ import os
 
 import pytest
 import yaml
-from conftest import FIXTURES, data_dir_with, run_cli
-from test_cli import QUICK, scalars
+from conftest import FIXTURES, data_dir_with, mlflow_installed, run_cli
+from test_cli import scalars
 
 from korsquad.config import resolve
 from korsquad.errors import UsageError
@@ -66,27 +66,11 @@ def test_a_missing_package_is_one_line_and_exit_2_before_the_model_loads(tmp_pat
     assert not (tmp_path / "model").exists()  # nothing written, no model looked for
 
 
-def mlflow_installed():
-    import importlib.util
-
-    return importlib.util.find_spec("mlflow") is not None
-
-
 @pytest.fixture(scope="module")
-def trained(tiny_bert, tmp_path_factory):
-    """One short training logging to TensorBoard, CSV and, when the test extra installed it, MLflow."""
-    tmp = tmp_path_factory.mktemp("loggers")
-    data_dir = data_dir_with(tmp, "squad_v1.1", FIXTURES / "squad_v1_tiny.json", FIXTURES / "squad_v1_tiny.json")
-    names = "tensorboard,csv" + (",mlflow" if mlflow_installed() else "")
-    log_model = ["--do_eval", "--log_model"] if mlflow_installed() else []  # the run's files to MLflow at its end
-    with pytest.MonkeyPatch.context() as env:  # the defaults: a file store in the run folder
-        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_ALLOW_FILE_STORE"):
-            env.delenv(name, raising=False)
-        result = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
-                         "--data_dir", data_dir, "--output_dir", tmp / "model", "--run_name", "tiny", *QUICK,
-                         "--do_train", "--num_train_epochs", "1", "--logger", names, *log_model)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = tmp / "model" / "squad_v1.1" / "tiny"
+def trained(squad_run):
+    """conftest's shared training: logged to TensorBoard, CSV and, when the test extra installed it, MLflow (with
+    --log_model: the run's files to MLflow at its end, into a file store in the run folder)."""
+    _, run_dir, _ = squad_run
     return run_dir, json.loads((run_dir / "run.json").read_text())["config"]
 
 

@@ -1,5 +1,6 @@
 """Resuming mid-epoch: a run killed after a mid-epoch save and continued with --resume trains on exactly the batches
-(and draws exactly the dropout masks) of an uninterrupted run with the same seed, and ends with the same weights."""
+(and draws exactly the dropout masks) of an uninterrupted run with the same seed, continues its learning-rate schedule
+where it stopped, and ends with the same weights."""
 
 import json
 import os
@@ -179,17 +180,21 @@ def last_checkpoint(run_dir):
     return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
 
 
-def losses_by_step(run_dir):
-    """Process 0's train_loss by step, from the TensorBoard files of every invocation of the run."""
+def scalars_by_step(run_dir, tag):
+    """Process 0's scalar `tag` by step, from the TensorBoard files of every invocation of the run."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    losses = {}
+    values = {}
     for events in sorted((run_dir / "logs").rglob("events.out.tfevents.*")):
         accumulator = EventAccumulator(str(events))
         accumulator.Reload()
-        if "train_loss" in accumulator.Tags()["scalars"]:
-            losses.update((e.step, e.value) for e in accumulator.Scalars("train_loss"))
-    return losses
+        if tag in accumulator.Tags()["scalars"]:
+            values.update((e.step, e.value) for e in accumulator.Scalars(tag))
+    return values
+
+
+def losses_by_step(run_dir):
+    return scalars_by_step(run_dir, "train_loss")
 
 
 # each sampler once, and each process count once (the four pairs took 2.5 minutes of the suite)
@@ -197,7 +202,8 @@ def losses_by_step(run_dir):
 def test_killed_and_resumed_run_trains_as_an_uninterrupted_one(tiny_bert, squad_dir, tmp_path, group_by_length,
                                                                 devices):
     """An uninterrupted run; the same run killed right after its mid-epoch save in the second epoch, then resumed:
-    same final weights (tiny BERT, with dropout), same steps, same per-step losses after the kill."""
+    same final weights (tiny BERT, with dropout), same steps, same per-step losses after the kill, and a learning
+    rate that goes on decaying from where it stopped."""
     args = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
             "--data_dir", squad_dir, *TINY, "--devices", devices, "--run_name", "run", "--do_train",
             *(["--group_by_length"] if group_by_length else [])]
@@ -219,6 +225,7 @@ def test_killed_and_resumed_run_trains_as_an_uninterrupted_one(tiny_bert, squad_
 
     expected, got = last_checkpoint(tmp_path / "whole" / "squad_v1.1" / "run"), last_checkpoint(run_dir)
     assert got["global_step"] == expected["global_step"] == 2 * steps_per_epoch
+    assert json.loads((run_dir / "run.json").read_text())["train_steps"] == got["global_step"]
     for name, tensor in expected["state_dict"].items():
         assert torch.allclose(got["state_dict"][name], tensor, rtol=0, atol=1e-6), name
     # the same batches, step by step, after the kill (the loss of step N is logged at step N)
@@ -226,6 +233,10 @@ def test_killed_and_resumed_run_trains_as_an_uninterrupted_one(tiny_bert, squad_
     after = [step for step in losses if step > halt]
     assert len(after) == 2 * steps_per_epoch - halt
     assert all(abs(losses[step] - whole_losses[step]) < 1e-5 for step in after)
+    # the linear decay continues from where it stopped instead of starting again at the peak (5e-5, the default)
+    lrs = scalars_by_step(run_dir, "lr")
+    first_resumed = min(step for step in lrs if step > halt)
+    assert lrs[first_resumed] < 5e-5 * (1 - (halt - 1) / got["global_step"]) + 1e-12
 
 
 # ---- a --max_steps stop, resumed with a larger --max_steps --------------------------------------------------------

@@ -216,17 +216,13 @@ def test_validation_time_is_left_out_of_the_throughput(tmp_path, monkeypatch):
     assert rates == [pytest.approx(16 / 4)]  # 4 steps x 4 samples in 4 s of training, not 104 s
 
 
-def test_run_qa_logs_throughput_with_group_by_length(tiny_bert, tmp_path):
-    from conftest import FIXTURES, data_dir_with, run_cli
+def test_run_qa_logs_throughput_with_group_by_length(squad_run):
+    """conftest's shared run: trained with --group_by_length, logged every 2 steps."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    data = data_dir_with(tmp_path, "squad_v1.1", FIXTURES / "squad_v1_tiny.json", FIXTURES / "squad_v1_tiny.json")
-    run = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
-                  "--data_dir", data, "--output_dir", tmp_path / "model", "--run_name", "tiny", "--do_train",
-                  "--num_train_epochs", "1", "--accelerator", "cpu", "--max_seq_length", "128", "--doc_stride", "64",
-                  "--max_query_length", "32", "--batch_size", "8", "--logging_steps", "2", "--group_by_length")
-    assert run.returncode == 0, run.stderr[-3000:]
-    (events,) = (tmp_path / "model" / "squad_v1.1" / "tiny" / "logs").rglob("events.out.tfevents.*")
+    _, run_dir, _ = squad_run
+    assert json.loads((run_dir / "run.json").read_text())["config"]["group_by_length"]
+    (events,) = (run_dir / "logs").rglob("events.out.tfevents.*")
     acc = EventAccumulator(str(events))
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
