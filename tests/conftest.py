@@ -16,8 +16,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# One intra-op thread in this process and in every run_qa.py it starts: a tiny model trains twice as fast so (the
-# second thread only spins), runs side by side do not fight over the cores, and DDP gives each process one anyway.
+# One intra-op thread in this process and in every run_qa.py it starts: on a tiny model a second thread only spins
+# (a tiny run took 10 s of CPU instead of 20 on the busy 2-core machine), runs side by side do not fight over the
+# cores, and DDP gives each of its two processes one anyway.
 # The MiniLM runs that train alone pass ALL_CORES, where a second thread pays.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 ALL_CORES = {"OMP_NUM_THREADS": str(os.cpu_count() or 1)}
@@ -147,3 +148,58 @@ def squad_run(tiny_bert, tmp_path_factory):
 def copy_run(run_dir, output_dir):
     """A copy of a run folder at <output_dir>/<data_name>/<run_name>, as if trained there."""
     return Path(shutil.copytree(run_dir, Path(output_dir) / run_dir.parent.name / run_dir.name))
+
+
+def tiny_kobert(folder, model_type="kobert"):
+    """A tiny randomly initialised KoBERT (or DistilKoBERT) QA model beside a KoBertTokenizer trained on the KorQuAD
+    fixture's contexts, saved to `folder`."""
+    from tiny_tokenizers import squad_contexts, train_kobert
+    from transformers import BertConfig, BertForQuestionAnswering, DistilBertConfig, DistilBertForQuestionAnswering
+
+    tokenizer = train_kobert(folder, squad_contexts(FIXTURES / "korquad_tiny.json") * 20, vocab_size=300)
+    if model_type == "kobert":
+        config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                            intermediate_size=64)
+        BertForQuestionAnswering(config).save_pretrained(folder)
+    else:
+        config = DistilBertConfig(vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=2, hidden_dim=64)
+        DistilBertForQuestionAnswering(config).save_pretrained(folder)
+    return folder
+
+
+def train_on_korquad_tiny(tmp, model_type, model_dir):
+    """One epoch of `model_dir` on korquad_tiny.json (also the dev set), evaluated, with 128-token windows and batch
+    size 8: the run folder."""
+    korquad = FIXTURES / "korquad_tiny.json"
+    data = data_dir_with(tmp, "korquad_v1.0", korquad, korquad)
+    run = run_cli("--model_type", model_type, "--model_name_or_path", model_dir, "--data_name", "korquad_v1.0",
+                  "--data_dir", data, "--output_dir", tmp / "model", "--run_name", "k", "--accelerator", "cpu",
+                  *(f"--{key}={value}" for key, value in SQUAD_RUN_WINDOW.items()), "--batch_size", "8",
+                  "--logging_steps", "1", "--num_train_epochs", "1", "--do_train", "--do_eval")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return tmp / "model" / "korquad_v1.0" / "k"
+
+
+@pytest.fixture(scope="session")
+def kobert_run(tmp_path_factory):
+    """A tiny KoBERT trained and evaluated on the KorQuAD fixture (the slow KoBertTokenizer path end to end), shared
+    by test_cli and test_answerer; read it only. (model_dir, run_dir)"""
+    tmp = tmp_path_factory.mktemp("kobert_run")
+    model_dir = tiny_kobert(tmp / "kobert")
+    return model_dir, train_on_korquad_tiny(tmp, "kobert", model_dir)
+
+
+@pytest.fixture(scope="session")
+def squad_v2_run(tiny_bert, tmp_path_factory):
+    """One optimizer step of the tiny BERT on squad_tiny.json (also the dev set; 4 of its 24 questions have no
+    answer), evaluated, logged to CSV: shared by test_inspect and test_answerer. Read it only (test_inspect writes
+    its pages into it); a test that evaluates again works on a copy (copy_run). (data_dir, run_dir)"""
+    tmp = tmp_path_factory.mktemp("squad_v2_run")
+    fixture = FIXTURES / "squad_tiny.json"
+    data_dir = data_dir_with(tmp, "squad_v2.0", fixture, fixture)
+    run = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v2.0",
+                  "--data_dir", data_dir, "--output_dir", tmp / "model", "--run_name", "tiny", "--accelerator", "cpu",
+                  *(f"--{key}={value}" for key, value in SQUAD_RUN_WINDOW.items()), "--batch_size", "8",
+                  "--max_steps", "1", "--logger", "csv", "--do_train", "--do_eval")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return data_dir, tmp / "model" / "squad_v2.0" / "tiny"

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, data_dir_with, run_cli
+from conftest import FIXTURES, copy_run, run_cli
 
 from korsquad import QuestionAnswerer
 from korsquad.datasets import get_spec
@@ -21,16 +21,6 @@ QUICK = ["--accelerator", "cpu", *[str(x) for kv in WINDOW.items() for x in (f"-
 
 def read_json(path):
     return json.loads(Path(path).read_text())
-
-
-def train(tmp_path, data_name, fixture, model, model_type="bert", *extra):
-    """Train one epoch on `fixture` (also the dev set) and evaluate; the run folder."""
-    data = data_dir_with(tmp_path, data_name, fixture, fixture)
-    run = run_cli("--model_type", model_type, "--model_name_or_path", model, "--data_name", data_name,
-                  "--data_dir", data, "--output_dir", tmp_path / "model", "--run_name", "run", *QUICK,
-                  "--num_train_epochs", "1", "--do_train", "--do_eval", *extra)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return tmp_path / "model" / data_name / "run"
 
 
 def dev_records(fixture, data_name):
@@ -98,9 +88,10 @@ def test_stream_answers_in_chunks_in_order(squad_v1_run):
 
 
 @pytest.mark.slow
-def test_unanswerable_questions_get_empty_answers(tiny_bert, tmp_path):
+def test_unanswerable_questions_get_empty_answers(tiny_bert, squad_v2_run, tmp_path):
     fixture = FIXTURES / "squad_tiny.json"
-    run_dir = train(tmp_path, "squad_v2.0", fixture, tiny_bert)
+    data, trained = squad_v2_run  # conftest's: trained and evaluated with WINDOW and batch size 8
+    run_dir = copy_run(trained, tmp_path / "model")
     records = dev_records(fixture, "squad_v2.0")
     qa = QuestionAnswerer(run_dir, device="cpu")
     assert qa.decoding.null_score_diff_threshold == 0.0
@@ -109,9 +100,8 @@ def test_unanswerable_questions_get_empty_answers(tiny_bert, tmp_path):
     # a threshold that splits the questions: evaluate with it, then answer with it
     odds = sorted(read_json(run_dir / "null_odds_eval.json").values())
     threshold = (odds[len(odds) // 2 - 1] + odds[len(odds) // 2]) / 2
-    data = tmp_path / "data"
     evaluation = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v2.0",
-                         "--data_dir", data, "--output_dir", tmp_path / "model", "--run_name", "run", *QUICK,
+                         "--data_dir", data, "--output_dir", tmp_path / "model", "--run_name", "tiny", *QUICK,
                          "--do_eval", "--null_score_diff_threshold", str(threshold))
     assert evaluation.returncode == 0, evaluation.stderr[-3000:]
     answers = QuestionAnswerer(run_dir, device="cpu", null_score_diff_threshold=threshold).batch(records)
@@ -122,17 +112,9 @@ def test_unanswerable_questions_get_empty_answers(tiny_bert, tmp_path):
 
 
 @pytest.mark.slow
-def test_kobert_run_loads_with_its_tokenizer(tmp_path):
-    from tiny_tokenizers import squad_contexts, train_kobert
-    from transformers import BertConfig, BertForQuestionAnswering
-
+def test_kobert_run_loads_with_its_tokenizer(kobert_run, tmp_path):
     fixture = FIXTURES / "korquad_tiny.json"
-    model_dir = tmp_path / "kobert"
-    tokenizer = train_kobert(model_dir, squad_contexts(fixture) * 20, vocab_size=300)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64)
-    BertForQuestionAnswering(config).save_pretrained(model_dir)
-    run_dir = train(tmp_path, "korquad_v1.0", fixture, model_dir, "kobert")
+    _, run_dir = kobert_run  # conftest's: the window and batch size of WINDOW and QUICK
     records = dev_records(fixture, "korquad_v1.0")
     qa = QuestionAnswerer(run_dir, device="cpu")
     assert type(qa.tokenizer).__name__ == "KoBertTokenizer" and qa.model_type == "kobert"

@@ -8,7 +8,7 @@ import pickle
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, data_dir_with, run_cli
+from conftest import ALL_CORES, FIXTURES, data_dir_with, run_cli
 
 from korsquad import report
 from korsquad.checkpoints import SETTINGS_FILE, SETTINGS_KEY, load_checkpoint, plain_json
@@ -34,14 +34,15 @@ def quick_start(tmp_path_factory):
     common = ["--model_name_or_path", QUICK_START_MODEL, "--data_name", "squad_v1.1", "--data_dir", data,
               "--output_dir", root / "model", "--accelerator", "cpu"]
     train = run_cli(*common, "--model_type", "bert", *TRAINED_WITH, "--do_train", "--do_eval", "--max_steps", "2",
-                    "--max_train_samples", "8", "--max_eval_samples", "12", "--batch_size", "4")
+                    "--max_train_samples", "8", "--max_eval_samples", "12", "--batch_size", "4", env=ALL_CORES)
     assert train.returncode == 0, train.stderr[-3000:]
     run_dir = root / "model" / "squad_v1.1" / RUN_NAME
     trained = read_json(run_dir / "predictions_eval.json")
-    again = run_cli(*common, "--do_eval", "--max_eval_samples", "5")  # the README's second step
+    again = run_cli(*common, "--do_eval", "--max_eval_samples", "5", env=ALL_CORES)  # the README's second step
     return {"root": root, "data": data, "run_dir": run_dir, "trained": trained, "again": again}
 
 
+@pytest.mark.slow
 def test_the_quick_start_model_trains_then_evaluates_in_a_separate_do_eval(quick_start):
     again = quick_start["again"]
     assert again.returncode == 0, again.stderr[-3000:]
@@ -57,12 +58,13 @@ def test_the_quick_start_model_trains_then_evaluates_in_a_separate_do_eval(quick
     assert exported == checkpoint[SETTINGS_KEY]
 
 
+@pytest.mark.slow
 def test_a_best_ckpt_evaluated_from_another_folder_uses_its_training_settings(quick_start, tmp_path):
     best = quick_start["run_dir"] / "checkpoints" / "best.ckpt"
     # no --run_name, no --model_type, no window or decoding flags; ./model of another working directory
     evaluate = run_cli("--model_name_or_path", QUICK_START_MODEL, "--data_name", "squad_v1.1", "--data_dir",
                        quick_start["data"], "--accelerator", "cpu", "--do_eval", "--max_eval_samples", "12",
-                       "--checkpoint", best, cwd=tmp_path)
+                       "--checkpoint", best, cwd=tmp_path, env=ALL_CORES)
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     run_dir = tmp_path / "model" / "squad_v1.1" / RUN_NAME
     assert read_json(run_dir / "predictions_eval.json") == quick_start["trained"]
@@ -70,17 +72,18 @@ def test_a_best_ckpt_evaluated_from_another_folder_uses_its_training_settings(qu
 
     differing = run_cli("--data_name", "squad_v1.1", "--data_dir", quick_start["data"], "--accelerator", "cpu",
                         "--do_eval", "--max_eval_samples", "2", "--checkpoint", best, "--max_answer_length", "9",
-                        cwd=tmp_path)
+                        cwd=tmp_path, env=ALL_CORES)
     assert differing.returncode == 0, differing.stderr[-3000:]
     notes = [line for line in differing.stderr.splitlines() if "settings differ" in line]
     assert notes == [f"note: settings differ from the training's ({best}): max_answer_length 9 (trained with 4)"]
 
 
+@pytest.mark.slow
 def test_a_best_model_folder_evaluates_into_a_fresh_output_folder(quick_start, tmp_path):
     best_model = quick_start["run_dir"] / "best_model"
     evaluate = run_cli("--data_name", "squad_v1.1", "--data_dir", quick_start["data"], "--accelerator", "cpu",
                        "--do_eval", "--max_eval_samples", "12", "--checkpoint", best_model, "--output_dir",
-                       tmp_path / "fresh")
+                       tmp_path / "fresh", env=ALL_CORES)
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     (predictions,) = (tmp_path / "fresh" / "squad_v1.1").glob("*/predictions_eval.json")
     assert read_json(predictions) == quick_start["trained"]
@@ -89,6 +92,7 @@ def test_a_best_model_folder_evaluates_into_a_fresh_output_folder(quick_start, t
     assert entry["checkpoint"] == str(best_model) and entry["questions"] == 12
 
 
+@pytest.mark.slow
 def test_the_report_shows_both_evaluations_of_a_run_each_with_its_settings(quick_start, tmp_path):
     assert quick_start["again"].returncode == 0
     _, written = report.write_report(quick_start["root"] / "model", tmp_path / "figs")

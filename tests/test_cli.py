@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ALL_CORES, FIXTURES, copy_run, data_dir_with, minilm_path, run_cli, shared_file
+from conftest import (ALL_CORES, FIXTURES, copy_run, data_dir_with, minilm_path, run_cli, shared_file, tiny_kobert,
+                      train_on_korquad_tiny)
 
 OFFICIAL_V1_KEYS = {"exact_match", "f1"}
 QUICK = ["--accelerator", "cpu", "--max_seq_length", "128", "--doc_stride", "64", "--max_query_length", "32",
@@ -36,6 +37,7 @@ def squad_dir(tmp_path_factory):
                          FIXTURES / "squad_v1_tiny.json")
 
 
+@pytest.mark.slow
 def test_train_then_evaluate_in_a_second_process(tiny_bert, squad_run, tmp_path):
     data_dir, trained, _ = squad_run
     out = tmp_path / "model"
@@ -82,6 +84,7 @@ def test_train_then_evaluate_in_a_second_process(tiny_bert, squad_run, tmp_path)
     assert isinstance(answer["answer"], str)
 
 
+@pytest.mark.slow
 def test_evaluation_under_ddp_matches_one_process(tiny_bert, squad_dir, tmp_path):
     out = tmp_path / "model"
     common = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
@@ -162,7 +165,7 @@ def test_minilm_learns_on_a_real_sample(tmp_path):
                   "cpu", "--max_seq_length", "192", "--doc_stride", "128", "--max_query_length", "32",
                   "--batch_size", "16", "--learning_rate", "3e-4", "--warmup_ratio", "0.1", "--logging_steps", "1",
                   "--max_train_samples", "64", "--max_eval_samples", "64", "--num_train_epochs", "3", "--do_train",
-                  "--precision", "bf16-mixed", "--attention_dropout", "0")
+                  "--precision", "bf16-mixed", "--attention_dropout", "0", env=ALL_CORES)
     assert run.returncode == 0, run.stderr[-3000:]
     run_dir = tmp_path / "model" / "squad_v1.1" / "minilm"
     loss = [v for _, v in sorted(scalars(run_dir, "train_loss"))]
@@ -172,34 +175,25 @@ def test_minilm_learns_on_a_real_sample(tmp_path):
     assert f1[-1] > f1[0] + 3 and f1[-1] > 15
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_type", ["kobert", "distilkobert"])
-def test_kobert_models_train_and_evaluate_on_korean(model_type, tmp_path):
-    """The slow KoBertTokenizer path end to end; DistilKoBERT takes no token_type_ids."""
-    from tiny_tokenizers import squad_contexts, train_kobert
-    from transformers import BertConfig, BertForQuestionAnswering, DistilBertConfig, DistilBertForQuestionAnswering
+def test_kobert_models_train_and_evaluate_on_korean(model_type, request, tmp_path):
+    """The slow KoBertTokenizer path end to end; DistilKoBERT takes no token_type_ids. (KoBERT's run is conftest's
+    kobert_run, which test_answerer reads too.)"""
+    from tiny_tokenizers import squad_contexts
 
     korquad = FIXTURES / "korquad_tiny.json"
-    model_dir = tmp_path / model_type
-    tokenizer = train_kobert(model_dir, squad_contexts(korquad) * 20, vocab_size=300)
     if model_type == "kobert":
-        config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                            intermediate_size=64)
-        BertForQuestionAnswering(config).save_pretrained(model_dir)
+        _, run_dir = request.getfixturevalue("kobert_run")
     else:
-        config = DistilBertConfig(vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=2, hidden_dim=64)
-        DistilBertForQuestionAnswering(config).save_pretrained(model_dir)
-    data = data_dir_with(tmp_path, "korquad_v1.0", korquad, korquad)
-    run = run_cli("--model_type", model_type, "--model_name_or_path", model_dir, "--data_name", "korquad_v1.0",
-                  "--data_dir", data, "--output_dir", tmp_path / "model", "--run_name", "k", *QUICK,
-                  "--num_train_epochs", "1", "--do_train", "--do_eval")
-    assert run.returncode == 0, run.stderr[-3000:]
-    run_dir = tmp_path / "model" / "korquad_v1.0" / "k"
+        run_dir = train_on_korquad_tiny(tmp_path, model_type, tiny_kobert(tmp_path / model_type, model_type))
     assert set(read_json(run_dir / "result.json")) == OFFICIAL_V1_KEYS
     contexts = "".join(squad_contexts(korquad))
     predictions = read_json(run_dir / "predictions_eval.json")
     assert len(predictions) == 17 and all(text in contexts for text in predictions.values())
 
 
+@pytest.mark.slow
 def test_evaluation_inherits_the_training_settings_and_survives_a_moved_folder(tiny_bert, squad_run, tmp_path):
     squad_dir, first, _ = squad_run  # trained with --n_best_size 5
     trained = read_json(first / "predictions_eval.json")
@@ -226,6 +220,7 @@ def test_evaluation_inherits_the_training_settings_and_survives_a_moved_folder(t
     assert read_json(run_dir / "run.json")["evaluation"]["config"]["max_seq_length"] == 112
 
 
+@pytest.mark.slow
 def test_a_finished_run_folder_is_kept_unless_overwritten_and_run_json_replays(tiny_bert, squad_dir, tmp_path):
     out = tmp_path / "model"
     args = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1", "--data_dir",
@@ -262,6 +257,7 @@ def test_a_finished_run_folder_is_kept_unless_overwritten_and_run_json_replays(t
     assert best.stat().st_mtime_ns == stamp and read_json(run_dir / "run.json")["train_steps"] == 1
 
 
+@pytest.mark.slow
 def test_model_path_dot_dot_with_overwrite_replaces_only_its_own_run(tiny_bert, squad_dir, tmp_path):
     """--model_name_or_path .. names the run after that folder; --overwrite_output_dir then removes that run's
     folder only, never OUTPUT_DIR (and every other run in it)."""
@@ -292,6 +288,7 @@ def test_a_config_file_with_an_unknown_key_is_one_line_and_exit_2(tmp_path):
     assert len(lines) == 1 and "unknown key 'lr'" in lines[0], result.stderr
 
 
+@pytest.mark.slow
 def test_own_files_train_and_evaluate_and_never_share_a_cache(tiny_bert, tmp_path):
     """--train_file/--dev_file replace the registry's files; --data_name keeps choosing reader, metric, defaults."""
     tiny = read_json(FIXTURES / "squad_v1_tiny.json")
@@ -328,6 +325,7 @@ def test_own_files_train_and_evaluate_and_never_share_a_cache(tiny_bert, tmp_pat
     assert len(lines) == 1 and str(broken) in lines[0] and "line 2" in lines[0], bad.stderr
 
 
+@pytest.mark.slow
 def test_eval_steps_validate_at_steps_and_epoch_ends_and_early_stopping_stops(tiny_bert, squad_dir, tmp_path):
     out = tmp_path / "model"
     common = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
@@ -364,6 +362,7 @@ def english_vocab_on_korean(tiny_bert, tmp_path_factory):
     return common, tmp / "model" / "korquad_v1.0" / "misfit", run
 
 
+@pytest.mark.slow
 def test_a_tokenizer_that_does_not_fit_the_data_is_one_warning_line(english_vocab_on_korean):
     _, _, run = english_vocab_on_korean
     (line,) = [line for line in run.stderr.splitlines() if "the tokenizer does not fit" in line]
@@ -371,6 +370,7 @@ def test_a_tokenizer_that_does_not_fit_the_data_is_one_warning_line(english_voca
     assert "python -m korsquad.audit --data_name=korquad_v1.0" in line
 
 
+@pytest.mark.slow
 def test_best_checkpoint_holds_the_weights_not_the_optimizer_and_an_old_one_still_evaluates(english_vocab_on_korean):
     import torch
 

@@ -110,6 +110,7 @@ def tiny_xlnet(folder):
     return folder
 
 
+@pytest.mark.slow
 def test_xlnet_trains_and_evaluates_under_ddp(squad_dir, tmp_path):
     """XLNet's mask_emb gets no gradient in a QA step: without find_unused_parameters the second step fails
     ("Expected to have finished reduction in the prior iteration")."""
@@ -177,6 +178,7 @@ def test_every_process_gets_a_batch_and_every_feature_is_scored_once(tiny_bert, 
     assert sorted(kept) == list(range(n))
 
 
+@pytest.mark.slow
 def test_one_window_on_two_processes_predicts_as_one_process(tiny_bert, squad_dir, tmp_path):
     """The second process has no window: it must neither fail Lightning's length check nor leave the first
     waiting in a collective (the first validation forward of the DDP-wrapped model broadcasts its buffers)."""
@@ -198,6 +200,7 @@ def test_one_window_on_two_processes_predicts_as_one_process(tiny_bert, squad_di
 
 
 # ---- 3. an error on process 0 ends every process -----------------------------------------------------------------
+@pytest.mark.slow
 def test_failure_to_write_predictions_on_process_0_ends_every_process(tiny_bert, squad_dir, tmp_path):
     """Only process 0 writes the prediction files; when that fails the other process, already waiting for the
     outcome, must fail too, in seconds rather than at the process group's 30-minute timeout."""

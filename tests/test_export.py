@@ -163,6 +163,7 @@ def test_other_model_types_export_as_before(tiny_bert, tmp_path):
 
 
 # ---- run_qa.py ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_training_exports_a_loadable_kobert_with_its_card_and_pushes_it(tmp_path):
     """KoBERT end to end: best_model/ loads with AutoTokenizer and pipeline, README.md is the card with the run's
     scores and tokens, and --push_to_hub uploads the folder to the (stub) Hub; then an unreachable Hub is one error

@@ -175,6 +175,7 @@ def cached_features(data_dir, split):
     return load_features(folder)
 
 
+@pytest.mark.slow
 def test_run_qa_trains_and_evaluates_html_documents(tiny_bert, tmp_path, sample_examples):
     """The shipped fixture always, with the real sample documents added when they are here."""
     data_dir = korquad2_data_dir(tmp_path, with_samples=sample_examples is not None)

@@ -74,12 +74,14 @@ def trained(squad_run):
     return run_dir, json.loads((run_dir / "run.json").read_text())["config"]
 
 
+@pytest.mark.slow
 def test_tensorboard_still_gets_every_scalar(trained):
     run_dir, _ = trained
     for tag in SCALARS:
         assert scalars(run_dir, tag), tag
 
 
+@pytest.mark.slow
 def test_csv_holds_every_scalar_and_the_resolved_settings(trained):
     run_dir, settings = trained
     (version,) = (run_dir / "csv_logs").iterdir()
@@ -92,6 +94,7 @@ def test_csv_holds_every_scalar_and_the_resolved_settings(trained):
     assert yaml.safe_load((version / "hparams.yaml").read_text()) == settings
 
 
+@pytest.mark.slow
 def test_mlflow_file_store_holds_every_scalar_and_the_resolved_settings(trained, monkeypatch):
     pytest.importorskip("mlflow", reason="the mlflow logger is an extra: pip install -e '.[test]'")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
@@ -107,6 +110,7 @@ def test_mlflow_file_store_holds_every_scalar_and_the_resolved_settings(trained,
     assert run.data.params == {key: str(value) for key, value in settings.items()}
 
 
+@pytest.mark.slow
 def test_log_model_sends_the_results_predictions_and_best_model_to_mlflow(trained, monkeypatch, tmp_path):
     pytest.importorskip("mlflow", reason="the mlflow logger is an extra: pip install -e '.[test]'")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")

@@ -5,6 +5,7 @@ lines, no carriage returns, no library noise on stderr, one CSV row per logging 
 
 import csv
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -116,22 +117,26 @@ def test_progress_suits_where_it_goes():
 @pytest.fixture(scope="module")
 def runs(tiny_bert, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("progress")
-    data = data_dir_with(tmp, "squad_v1.1", FIXTURES / "squad_v1_tiny.json", FIXTURES / "squad_v1_tiny.json")
-    common = ["--model_type", "bert", "--data_name", "squad_v1.1", "--data_dir", data, "--output_dir", tmp / "model",
+    common = ["--model_type", "bert", "--data_name", "squad_v1.1", "--output_dir", tmp / "model",
               "--do_train", "--accelerator", "cpu", "--max_seq_length", "64", "--doc_stride", "32",
               "--max_query_length", "24", "--batch_size", "4", "--max_train_samples", "4", "--max_eval_samples", "4",
               "--num_train_epochs", "1", "--max_steps", "4", "--logging_steps", "2", "--eval_steps", "2"]
-    # stdout and stderr are pipes, as under nohup or SLURM
-    minilm = run_cli(*common, "--model_name_or_path", "sentence-transformers/all-MiniLM-L6-v2", "--run_name",
-                     "minilm", "--logger", "tensorboard,csv")
+    tiny = FIXTURES / "squad_v1_tiny.json"
+    data = {name: data_dir_with(tmp / name, "squad_v1.1", tiny, tiny) for name in ("minilm", "quiet")}
+    # stdout and stderr are pipes, as under nohup or SLURM; the two runs side by side (a data folder each), a core each
+    with ThreadPoolExecutor(2) as pool:
+        minilm = pool.submit(run_cli, *common, "--model_name_or_path", "sentence-transformers/all-MiniLM-L6-v2",
+                             "--data_dir", data["minilm"], "--run_name", "minilm", "--logger", "tensorboard,csv")
+        quiet = pool.submit(run_cli, *common, "--model_name_or_path", tiny_bert, "--data_dir", data["quiet"],
+                            "--run_name", "quiet", "--logger", "none", "--log_level", "warning", "--do_eval")
+        minilm, quiet = minilm.result(), quiet.result()
     assert minilm.returncode == 0, minilm.stderr[-3000:]
-    quiet = run_cli(*common, "--model_name_or_path", tiny_bert, "--run_name", "quiet", "--logger", "none",
-                    "--log_level", "warning", "--do_eval")
     assert quiet.returncode == 0, quiet.stderr[-3000:]
     return {"minilm": (minilm, tmp / "model" / "squad_v1.1" / "minilm"),
             "quiet": (quiet, tmp / "model" / "squad_v1.1" / "quiet")}
 
 
+@pytest.mark.slow
 def test_off_a_terminal_progress_is_plain_lines(runs):
     result, _ = runs["minilm"]
     assert "\r" not in result.stdout and "\r" not in result.stderr
@@ -144,12 +149,14 @@ def test_off_a_terminal_progress_is_plain_lines(runs):
         "validation at step 2", "validation at step 4"]
 
 
+@pytest.mark.slow
 def test_a_fresh_minilm_run_prints_no_library_noise(runs):
     result, _ = runs["minilm"]
     for noise in NOISE:
         assert noise not in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_one_csv_row_per_logging_point_with_every_step_scalar(runs):
     _, run_dir = runs["minilm"]
     (version,) = (run_dir / "csv_logs").iterdir()
@@ -162,6 +169,7 @@ def test_one_csv_row_per_logging_point_with_every_step_scalar(runs):
     assert [int(row["step"]) for row in rows if row["val_f1"]] == [2, 4]
 
 
+@pytest.mark.slow
 def test_hp_metric_is_the_best_f1(runs):
     _, run_dir = runs["minilm"]
     best = json.loads((run_dir / "checkpoints" / "best_checkpoint.json").read_text())
@@ -171,6 +179,7 @@ def test_hp_metric_is_the_best_f1(runs):
     assert -1 not in hp_metric and hp_metric == sorted(hp_metric)  # the best so far, never Lightning's -1
 
 
+@pytest.mark.slow
 def test_logger_none_trains_and_writes_no_logger_folder(runs):
     _, run_dir = runs["quiet"]
     assert json.loads((run_dir / "run.json").read_text())["status"] == "finished"
@@ -179,6 +188,7 @@ def test_logger_none_trains_and_writes_no_logger_folder(runs):
     assert not any((run_dir / name).exists() for name in ("logs", "csv_logs", "lightning_logs", "mlruns", "wandb"))
 
 
+@pytest.mark.slow
 def test_log_level_warning_prints_no_info_lines(runs):
     result, run_dir = runs["quiet"]
     # only the command's result: the official scores

@@ -240,7 +240,8 @@ def test_runs_differing_only_in_seed_are_grouped(tiny_bert, tmp_path):
         return run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", squad1,
                        "--data_dir", data_dir, "--output_dir", model_dir, "--run_name", f"tiny-seed{seed}",
                        "--seed", seed, "--do_train", "--do_eval", "--accelerator", "cpu", "--num_train_epochs", "1",
-                       "--batch_size", "4", "--max_seq_length", "128", "--doc_stride", "64",
+                       "--max_train_samples", "8", "--max_eval_samples", "8", "--batch_size", "4",
+                       "--max_seq_length", "128", "--doc_stride", "64",
                        "--max_query_length", "32", "--learning_rate", "3e-3", "--logging_steps", "1")
 
     with ThreadPoolExecutor(len(seeds)) as pool:

@@ -198,6 +198,7 @@ def losses_by_step(run_dir):
 
 
 # each sampler once, and each process count once (the four pairs took 2.5 minutes of the suite)
+@pytest.mark.slow
 @pytest.mark.parametrize("group_by_length, devices", [(False, 1), (True, 2)])
 def test_killed_and_resumed_run_trains_as_an_uninterrupted_one(tiny_bert, squad_dir, tmp_path, group_by_length,
                                                                 devices):
@@ -240,6 +241,7 @@ def test_killed_and_resumed_run_trains_as_an_uninterrupted_one(tiny_bert, squad_
 
 
 # ---- a --max_steps stop, resumed with a larger --max_steps --------------------------------------------------------
+@pytest.mark.slow
 def test_a_max_steps_stop_resumes_the_rest_of_its_epoch_at_the_schedules_rate(tiny_bert, squad_dir, tmp_path):
     """--max_steps 2 then --resume --max_steps 4: steps 3 and 4 train epoch 0's batches 3 and 4 (not a new
     epoch) at the non-zero learning rate of the 4-step schedule; a --resume with another --learning_rate is

@@ -170,6 +170,7 @@ def test_compile_keeps_checkpoint_names_and_outputs():
     assert torch.allclose(before, after)
 
 
+@pytest.mark.slow
 def test_gpu_benchmark_smoke_run_on_cpu():
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_throughput.py"), "--smoke", "--repeats", "1",
                           "--steps", "2"], capture_output=True, text=True, timeout=300)
@@ -216,6 +217,7 @@ def test_validation_time_is_left_out_of_the_throughput(tmp_path, monkeypatch):
     assert rates == [pytest.approx(16 / 4)]  # 4 steps x 4 samples in 4 s of training, not 104 s
 
 
+@pytest.mark.slow
 def test_run_qa_logs_throughput_with_group_by_length(squad_run):
     """conftest's shared run: trained with --group_by_length, logged every 2 steps."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
