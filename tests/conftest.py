@@ -127,7 +127,7 @@ def squad_run(tiny_bert, tmp_path_factory):
     finished SQuAD 1.1 run (test_cli, test_answerer, test_loggers, test_throughput): batch 8 of 128-token windows,
     --n_best_size 5, --group_by_length, logged every 2 steps to TensorBoard, CSV and, with the test extra, MLflow
     (with --log_model). Read it only: a test that evaluates again or moves it works on a copy (copy_run).
-    (data_dir, run_dir, the CompletedProcess of the training)"""
+    (data_dir, run_dir)"""
     tmp = tmp_path_factory.mktemp("squad_run")
     tiny = FIXTURES / "squad_v1_tiny.json"
     data_dir = data_dir_with(tmp, "squad_v1.1", tiny, tiny)
@@ -142,7 +142,7 @@ def squad_run(tiny_bert, tmp_path_factory):
                       "--batch_size", "8", "--logging_steps", "2", "--group_by_length", "--n_best_size", "5",
                       "--num_train_epochs", "1", "--do_train", "--do_eval", "--logger", names, *log_model)
     assert run.returncode == 0, run.stderr[-3000:]
-    return data_dir, tmp / "model" / "squad_v1.1" / "tiny", run
+    return data_dir, tmp / "model" / "squad_v1.1" / "tiny"
 
 
 def copy_run(run_dir, output_dir):

@@ -50,7 +50,7 @@ def check_against_evaluation(answers, run_dir, records):
 @pytest.fixture(scope="module")
 def squad_v1_run(squad_run):
     """conftest's tiny BERT run on squad_v1_tiny.json: trained with WINDOW and batch size 8, evaluated."""
-    _, run_dir, _ = squad_run
+    _, run_dir = squad_run
     return run_dir
 
 

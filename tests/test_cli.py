@@ -39,7 +39,7 @@ def squad_dir(tmp_path_factory):
 
 @pytest.mark.slow
 def test_train_then_evaluate_in_a_second_process(tiny_bert, squad_run, tmp_path):
-    data_dir, trained, _ = squad_run
+    data_dir, trained = squad_run
     out = tmp_path / "model"
     run_dir = copy_run(trained, out)
     common = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
@@ -195,7 +195,7 @@ def test_kobert_models_train_and_evaluate_on_korean(model_type, request, tmp_pat
 
 @pytest.mark.slow
 def test_evaluation_inherits_the_training_settings_and_survives_a_moved_folder(tiny_bert, squad_run, tmp_path):
-    squad_dir, first, _ = squad_run  # trained with --n_best_size 5
+    squad_dir, first = squad_run  # trained with --n_best_size 5
     trained = read_json(first / "predictions_eval.json")
     moved = tmp_path / "moved"
     run_dir = copy_run(first, moved)

@@ -70,7 +70,7 @@ def test_a_missing_package_is_one_line_and_exit_2_before_the_model_loads(tmp_pat
 def trained(squad_run):
     """conftest's shared training: logged to TensorBoard, CSV and, when the test extra installed it, MLflow (with
     --log_model: the run's files to MLflow at its end, into a file store in the run folder)."""
-    _, run_dir, _ = squad_run
+    _, run_dir = squad_run
     return run_dir, json.loads((run_dir / "run.json").read_text())["config"]
 
 

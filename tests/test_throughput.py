@@ -222,7 +222,7 @@ def test_run_qa_logs_throughput_with_group_by_length(squad_run):
     """conftest's shared run: trained with --group_by_length, logged every 2 steps."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    _, run_dir, _ = squad_run
+    _, run_dir = squad_run
     assert json.loads((run_dir / "run.json").read_text())["config"]["group_by_length"]
     (events,) = (run_dir / "logs").rglob("events.out.tfevents.*")
     acc = EventAccumulator(str(events))
