@@ -8,7 +8,7 @@ import pickle
 from pathlib import Path
 
 import pytest
-from conftest import ALL_CORES, FIXTURES, data_dir_with, run_cli
+from conftest import FIXTURES, data_dir_with, run_cli
 
 from korsquad import report
 from korsquad.checkpoints import SETTINGS_FILE, SETTINGS_KEY, load_checkpoint, plain_json
@@ -34,11 +34,11 @@ def quick_start(tmp_path_factory):
     common = ["--model_name_or_path", QUICK_START_MODEL, "--data_name", "squad_v1.1", "--data_dir", data,
               "--output_dir", root / "model", "--accelerator", "cpu"]
     train = run_cli(*common, "--model_type", "bert", *TRAINED_WITH, "--do_train", "--do_eval", "--max_steps", "2",
-                    "--max_train_samples", "8", "--max_eval_samples", "12", "--batch_size", "4", env=ALL_CORES)
+                    "--max_train_samples", "8", "--max_eval_samples", "12", "--batch_size", "4")
     assert train.returncode == 0, train.stderr[-3000:]
     run_dir = root / "model" / "squad_v1.1" / RUN_NAME
     trained = read_json(run_dir / "predictions_eval.json")
-    again = run_cli(*common, "--do_eval", "--max_eval_samples", "5", env=ALL_CORES)  # the README's second step
+    again = run_cli(*common, "--do_eval", "--max_eval_samples", "5")  # the README's second step
     return {"root": root, "data": data, "run_dir": run_dir, "trained": trained, "again": again}
 
 
@@ -64,7 +64,7 @@ def test_a_best_ckpt_evaluated_from_another_folder_uses_its_training_settings(qu
     # no --run_name, no --model_type, no window or decoding flags; ./model of another working directory
     evaluate = run_cli("--model_name_or_path", QUICK_START_MODEL, "--data_name", "squad_v1.1", "--data_dir",
                        quick_start["data"], "--accelerator", "cpu", "--do_eval", "--max_eval_samples", "12",
-                       "--checkpoint", best, cwd=tmp_path, env=ALL_CORES)
+                       "--checkpoint", best, cwd=tmp_path)
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     run_dir = tmp_path / "model" / "squad_v1.1" / RUN_NAME
     assert read_json(run_dir / "predictions_eval.json") == quick_start["trained"]
@@ -72,7 +72,7 @@ def test_a_best_ckpt_evaluated_from_another_folder_uses_its_training_settings(qu
 
     differing = run_cli("--data_name", "squad_v1.1", "--data_dir", quick_start["data"], "--accelerator", "cpu",
                         "--do_eval", "--max_eval_samples", "2", "--checkpoint", best, "--max_answer_length", "9",
-                        cwd=tmp_path, env=ALL_CORES)
+                        cwd=tmp_path)
     assert differing.returncode == 0, differing.stderr[-3000:]
     notes = [line for line in differing.stderr.splitlines() if "settings differ" in line]
     assert notes == [f"note: settings differ from the training's ({best}): max_answer_length 9 (trained with 4)"]
@@ -83,7 +83,7 @@ def test_a_best_model_folder_evaluates_into_a_fresh_output_folder(quick_start, t
     best_model = quick_start["run_dir"] / "best_model"
     evaluate = run_cli("--data_name", "squad_v1.1", "--data_dir", quick_start["data"], "--accelerator", "cpu",
                        "--do_eval", "--max_eval_samples", "12", "--checkpoint", best_model, "--output_dir",
-                       tmp_path / "fresh", env=ALL_CORES)
+                       tmp_path / "fresh")
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     (predictions,) = (tmp_path / "fresh" / "squad_v1.1").glob("*/predictions_eval.json")
     assert read_json(predictions) == quick_start["trained"]

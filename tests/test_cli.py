@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import (ALL_CORES, FIXTURES, copy_run, data_dir_with, minilm_path, run_cli, shared_file, tiny_kobert,
+from conftest import (FIXTURES, copy_run, data_dir_with, kobert_qa_model, minilm_path, run_cli, shared_file,
                       train_on_korquad_tiny)
 
 OFFICIAL_V1_KEYS = {"exact_match", "f1"}
@@ -165,7 +165,7 @@ def test_minilm_learns_on_a_real_sample(tmp_path):
                   "cpu", "--max_seq_length", "192", "--doc_stride", "128", "--max_query_length", "32",
                   "--batch_size", "16", "--learning_rate", "3e-4", "--warmup_ratio", "0.1", "--logging_steps", "1",
                   "--max_train_samples", "64", "--max_eval_samples", "64", "--num_train_epochs", "3", "--do_train",
-                  "--precision", "bf16-mixed", "--attention_dropout", "0", env=ALL_CORES)
+                  "--precision", "bf16-mixed", "--attention_dropout", "0")
     assert run.returncode == 0, run.stderr[-3000:]
     run_dir = tmp_path / "model" / "squad_v1.1" / "minilm"
     loss = [v for _, v in sorted(scalars(run_dir, "train_loss"))]
@@ -186,7 +186,7 @@ def test_kobert_models_train_and_evaluate_on_korean(model_type, request, tmp_pat
     if model_type == "kobert":
         _, run_dir = request.getfixturevalue("kobert_run")
     else:
-        run_dir = train_on_korquad_tiny(tmp_path, model_type, tiny_kobert(tmp_path / model_type, model_type))
+        run_dir = train_on_korquad_tiny(tmp_path, model_type, kobert_qa_model(tmp_path / model_type, model_type))
     assert set(read_json(run_dir / "result.json")) == OFFICIAL_V1_KEYS
     contexts = "".join(squad_contexts(korquad))
     predictions = read_json(run_dir / "predictions_eval.json")
@@ -195,7 +195,7 @@ def test_kobert_models_train_and_evaluate_on_korean(model_type, request, tmp_pat
 
 @pytest.mark.slow
 def test_evaluation_inherits_the_training_settings_and_survives_a_moved_folder(tiny_bert, squad_run, tmp_path):
-    squad_dir, first = squad_run  # trained with --n_best_size 5
+    squad_dir, first = squad_run  # trained with --n_best_size 10
     trained = read_json(first / "predictions_eval.json")
     moved = tmp_path / "moved"
     run_dir = copy_run(first, moved)
@@ -208,7 +208,7 @@ def test_evaluation_inherits_the_training_settings_and_survives_a_moved_folder(t
     assert read_json(run_dir / "predictions_eval.json") == trained
     record = read_json(run_dir / "run.json")
     assert record["config"]["do_train"] and record["evaluation"]["config"]["max_seq_length"] == 128
-    assert record["evaluation"]["config"]["n_best_size"] == 5
+    assert record["evaluation"]["config"]["n_best_size"] == 10
 
     differing = run_cli("--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1", "--data_dir", squad_dir,
                         "--output_dir", moved, "--run_name", "tiny", "--accelerator", "cpu", "--do_eval",

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import ALL_CORES, FIXTURES, ROOT, data_dir_with, minilm_path, run_cli
+from conftest import FIXTURES, ROOT, data_dir_with, minilm_path, run_cli
 
 from korsquad import compare
 from korsquad.datasets import REGISTRY
@@ -157,7 +157,7 @@ def test_compare_refuses_runs_scored_on_different_dev_files(minilm_pair, tmp_pat
     data_dir = data_dir_with(tmp_path, name, dev=FIXTURES / "squad_v1_tiny.json")
     done = run_cli("--model_type", "bert", "--model_name_or_path", MINILM,
                    "--data_name", name, "--data_dir", data_dir, "--output_dir", tmp_path / "model",
-                   "--run_name", run_b.name, "--do_eval", "--accelerator", "cpu", env=ALL_CORES)
+                   "--run_name", run_b.name, "--do_eval", "--accelerator", "cpu")
     assert done.returncode == 0, done.stderr[-3000:]
     with pytest.raises(SystemExit) as exit_info:
         compare.main([str(run_a), str(copy)])

@@ -328,6 +328,7 @@ def test_fast_and_slow_wordpiece_agree_on_fixtures(bert_pair):
                                   build_features(examples, fast, params, training=True))
 
 
+@pytest.mark.slow
 def test_fast_and_slow_wordpiece_agree_on_squad_dev(bert_pair):
     slow, fast = bert_pair
     examples = read_examples(shared_file("squad_v1.1/dev.json"), get_spec("squad_v1.1"))
