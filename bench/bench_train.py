@@ -29,10 +29,10 @@ from transformers import AutoModelForQuestionAnswering
 from transformers.utils import logging as hf_logging
 
 from korsquad import optim, throughput
-from korsquad.cli import make_trainer
 from korsquad.config import resolve
-from korsquad.model import QAModule
+from korsquad.model import QAModule, compile_model
 from korsquad.progress import TrainingLog
+from korsquad.trainer import make_trainer
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -154,7 +154,7 @@ def toolkit_config(device, precision, steps, logging_steps, extra_flags=()):
 def run_toolkit(template, batches, device, precision, warmup, compile_options=None, logging_steps=50,
                 capture=None, extra_flags=()):
     """(wall, CPU) seconds for the steps after `warmup` of Trainer.fit on a QAModule holding a copy of `template`,
-    with the Trainer run_qa.py builds (korsquad.cli.make_trainer: progress bar, clipping, precision) plus its
+    with the Trainer run_qa.py builds (korsquad.trainer.make_trainer: progress bar, clipping, precision) plus its
     TensorBoard logger and training log; `capture` (a MetricsCapture) receives what is logged."""
     config = toolkit_config(device, precision, len(batches), logging_steps, extra_flags)
     module = QAModule("bench", learning_rate=config.learning_rate, adam_epsilon=config.adam_epsilon,
@@ -163,7 +163,7 @@ def run_toolkit(template, batches, device, precision, warmup, compile_options=No
                       hf_config=template.config.to_dict())
     module.model.load_state_dict(template.state_dict())
     if compile_options is not None:
-        throughput.compile_model(module, **compile_options)
+        compile_model(module, **compile_options)
     clock = StepClock(warmup, device)
     with tempfile.TemporaryDirectory() as folder:
         trainer = make_trainer(config, callbacks=[TrainingLog(config.logging_steps), clock],

@@ -1,9 +1,9 @@
-"""korsquad.model: the QA module's training step, optimizer wiring and gradient checkpointing."""
+"""korsquad.model: the QA module's training step, optimizer wiring, gradient checkpointing and --compile."""
 
 import torch
 from transformers import BertConfig
 
-from korsquad.model import QAModule
+from korsquad.model import QAModule, compile_model
 
 TINY = dict(vocab_size=120, hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64,
             hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
@@ -48,3 +48,15 @@ def test_a_checkpoint_rebuilds_the_module_without_the_pretrained_weights(tmp_pat
     torch.save({"hparams": dict(m.hparams)}, path)
     rebuilt = QAModule(**torch.load(path, weights_only=False)["hparams"])
     assert rebuilt.hparams.weight_decay == 0.01 and rebuilt.model.config.hidden_size == 32
+
+
+def test_compile_keeps_checkpoint_names_and_outputs():
+    m = module(False).eval()
+    inputs = {k: v for k, v in batch().items() if k not in ("start_positions", "end_positions")}
+    names = list(m.state_dict())
+    with torch.no_grad():
+        before = m(inputs).start_logits
+        compile_model(m, backend="eager")
+        after = m(inputs).start_logits
+    assert list(m.state_dict()) == names
+    assert torch.allclose(before, after)

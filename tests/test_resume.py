@@ -20,7 +20,8 @@ from conftest import FIXTURES, ROOT, data_dir_with, run_cli
 from korsquad.datamodule import QADataModule, TrainLoader
 from korsquad.settings import WindowSettings
 from korsquad.featureset import FeatureSet
-from korsquad.sampling import ExactResume, GroupedBatchSampler, ShuffledBatchSampler, group_by_length_sampler
+from korsquad.resume import ExactResume, batch_seed
+from korsquad.sampling import GroupedBatchSampler, ShuffledBatchSampler, group_by_length_sampler
 
 TESTS = Path(__file__).resolve().parent
 
@@ -54,6 +55,13 @@ def test_loader_state_resumes_its_epoch_at_the_next_batch(num_workers):
 
     with pytest.warns(UserWarning, match="other training batches"):
         TrainLoader(range(30), batch_sampler=ShuffledBatchSampler(30, 4, seed=3)).load_state_dict(state)
+
+
+# ---- the dropout seeds -----------------------------------------------------------------------------------------
+def test_batch_seeds_differ_by_epoch_batch_and_rank():
+    seeds = {batch_seed(7, e, b, r) for e in range(3) for b in range(50) for r in range(4)}
+    assert len(seeds) == 600 and batch_seed(7, 1, 2, 3) == batch_seed(7, 1, 2, 3)
+    assert batch_seed(-1, 0, 0, 0) != batch_seed(1, 0, 0, 0)
 
 
 # ---- Lightning, in process: the real data module, resumed from checkpoints saved mid-epoch ------------------------

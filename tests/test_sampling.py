@@ -3,8 +3,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from korsquad.sampling import (GroupedBatchSampler, ShuffledBatchSampler, batch_seed, group_by_length_sampler,
-                               shuffled_sampler)
+from korsquad.sampling import GroupedBatchSampler, ShuffledBatchSampler, group_by_length_sampler, shuffled_sampler
 
 
 def random_lengths(n, seed=0):
@@ -132,12 +131,6 @@ def test_start_begins_the_epoch_at_a_later_batch():
 def test_default_factory_shuffles_the_features_of_a_feature_set():
     sampler = shuffled_sampler([None] * 10, 4, 0, 1, 2)  # anything with a length
     assert (sampler.size, sampler.batch_size, sampler.rank, sampler.world) == (10, 4, 1, 2)
-
-
-def test_batch_seeds_differ_by_epoch_batch_and_rank():
-    seeds = {batch_seed(7, e, b, r) for e in range(3) for b in range(50) for r in range(4)}
-    assert len(seeds) == 600 and batch_seed(7, 1, 2, 3) == batch_seed(7, 1, 2, 3)
-    assert batch_seed(-1, 0, 0, 0) != batch_seed(1, 0, 0, 0)
 
 
 def test_factory_reads_lengths_from_row_splits():

@@ -7,16 +7,13 @@ Trainer. The run's record (settings, status, wall time, hardware) is kept in run
 
 import json
 import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from . import cpu
 from .config import resolve, resolve_model_path
 from .distributed import is_first_on_machine, is_first_process, on_first_process
 from .errors import UsageError, exit_on_usage_error, first_line
-
-PREDICT = "predict"
+from .runfolder import EVAL_SPLIT, PREDICT_SPLIT
 
 
 @exit_on_usage_error
@@ -29,11 +26,12 @@ def main(argv=None):
 
     from . import logs
     from .pair_layout import pair_layout
+    from .runrecord import RunRecord
     from .tokenization import load_tokenizer
     from .windows import check_parameters
 
     logs.configure(config.log_level)
-    record = RunRecord(config, sys.argv[1:] if argv is None else list(argv))
+    record = RunRecord(config, sys.argv[1:] if argv is None else list(argv), first_process=is_first_process())
     pl.seed_everything(config.seed, workers=True, verbose=False)
     tokenizer = load_tokenizer(config.model_type, tokenizer_source(config))
     # the window settings against this tokenizer's special tokens, before a large model is loaded
@@ -49,7 +47,7 @@ def main(argv=None):
         if config.do_eval and not evaluated:
             evaluate(config, tokenizer, module, "dev")
         if config.do_predict:
-            evaluate(config, tokenizer, module, PREDICT)
+            evaluate(config, tokenizer, module, "predict")
     except BaseException as err:
         record.write("failed", error=f"{type(err).__name__}: {err}")
         raise
@@ -167,9 +165,10 @@ def data_module(config, tokenizer, module, *, train, eval_split):
 def validation_callback(config, split, *, training, measured_on=None):
     from .validation import Evaluator, ValidationCallback
 
-    evaluator = Evaluator(config.spec, config.decoding, labeled=split != PREDICT)
-    return ValidationCallback(evaluator, config.folder, PREDICT if split == PREDICT else "eval",
-                              write_files=config.do_eval or split == PREDICT, keep_best=training,
+    predict = split == "predict"
+    evaluator = Evaluator(config.spec, config.decoding, labeled=not predict)
+    return ValidationCallback(evaluator, config.folder, PREDICT_SPLIT if predict else EVAL_SPLIT,
+                              write_files=config.do_eval or predict, keep_best=training,
                               log_scores=training, measured_on=measured_on)
 
 
@@ -181,79 +180,9 @@ def measured_on(config, dm):
             **config.decoding.as_dict()}
 
 
-def make_trainer(config, *, callbacks, logger, model=None):
-    """The Trainer of every stage (and of bench/bench_train.py): devices, precision, limits, clipping."""
-    import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import ModelCheckpoint
-
-    from .progress import ProgressBar, TrainingLog, progress_mode
-
-    bar = progress_mode(config.log_level) == "bar"
-    training_log = next((c for c in callbacks if isinstance(c, TrainingLog)), None)
-    # --eval_steps counts optimizer steps; Lightning's val_check_interval counts batches
-    steps = config.eval_steps and config.eval_steps * config.accumulate_grad_batches
-    trainer = pl.Trainer(
-        val_check_interval=steps or None, check_val_every_n_epoch=None if steps else 1,
-        accelerator=config.accelerator_kind, devices=config.trainer_devices, num_nodes=config.num_nodes,
-        strategy=strategy(config, model), precision=config.precision,
-        max_epochs=config.num_train_epochs, max_steps=config.max_steps,
-        gradient_clip_val=config.gradient_clip_val or None, accumulate_grad_batches=config.accumulate_grad_batches,
-        logger=logger, callbacks=[*callbacks, *([ProgressBar(training_log)] if bar else [])], enable_progress_bar=bar,
-        # TrainingLog logs the step scalars every --logging_steps; Lightning's own interval only decides when it
-        # forwards what a module self.logs (nothing, here) and warns when an epoch is shorter than it
-        log_every_n_steps=1, num_sanity_val_steps=0, use_distributed_sampler=False,
-        default_root_dir=str(config.folder.root), enable_model_summary=False,
-        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks))
-    if steps:
-        validate_at_epoch_end_too(trainer)
-    return trainer
-
-
-def validate_at_epoch_end_too(trainer):
-    """With a step interval, Lightning validates only at multiples of it; the end of every epoch is wanted too
-    (the per-epoch curve, and the last steps of an epoch are not left unvalidated). Lightning has no public switch
-    for both, so its epoch loop's decision is widened here (tests/test_cli.py checks it still holds)."""
-    loop = trainer.fit_loop.epoch_loop
-    by_steps = loop._should_check_val_fx
-
-    def at_steps_or_epoch_end(data_fetcher):
-        return by_steps(data_fetcher) or (loop.batch_progress.is_last_batch and loop._should_check_val_epoch())
-
-    loop._should_check_val_fx = at_steps_or_epoch_end
-
-
-def strategy(config, model=None):
-    """DDP across processes; it looks for parameters a step left unused (a cost) only for model types whose QA
-    forward has some (XLNet's mask_emb), which would otherwise stop the second step. FSDP wraps each of the
-    model's own unsplittable blocks (its transformer layers) and saves full state dicts, so checkpoints load as
-    with DDP."""
-    if config.strategy == "fsdp":
-        from pytorch_lightning.strategies import FSDPStrategy
-
-        return FSDPStrategy(auto_wrap_policy=layer_classes(model), state_dict_type="full")
-    if config.strategy == "deepspeed":
-        from pytorch_lightning.strategies import DeepSpeedStrategy
-
-        return DeepSpeedStrategy(stage=2)
-    if config.world_size == 1:
-        return "auto"
-    from pytorch_lightning.strategies import DDPStrategy
-
-    from .model_types import MODEL_TYPES_WITH_UNUSED_PARAMETERS
-
-    return DDPStrategy(find_unused_parameters=config.model_type in MODEL_TYPES_WITH_UNUSED_PARAMETERS)
-
-
-def layer_classes(model):
-    """The classes of a Hugging Face model's transformer blocks (its `_no_split_modules`), FSDP's wrapping units."""
-    names = set(getattr(model, "_no_split_modules", None) or ())
-    return {type(m) for m in model.modules() if type(m).__name__ in names} if model is not None else None
-
-
 def training_callbacks(config, validation):
     from .progress import TrainingLog, progress_mode
-    from .resume import ResumedSchedule, last_checkpoints
-    from .sampling import ExactResume
+    from .resume import ExactResume, ResumedSchedule, last_checkpoints
 
     # last.ckpt, the newest state for --resume: every --save_steps steps, at each finished epoch, at --max_steps
     callbacks = [validation, *last_checkpoints(config.folder.checkpoints_dir, config.save_steps),
@@ -283,7 +212,9 @@ def train(config, tokenizer, module, record, loggers):
     from .checkpoints import load_checkpoint, older_checkpoint_types
     from .export import export_model
     from .loggers import log_settings
-    from .throughput import TokenCounter, compile_model
+    from .model import compile_model
+    from .throughput import TokenCounter
+    from .trainer import make_trainer
     from .validation import save_best_checkpoint
 
     folder = config.folder
@@ -351,13 +282,16 @@ def checkpoint_state_dict(path):
 
 
 def evaluate(config, tokenizer, module, split):
+    """Score the dev set (`split` "dev") or answer --predict_file ("predict") into the run folder."""
+    from .trainer import make_trainer
+
     dm = data_module(config, tokenizer, module, train=False, eval_split=split)
     validation = validation_callback(config, split, training=False)
     trainer = make_trainer(config, callbacks=[validation], logger=False, model=module.model)
     trainer.validate(module, datamodule=dm, verbose=False)
     if trainer.is_global_zero:
-        if split == PREDICT:
-            print(f"predictions written to {config.folder.predictions(PREDICT)}")
+        if split == "predict":
+            print(f"predictions written to {config.folder.predictions(PREDICT_SPLIT)}")
         else:
             print(json.dumps(validation.result))
             record_evaluation(config, dm, validation.result)
@@ -379,64 +313,6 @@ def record_evaluation(config, dm, result):
         config, during="training" if config.do_train else "evaluation", dev_file=dev_file,
         dev_digest=data_digest(dev_file, config.spec), questions=len(dm.examples["dev"]), checkpoint=checkpoint,
         step=step, result=result))
-
-
-class RunRecord:
-    """run.json, written by the first process: the settings, status, timing and hardware of this invocation, and
-    for a training every invocation that trained the run (`invocations`: when, the command line, and for a
-    --resume the settings it changed), so the settings in `config` are always the ones in use."""
-
-    def __init__(self, config, argv):
-        self.config = config
-        self.started = time.time()
-        self.extra = {}
-        self.train_steps = None
-        if config.do_train and is_first_process():
-            self.extra["invocations"] = training_invocations(config, argv, self.started)
-
-    def write(self, status, **extra):
-        if not is_first_process():
-            return
-        self.extra.update(extra)
-        finished = status != "running"
-        config = self.config
-        record = dict(
-            self.extra,
-            config=config.record(),
-            status=status,
-            started_at=datetime.fromtimestamp(self.started, timezone.utc).isoformat(),
-            finished_at=datetime.now(timezone.utc).isoformat() if finished else None,
-            wall_time_s=round(time.time() - self.started, 1) if finished else None,
-            hardware=hardware(config),
-            train_steps=self.train_steps,
-        )
-        if config.inherited_from:
-            record["inherited_from"] = config.inherited_from
-        config.folder.write_record(record, evaluation_only=not config.do_train)
-
-
-def training_invocations(config, argv, started):
-    """The run's invocations so far and this one: a new training starts the list, a --resume adds to it."""
-    when = datetime.fromtimestamp(started, timezone.utc).isoformat()
-    previous = config.folder.read_record() if config.resume else None
-    if previous is None:
-        return [{"started_at": when, "argv": argv}]
-    earlier = previous.get("invocations") or [{"started_at": previous.get("started_at"), "argv": None}]
-    before, now = previous.get("config") or {}, config.record()
-    changed = {name: [before[name], now[name]] for name in now if name in before and before[name] != now[name]}
-    return [*earlier, {"started_at": when, "argv": argv, "changed": changed}]
-
-
-def hardware(config):
-    import torch
-
-    devices = config.trainer_devices
-    count = len(devices) if isinstance(devices, list) else devices
-    accelerator = config.accelerator_kind
-    gpu = accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available())
-    name = torch.cuda.get_device_name(devices[0] if isinstance(devices, list) else 0) if gpu else "cpu"
-    return {"accelerator": "gpu" if gpu else "cpu", "devices": count, "num_nodes": config.num_nodes,
-            "device_name": name}
 
 
 if __name__ == "__main__":

@@ -253,7 +253,7 @@ class RunConfig:
 
     @property
     def folder(self):
-        return RunFolder(Path(self.output_dir) / self.data_name / self.run_name)
+        return RunFolder.of(self.output_dir, self.data_name, self.run_name)
 
     def record(self):
         """The settings as saved in run.json (a valid --config)."""
@@ -452,7 +452,7 @@ def locate_model(values):
     if values["model_name_or_path"] is None:
         raise UsageError("--model_name_or_path is required")
     run_name = values["run_name"] or default_run_name(values["model_name_or_path"])
-    return locate(None, RunFolder(Path(values["output_dir"]) / values["data_name"] / run_name))
+    return locate(None, RunFolder.of(values["output_dir"], values["data_name"], run_name))
 
 
 def inherit_training_settings(values, explicit, source):
@@ -486,7 +486,7 @@ def inherit_resumed_settings(values, explicit):
     """--resume continues the run with the settings it was trained with (its run.json): every setting not given
     on the command line is the run's. Returns that record's settings, or None when there is none to check against
     (a folder without run.json: the checkpoint alone is continued)."""
-    record = RunFolder(Path(values["output_dir"]) / values["data_name"] / values["run_name"]).read_record()
+    record = RunFolder.of(values["output_dir"], values["data_name"], values["run_name"]).read_record()
     recorded = record.get("config") if record is not None else None
     if not isinstance(recorded, dict) or not recorded.get("do_train"):
         return None
@@ -504,7 +504,7 @@ def refuse_resume_changes(recorded, explicit, world, values):
     if recorded.get("world_size") not in (None, world):
         differ.append(f"{world} processes (trained with {recorded['world_size']}; --gpu_ids/--devices/--num_nodes)")
     if differ:
-        folder = Path(values["output_dir"]) / values["data_name"] / values["run_name"]
+        folder = RunFolder.of(values["output_dir"], values["data_name"], values["run_name"]).root
         raise UsageError(f"--resume continues {folder} exactly as it was trained, but {', '.join(differ)}: drop "
                          "these flags to continue it, or train a new run (--run_name)")
 

@@ -187,7 +187,7 @@ class TrainLoader(DataLoader):
     state does not depend on the rank (every process has as many batches), so the one checkpoint, written by
     process 0, resumes every process.
 
-    Lightning checkpoints only between optimizer steps (ModelCheckpoint; see sampling.ExactResume), so under
+    Lightning checkpoints only between optimizer steps (ModelCheckpoint; see resume.ExactResume), so under
     --accumulate_grad_batches the batches done are whole optimizer steps' worth and no accumulated gradient is
     lost.
 

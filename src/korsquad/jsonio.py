@@ -1,9 +1,11 @@
-"""Files on disk: reading JSON with errors that name the file, atomic writes that never leave a half-written file,
+"""Files on disk: reading JSON with errors that name the file, writes that never leave a half-written file,
 and the sha256 of a file's bytes."""
 
+import contextlib
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -51,20 +53,27 @@ def jsonl_objects(lines, name):
         raise UsageError(f"{name}: line {number + 1}: not UTF-8 text ({err.reason})") from None
 
 
-def atomic_write_bytes(path, data):
-    """Write to a temporary file in the same folder, fsync, then rename over the final name."""
+@contextlib.contextmanager
+def atomic_file(path, mode="wb", encoding=None):
+    """A file open for writing under a temporary name in `path`'s folder: fsynced and renamed over `path` when the
+    block ends, removed (and `path` left as it was) when the block raises."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, mode, encoding=encoding) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path, data):
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def atomic_write_json(path, obj, indent=2):
@@ -79,3 +88,16 @@ def file_digest(path, chunk_size=1 << 20):
         while block := f.read(chunk_size):
             digest.update(block)
     return digest.hexdigest()
+
+
+def write_json_lines(objects, output):
+    """`objects` as JSON Lines (one object a line, as they come) to stdout, or to the file `output`, written
+    atomically: it appears, complete, only once every object is written."""
+    if output is None:
+        for obj in objects:
+            sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return
+    with atomic_file(output, "w", encoding="utf-8") as f:
+        for obj in objects:
+            f.write(json.dumps(obj, ensure_ascii=False) + "\n")

@@ -98,3 +98,13 @@ def attention_dropout_overrides(config, attention_dropout):
     if not keys:
         raise ValueError(f"{config.model_type} models have no separate attention dropout")
     return {key: float(attention_dropout) for key in keys}
+
+
+def compile_model(module, **options):
+    """`--compile`: torch.compile the Hugging Face model of a QAModule in place (nn.Module.compile), so that state
+    dicts, checkpoints and save_pretrained keep their names. Compilations in a training run with evaluation: the
+    first batch; the first batch of another length (per-batch padding), which compiles for dynamic shapes, so no
+    later length needs another; evaluation without gradients; evaluation under inference mode (Trainer.validate).
+    Each costs from seconds to a minute or two, so --compile pays off on long GPU runs only."""
+    module.model.compile(**options)
+    return module

@@ -10,15 +10,12 @@ in chunks, so memory stays bounded; an input file is checked whole before the mo
 written under a temporary name and renamed when complete. Bad input is one `error:` line and exit status 2.
 """
 
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from .answerer import DEFAULT_CHUNK_SIZE, check_record
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
-from .jsonio import jsonl_objects
+from .jsonio import jsonl_objects, write_json_lines
 
 
 def build_parser():
@@ -68,7 +65,7 @@ def main(argv=None):
     answers = qa.stream(records, chunk_size=args.chunk_size)
     if args.input is not None:
         answers = progress(answers, total)
-    write_lines(answers, args.output)
+    write_json_lines(answers, args.output)
     return 0
 
 
@@ -103,25 +100,6 @@ def progress(answers, total):
 
     with tqdm(answers, total=total, unit="q", file=sys.stderr, dynamic_ncols=True, desc="answering") as bar:
         yield from bar
-
-
-def write_lines(answers, output):
-    """Answers as JSON Lines to stdout, or to `output` through a temporary file renamed when all are written."""
-    if output is None:
-        for answer in answers:
-            sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
-        return
-    output = Path(output)
-    fd, tmp = tempfile.mkstemp(dir=output.resolve().parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for answer in answers:
-                f.write(json.dumps(answer, ensure_ascii=False) + "\n")
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 if __name__ == "__main__":

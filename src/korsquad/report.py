@@ -32,7 +32,7 @@ from .evaluations import measured_settings
 from .jsonio import atomic_write_bytes, load_json
 from .report_figures import write_figures
 from .report_tables import data_set_section, failures_list, required_keys
-from .runfolder import RunFolder
+from .runfolder import RunFolder, run_folders
 
 INDEX_FILE = "results.md"
 
@@ -107,13 +107,8 @@ def read_run(run_dir, data_name):
 def find_run_dirs(model_dir):
     """(data_name, run folder) pairs: every folder under a registry data set's folder, and any other
     `<model_dir>/<x>/<y>/` holding a run.json (reported as outside the registry rather than ignored)."""
-    found = []
-    for data_dir in sorted(p for p in Path(model_dir).iterdir() if p.is_dir()):
-        known = data_dir.name in REGISTRY
-        for run_dir in sorted(p for p in data_dir.iterdir() if p.is_dir()):
-            if known or RunFolder(run_dir).run_json.is_file():
-                found.append((data_dir.name, run_dir))
-    return found
+    return [(folder.data_name, folder.root) for folder in run_folders(model_dir)
+            if folder.data_name in REGISTRY or folder.run_json.is_file()]
 
 
 def collect_runs(model_dir):

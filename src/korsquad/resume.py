@@ -6,10 +6,16 @@ epoch would never be trained. So an epoch's end is saved only for an epoch that 
 that reaches --max_steps is saved as a step in the middle of its epoch (korsquad.datamodule.TrainLoader keeps the
 place in the epoch): the resumed run trains the rest of it.
 
+Dropout's randomness is a pure function of (seed, epoch, batch, rank), as the order of the batches is
+(korsquad.sampling): ExactResume seeds torch's generator before every training batch, so a resumed run draws the same
+dropout masks as an uninterrupted one (Lightning's checkpoints keep no random state).
+
 Which settings may differ on resume, and which refuse, is korsquad.config's (TRAINED_AS).
 """
 
+import numpy as np
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from torch.optim.lr_scheduler import LambdaLR
 
@@ -67,3 +73,35 @@ class ResumedSchedule(pl.Callback):
                 for group, lr in zip(scheduler.optimizer.param_groups, rates):
                     group["lr"] = lr
                 scheduler._last_lr = rates  # what get_last_lr() (the logged lr) reports, as step() would set it
+
+
+def batch_seed(seed, epoch, batch, rank):
+    """The seed of torch's generator for one training batch of one process."""
+    return int(np.random.SeedSequence([seed % 2**64, epoch, batch, rank]).generate_state(1, np.uint64)[0])
+
+
+class ExactResume(pl.Callback):
+    """What a run resumed from a checkpoint needs, beyond the checkpoint and the training loader's position
+    (korsquad.datamodule.TrainLoader), to go on exactly as an uninterrupted run would:
+
+    - dropout: Lightning's checkpoints keep no random state, so torch's generator (CPU and GPUs) is seeded before
+      every training batch from (seed, epoch, batch index in the epoch, rank): the masks of a batch are the same in
+      both runs, and differ between the processes of one step.
+    - gradient accumulation: a step-interval ModelCheckpoint forgets, on resume, that it saved the step resumed
+      from, and would save again at the next batch, in the middle of an optimizer step, where the checkpoint cannot
+      hold the gradients accumulated so far. It is told, as it would know in the uninterrupted run."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def on_train_start(self, trainer, pl_module):
+        step = trainer.global_step
+        if step == 0:
+            return
+        for callback in trainer.checkpoint_callbacks:
+            every = getattr(callback, "_every_n_train_steps", 0)
+            if every and step % every == 0 and hasattr(callback, "_last_global_step_saved"):
+                callback._last_global_step_saved = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        torch.manual_seed(batch_seed(self.seed, trainer.current_epoch, batch_idx, trainer.global_rank))

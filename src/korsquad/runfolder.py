@@ -24,15 +24,28 @@ from .errors import UsageError
 from .jsonio import atomic_write_json, load_json
 
 EVAL_SPLIT = "eval"  # file suffix of the dev evaluation's outputs (the 2021 names)
-PREDICT_SPLIT = "predict"
+PREDICT_SPLIT = "predict"  # file suffix of --do_predict's outputs
 
 
 class RunFolder:
     def __init__(self, root):
         self.root = Path(root)
 
+    @classmethod
+    def of(cls, output_dir, data_name, run_name):
+        """The run folder of run `run_name` on data set `data_name` under `output_dir`."""
+        return cls(Path(output_dir) / data_name / run_name)
+
     def __repr__(self):
         return f"RunFolder({str(self.root)!r})"
+
+    @property
+    def data_name(self):
+        return self.root.parent.name
+
+    @property
+    def run_name(self):
+        return self.root.name
 
     # ---- paths -------------------------------------------------------------------------------------------
     @property
@@ -149,7 +162,7 @@ class RunFolder:
         record = self.read_record()
         config = record.get("config") if record is not None else None
         return (isinstance(config, dict) and bool(config.get("do_train"))
-                and config.get("run_name") == self.root.name and config.get("data_name") == self.root.parent.name)
+                and config.get("run_name") == self.run_name and config.get("data_name") == self.data_name)
 
     # ---- evaluations.json ---------------------------------------------------------------------------------
     def read_evaluations(self):
@@ -183,3 +196,11 @@ class RunFolder:
             if training is not None and (training.get("config") or {}).get("do_train"):
                 record = dict(training, evaluation=record)
         atomic_write_json(self.run_json, record)
+
+
+def run_folders(output_dir):
+    """Every `<output_dir>/<data_name>/<run_name>/` folder, sorted by data set then run: the places a run folder
+    may be (whether each is one is the reader's question)."""
+    for data_dir in sorted(p for p in Path(output_dir).iterdir() if p.is_dir()):
+        for run_dir in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+            yield RunFolder(run_dir)

@@ -26,16 +26,12 @@ once per epoch, across processes. Every process has the same number of batches, 
 (for GroupedBatchSampler: the one cut from the last global batch of the epoch's length order) may be smaller than
 `batch_size`.
 
-`ExactResume` (a callback): dropout's randomness, too, is a pure function of (seed, epoch, batch, rank): torch's
-generator is seeded before every training batch, so a resumed run draws the same dropout masks as an uninterrupted
-one (Lightning's checkpoints keep no random state).
+Dropout's randomness, too, is a pure function of (seed, epoch, batch, rank): korsquad.resume.ExactResume.
 """
 
 from itertools import islice
 
 import numpy as np
-import pytorch_lightning as pl
-import torch
 
 # Global batches per sorted pool: large enough that a pool's batches are much tighter in length than random ones,
 # small enough that the order of the epoch stays random (the choice of Hugging Face's LengthGroupedSampler too).
@@ -140,35 +136,3 @@ def group_by_length_sampler(features, batch_size, seed, rank, world):
 def seeded_rng(seed, *keys):
     """A numpy generator drawn from (seed, keys); any integer seed (numpy's seeds are non-negative)."""
     return np.random.default_rng([seed % 2**64, *keys])
-
-
-def batch_seed(seed, epoch, batch, rank):
-    """The seed of torch's generator for one training batch of one process."""
-    return int(np.random.SeedSequence([seed % 2**64, epoch, batch, rank]).generate_state(1, np.uint64)[0])
-
-
-class ExactResume(pl.Callback):
-    """What a run resumed from a checkpoint needs, beyond the checkpoint and the training loader's position
-    (korsquad.datamodule.TrainLoader), to go on exactly as an uninterrupted run would:
-
-    - dropout: Lightning's checkpoints keep no random state, so torch's generator (CPU and GPUs) is seeded before
-      every training batch from (seed, epoch, batch index in the epoch, rank): the masks of a batch are the same in
-      both runs, and differ between the processes of one step.
-    - gradient accumulation: a step-interval ModelCheckpoint forgets, on resume, that it saved the step resumed
-      from, and would save again at the next batch, in the middle of an optimizer step, where the checkpoint cannot
-      hold the gradients accumulated so far. It is told, as it would know in the uninterrupted run."""
-
-    def __init__(self, seed):
-        self.seed = seed
-
-    def on_train_start(self, trainer, pl_module):
-        step = trainer.global_step
-        if step == 0:
-            return
-        for callback in trainer.checkpoint_callbacks:
-            every = getattr(callback, "_every_n_train_steps", 0)
-            if every and step % every == 0 and hasattr(callback, "_last_global_step_saved"):
-                callback._last_global_step_saved = step
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        torch.manual_seed(batch_seed(self.seed, trainer.current_epoch, batch_idx, trainer.global_rank))

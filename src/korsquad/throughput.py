@@ -1,5 +1,4 @@
-"""Training throughput in TensorBoard (samples/s, tokens/s, MFU), the tokens seen for the model card, and
-`--compile`.
+"""Training throughput in TensorBoard (samples/s, tokens/s, MFU) and the tokens seen for the model card.
 
 Model FLOPs utilization (MFU) = the FLOPs the model needs for the real tokens it trained on, per second, over the
 peak FLOP/s of the devices. FLOPs of one training sequence of s real tokens (forward and backward):
@@ -198,13 +197,3 @@ class TokenCounter(pl.Callback):
 
     def load_state_dict(self, state_dict):
         self._restored = int(state_dict.get("tokens", 0))
-
-
-def compile_model(module, **options):
-    """`--compile`: torch.compile the Hugging Face model of a QAModule in place (nn.Module.compile), so that state
-    dicts, checkpoints and save_pretrained keep their names. Compilations in a training run with evaluation: the
-    first batch; the first batch of another length (per-batch padding), which compiles for dynamic shapes, so no
-    later length needs another; evaluation without gradients; evaluation under inference mode (Trainer.validate).
-    Each costs from seconds to a minute or two, so --compile pays off on long GPU runs only."""
-    module.model.compile(**options)
-    return module

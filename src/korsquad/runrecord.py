@@ -1,0 +1,64 @@
+"""run.json's record of an invocation of run_qa.py: the settings, status, timing and hardware, and for a training
+every invocation that trained the run. korsquad.runfolder.RunFolder reads and writes the file."""
+
+import time
+from datetime import datetime, timezone
+
+
+class RunRecord:
+    """run.json, written by the first process only (`first_process`): the settings, status, timing and hardware of
+    this invocation, and for a training every invocation that trained the run (`invocations`: when, the command
+    line, and for a --resume the settings it changed), so the settings in `config` are always the ones in use."""
+
+    def __init__(self, config, argv, *, first_process):
+        self.config = config
+        self.first_process = first_process
+        self.started = time.time()
+        self.extra = {}
+        self.train_steps = None
+        if config.do_train and first_process:
+            self.extra["invocations"] = training_invocations(config, argv, self.started)
+
+    def write(self, status, **extra):
+        if not self.first_process:
+            return
+        self.extra.update(extra)
+        finished = status != "running"
+        config = self.config
+        record = dict(
+            self.extra,
+            config=config.record(),
+            status=status,
+            started_at=datetime.fromtimestamp(self.started, timezone.utc).isoformat(),
+            finished_at=datetime.now(timezone.utc).isoformat() if finished else None,
+            wall_time_s=round(time.time() - self.started, 1) if finished else None,
+            hardware=hardware(config),
+            train_steps=self.train_steps,
+        )
+        if config.inherited_from:
+            record["inherited_from"] = config.inherited_from
+        config.folder.write_record(record, evaluation_only=not config.do_train)
+
+
+def training_invocations(config, argv, started):
+    """The run's invocations so far and this one: a new training starts the list, a --resume adds to it."""
+    when = datetime.fromtimestamp(started, timezone.utc).isoformat()
+    previous = config.folder.read_record() if config.resume else None
+    if previous is None:
+        return [{"started_at": when, "argv": argv}]
+    earlier = previous.get("invocations") or [{"started_at": previous.get("started_at"), "argv": None}]
+    before, now = previous.get("config") or {}, config.record()
+    changed = {name: [before[name], now[name]] for name in now if name in before and before[name] != now[name]}
+    return [*earlier, {"started_at": when, "argv": argv, "changed": changed}]
+
+
+def hardware(config):
+    import torch
+
+    devices = config.trainer_devices
+    count = len(devices) if isinstance(devices, list) else devices
+    accelerator = config.accelerator_kind
+    gpu = accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available())
+    name = torch.cuda.get_device_name(devices[0] if isinstance(devices, list) else 0) if gpu else "cpu"
+    return {"accelerator": "gpu" if gpu else "cpu", "devices": count, "num_nodes": config.num_nodes,
+            "device_name": name}
