@@ -28,8 +28,8 @@ from torch.utils.data import DataLoader
 from transformers import AutoModelForQuestionAnswering
 from transformers.utils import logging as hf_logging
 
-from korsquad import optim, throughput
-from korsquad.config import resolve
+from korsquad import optim
+from korsquad.runconfig import resolve
 from korsquad.model import QAModule, compile_model
 from korsquad.progress import TrainingLog
 from korsquad.trainer import make_trainer

@@ -1,57 +1,15 @@
-"""korsquad.config: one resolved, checked configuration from flags, config files, the training's record and the
-registry (no model is loaded here: these run in milliseconds)."""
+"""korsquad.config: the flag table, the parser and --help made from it, --config files (YAML, JSON, a run's
+run.json replayed) read into typed settings, and the READMEs' flag tables."""
 
 import json
 
 import pytest
 
-from korsquad.checkpoints import SETTINGS_KEY
-from korsquad.config import OPTIONS, build_parser, read_config_file, resolve
-from korsquad.datasets import REGISTRY
+from korsquad.config import OPTIONS, build_parser, read_config_file
 from korsquad.errors import UsageError
-from korsquad.runfolder import RunFolder
-from korsquad.settings import WindowSettings
+from korsquad.runconfig import resolve
 
 BASE = ["--model_type", "bert", "--model_name_or_path", "some/model", "--data_name", "squad_v1.1"]
-
-
-def test_registry_defaults_fill_unset_settings():
-    config = resolve([*BASE, "--do_train"])
-    spec = REGISTRY["squad_v1.1"]
-    assert config.window.max_seq_length == spec.defaults["max_seq_length"] == 384
-    assert config.weight_decay == spec.defaults["weight_decay"]
-    assert config.adam_epsilon == 1e-8 and config.batch_size == 16 and config.eval_batch_size == 32
-    assert config.run_name == "some-model" and config.world_size == 1
-    assert resolve([*BASE, "--do_train", "--model_type", "roberta"]).adam_epsilon == 1e-6
-
-
-def test_large_models_get_the_large_batch_size(tmp_path):
-    from transformers import BertConfig
-
-    BertConfig(hidden_size=1024, num_attention_heads=16).save_pretrained(tmp_path)
-    config = resolve(["--model_type", "bert", "--model_name_or_path", str(tmp_path), "--data_name", "korquad_v1.0",
-                      "--do_train"])
-    assert config.batch_size == REGISTRY["korquad_v1.0"].defaults["batch_size_large"] == 4
-    assert config.eval_batch_size == 8
-
-
-def test_the_config_is_frozen():
-    config = resolve([*BASE, "--do_train"])
-    with pytest.raises((TypeError, AttributeError)):
-        config.values["batch_size"] = 3
-    with pytest.raises(AttributeError):
-        config.batch_size = 3
-
-
-@pytest.mark.parametrize("flag, value", [
-    ("--batch_size", "-3"), ("--learning_rate", "-1"), ("--warmup_ratio", "2"), ("--num_train_epochs", "0"),
-    ("--max_steps", "0"), ("--doc_stride", "0"), ("--n_best_size", "0"), ("--max_answer_length", "-5"),
-    ("--negative_window_ratio", "1.5"), ("--adam_epsilon", "0"), ("--weight_decay", "-0.1"),
-    ("--save_steps", "0"), ("--devices", "0"), ("--peak_tflops", "-2"), ("--eval_batch_size", "0"),
-])
-def test_out_of_range_values_name_the_flag(flag, value):
-    with pytest.raises(UsageError, match=f"^{flag} "):
-        resolve([*BASE, "--do_train", flag, value])
 
 
 def test_help_texts_come_from_the_owners():
@@ -114,125 +72,9 @@ def test_a_replayed_run_record_never_deletes_continues_or_uploads_its_run(tmp_pa
     assert resolve(["--config", str(settings), "--do_train"]).overwrite_output_dir
 
 
-@pytest.mark.parametrize("name", [".", "..", "", "a/b", "../x", "/abs", "a\\b"])
-def test_a_run_name_that_would_leave_the_data_set_folder_is_refused(name):
-    with pytest.raises(UsageError, match="--run_name .* must be a plain folder name"):
-        resolve([*BASE, "--do_train", "--run_name", name])
-
-
-def test_a_model_path_dot_or_dot_dot_names_the_run_after_that_folder(tmp_path, monkeypatch):
-    inner = tmp_path / "models" / "mine"
-    inner.mkdir(parents=True)
-    monkeypatch.chdir(inner)
-    for model, name in ((".", "mine"), ("..", "models"), ("./", "mine"), ("../..", tmp_path.name)):
-        config = resolve(["--model_type", "bert", "--model_name_or_path", model, "--data_name", "squad_v1.1",
-                          "--do_train"])
-        assert config.run_name == name
-        assert config.folder.root.parent == config.folder.root.parent.parent / "squad_v1.1"
-
-
-def trained_record(tmp_path, *flags):
-    """A training's run.json in its folder, as run_qa.py leaves it."""
-    trained = resolve([*BASE, "--do_train", "--output_dir", str(tmp_path), *flags])
-    trained.folder.root.mkdir(parents=True)
-    trained.folder.run_json.write_text(json.dumps({"config": trained.record(), "status": "failed"}))
-    return trained
-
-
-def test_resume_continues_with_the_runs_settings_and_may_extend_it(tmp_path):
-    trained = trained_record(tmp_path, "--learning_rate", "3e-4", "--max_steps", "2", "--seed", "7",
-                             "--batch_size", "4", "--max_seq_length", "128")
-    resumed = resolve([*BASE, "--do_train", "--output_dir", str(tmp_path), "--resume", "--max_steps", "4",
-                       "--learning_rate", "0.0003", "--eval_batch_size", "64"])
-    assert (resumed.learning_rate, resumed.seed, resumed.batch_size, resumed.window.max_seq_length) == (3e-4, 7, 4, 128)
-    assert (resumed.max_steps, resumed.eval_batch_size, resumed.resume) == (4, 64, True)
-    assert resumed.folder.root == trained.folder.root
-
-
-def test_resume_refuses_what_changes_what_is_trained_naming_each(tmp_path):
-    trained_record(tmp_path, "--learning_rate", "3e-4", "--seed", "7")
-    with pytest.raises(UsageError) as refused:
-        resolve([*BASE, "--do_train", "--output_dir", str(tmp_path), "--resume", "--learning_rate", "1e-4",
-                 "--seed", "8", "--devices", "2", "--max_steps", "9"])
-    message = str(refused.value)
-    assert "\n" not in message and "--max_steps" not in message
-    for part in ("--learning_rate 0.0001 (trained with 0.0003)", "--seed 8 (trained with 7)",
-                 "2 processes (trained with 1"):
-        assert part in message
-
-
 def test_every_option_is_a_flag():
     text = build_parser().format_help()
     assert all(f"--{option.name}" in text for option in OPTIONS)
-
-
-def fake_best_checkpoint(folder, settings=None):
-    """A run folder's best checkpoint holding only what settings are read from (no weights)."""
-    import torch
-
-    folder.checkpoints_dir.mkdir(parents=True)
-    torch.save({"global_step": 3} if settings is None else {"global_step": 3, SETTINGS_KEY: settings},
-               folder.best_checkpoint_file)
-    folder.record_best(folder.best_checkpoint_file, "f1", 1.0, 0, 3)
-    return folder.best_checkpoint_file
-
-
-def test_evaluation_inherits_the_training_settings(tmp_path, capsys):
-    trained = resolve([*BASE, "--do_train", "--output_dir", str(tmp_path), "--max_seq_length", "256",
-                       "--doc_stride", "64", "--n_best_size", "5"])
-    folder = trained.folder
-    fake_best_checkpoint(folder)  # saved before checkpoints carried settings: its run.json's are taken
-    folder.run_json.write_text(json.dumps({"config": trained.record(), "status": "finished"}))
-    evaluation = resolve(["--model_name_or_path", "some/model", "--data_name", "squad_v1.1", "--do_eval",
-                          "--output_dir", str(tmp_path)])
-    assert (evaluation.model_type, evaluation.window, evaluation.decoding.n_best_size) == \
-           ("bert", WindowSettings(256, 64, 64), 5)
-    assert evaluation.inherited_from == str(folder.run_json)
-    assert capsys.readouterr().err == ""
-    differing = resolve(["--model_name_or_path", "some/model", "--data_name", "squad_v1.1", "--do_eval",
-                         "--output_dir", str(tmp_path), "--max_seq_length", "384", "--doc_stride", "64"])
-    assert differing.window.max_seq_length == 384
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == [f"note: settings differ from the training's ({folder.run_json}): max_seq_length 384 "
-                     "(trained with 256)"]
-
-
-def test_a_checkpoint_brings_its_own_settings_whatever_the_run_name(tmp_path, capsys):
-    trained = resolve([*BASE, "--do_train", "--output_dir", str(tmp_path / "a"), "--max_seq_length", "128",
-                       "--doc_stride", "32", "--max_answer_length", "7"])
-    checkpoint = fake_best_checkpoint(trained.folder, trained.record())
-    elsewhere = resolve(["--data_name", "squad_v1.1", "--do_eval", "--checkpoint", str(checkpoint),
-                         "--run_name", "other", "--output_dir", str(tmp_path / "b")])
-    assert (elsewhere.window, elsewhere.decoding.max_answer_length) == (trained.window, 7)
-    assert elsewhere.model_name_or_path == "some/model" and elsewhere.model_type == "bert"
-    assert elsewhere.inherited_from == str(checkpoint) and capsys.readouterr().err == ""
-    # the run folder itself, given as --checkpoint, is the same model
-    assert resolve(["--data_name", "squad_v1.1", "--do_eval", "--checkpoint", str(trained.folder.root)]).window == \
-           trained.window
-
-
-def test_evaluation_without_a_training_record_needs_the_model_type(tmp_path):
-    checkpoint = fake_best_checkpoint(RunFolder(tmp_path / "bare"))
-    with pytest.raises(UsageError, match="--model_type is required"):
-        resolve(["--model_name_or_path", "m", "--data_name", "squad_v1.1", "--do_eval", "--checkpoint",
-                 str(checkpoint)])
-    with pytest.raises(UsageError, match="no trained checkpoint"):
-        resolve(["--model_name_or_path", "m", "--data_name", "squad_v1.1", "--do_eval", "--output_dir",
-                 str(tmp_path)])
-
-
-@pytest.mark.parametrize("flags, message", [
-    ([], "nothing to do"),
-    (["--do_predict"], "--do_predict needs --predict_file"),
-    (["--do_train", "--resume", "--overwrite_output_dir"], "give one"),
-    (["--do_train", "--checkpoint", "x.ckpt"], "--checkpoint"),
-    (["--do_train", "--gpu_ids", "a,b"], "--gpu_ids"),
-    (["--do_train", "--strategy", "fsdp", "--accelerator", "cpu"], "--strategy fsdp runs on GPUs only"),
-    (["--do_train", "--strategy", "deepspeed"], "pip install 'korsquad\\[deepspeed\\]'"),
-])
-def test_inconsistent_flags(flags, message):
-    with pytest.raises(UsageError, match=message):
-        resolve([*BASE, *flags])
 
 
 @pytest.mark.parametrize("readme, language", [("README.md", "en"), ("README_ko.md", "ko")])
@@ -243,26 +85,3 @@ def test_the_readme_flag_tables_are_the_generated_ones(readme, language):
 
     assert flags_table(language) in (ROOT / readme).read_text(encoding="utf-8"), \
         f"regenerate the table in {readme} with `python -m korsquad.config {language}`"
-
-
-def readme_quick_start(readme):
-    """The argv of the first `python run_qa.py` command in a README's quick-start section."""
-    import shlex
-
-    from conftest import ROOT
-
-    text = (ROOT / readme).read_text(encoding="utf-8")
-    block = text[text.index("```bash\npython run_qa.py", text.index("## ")):]
-    command = block[len("```bash\n"):block.index("```", 3)].replace("\\\n", " ")
-    words = shlex.split(command)
-    assert words[:2] == ["python", "run_qa.py"]
-    return words[2:]
-
-
-def test_the_readme_quick_start_is_one_command_in_both_languages_and_resolves():
-    argv = readme_quick_start("README.md")
-    assert readme_quick_start("README_ko.md") == argv
-    config = resolve(argv)
-    # the measured settings: bf16 autocast and the fused attention kernel on the 2,300-question sample
-    assert config.precision == "bf16-mixed" and config.attention_dropout == 0.0
-    assert config.max_train_samples == 2300 and config.num_train_epochs == 1 and config.accelerator_kind == "cpu"

@@ -4,7 +4,7 @@ the flag an unknown one most likely meant."""
 import pytest
 from conftest import run_cli
 
-from korsquad.config import resolve
+from korsquad.runconfig import resolve
 from korsquad.errors import UsageError
 from korsquad.flags import suggestions, underscored
 

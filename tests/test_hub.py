@@ -65,7 +65,7 @@ def test_push_to_hub_failures_are_one_line_and_keep_the_files(hub_env, tmp_path)
 def test_push_to_hub_is_checked_before_training(monkeypatch, tmp_path):
     from huggingface_hub import constants
 
-    from korsquad.config import resolve
+    from korsquad.runconfig import resolve
     from korsquad.hub import check_push
 
     with pytest.raises(UsageError, match="--push_to_hub must be a Hub repository id like user/name"):

@@ -10,7 +10,7 @@ import yaml
 from conftest import FIXTURES, data_dir_with, mlflow_installed, run_cli
 from test_cli import scalars
 
-from korsquad.config import resolve
+from korsquad.runconfig import resolve
 from korsquad.errors import UsageError
 from korsquad.loggers import check_installed, check_logger_names, logger_names
 

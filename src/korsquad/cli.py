@@ -1,8 +1,9 @@
 """run_qa.py: fine-tune, evaluate and predict with a question-answering model on a registered data set.
 
-Reads top to bottom like a training script: the resolved configuration (korsquad.config), the run folder
+Reads top to bottom like a training script: the resolved configuration (korsquad.runconfig), the run folder
 (korsquad.runfolder), the tokenizer, the model, then train / evaluate / predict, each with its own data module and
-Trainer. The run's record (settings, status, wall time, hardware) is kept in run.json by the first process.
+Trainer (korsquad.trainer). The run's record (settings, status, wall time, hardware; korsquad.runrecord) is kept in
+run.json by the first process.
 """
 
 import json
@@ -10,9 +11,10 @@ import sys
 from pathlib import Path
 
 from . import cpu
-from .config import resolve, resolve_model_path
+from .checkpoints import resolve_model_path
 from .distributed import is_first_on_machine, is_first_process, on_first_process
 from .errors import UsageError, exit_on_usage_error, first_line
+from .runconfig import resolve
 from .runfolder import EVAL_SPLIT, PREDICT_SPLIT
 
 

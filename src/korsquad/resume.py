@@ -10,7 +10,7 @@ Dropout's randomness is a pure function of (seed, epoch, batch, rank), as the or
 (korsquad.sampling): ExactResume seeds torch's generator before every training batch, so a resumed run draws the same
 dropout masks as an uninterrupted one (Lightning's checkpoints keep no random state).
 
-Which settings may differ on resume, and which refuse, is korsquad.config's (TRAINED_AS).
+Which settings may differ on resume, and which refuse, is korsquad.runconfig's (TRAINED_AS).
 """
 
 import numpy as np

@@ -4,6 +4,12 @@ every invocation that trained the run. korsquad.runfolder.RunFolder reads and wr
 import time
 from datetime import datetime, timezone
 
+# The keys of run.json beside "config": the run's record, not settings (so a run.json replays through --config:
+# korsquad.config.read_config_file).
+RECORD_KEYS = frozenset({"config", "status", "started_at", "finished_at", "wall_time_s", "hardware", "train_steps",
+                         "train_tokens", "num_parameters", "error", "evaluation", "inherited_from", "invocations",
+                         "dev_data"})
+
 
 class RunRecord:
     """run.json, written by the first process only (`first_process`): the settings, status, timing and hardware of

@@ -3,7 +3,7 @@
     WindowSettings    max_seq_length, doc_stride, max_query_length: how questions and contexts become windows
     DecodingSettings  n_best_size, max_answer_length, null_score_diff_threshold: how logits become answers
 
-korsquad.config builds them once per run (RunConfig.window, RunConfig.decoding); whoever builds windows (features,
+korsquad.runconfig builds them once per run (RunConfig.window, RunConfig.decoding); whoever builds windows (features,
 the data module, the cache key, the label audit) or turns logits into answers (validation.Evaluator,
 QuestionAnswerer) takes the record whole. What an evaluation inherits from its training is read off the records'
 fields (INHERITED), so a new setting in a record is inherited, recorded and checked without another list to edit.
@@ -15,7 +15,7 @@ from .errors import UsageError
 
 
 class InvalidSetting(UsageError):
-    """A value a record refuses; str() is "NAME PROBLEM, not VALUE" (korsquad.config puts "--" before it)."""
+    """A value a record refuses; str() is "NAME PROBLEM, not VALUE" (korsquad.runconfig puts "--" before it)."""
 
     def __init__(self, name, problem, value):
         super().__init__(f"{name} {problem}, not {value!r}")
