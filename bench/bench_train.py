@@ -29,9 +29,9 @@ from transformers import AutoModelForQuestionAnswering
 from transformers.utils import logging as hf_logging
 
 from korsquad import optim
-from korsquad.runconfig import resolve
 from korsquad.model import QAModule, compile_model
 from korsquad.progress import TrainingLog
+from korsquad.runconfig import resolve
 from korsquad.trainer import make_trainer
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
