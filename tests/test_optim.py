@@ -68,8 +68,12 @@ def definition(name, step):
     }[name]
 
 
+def new_optimizer():
+    return torch.optim.AdamW([torch.nn.Parameter(torch.zeros(3))], lr=BASE_LR)
+
+
 def new_schedule(name):
-    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(3))], lr=BASE_LR)
+    optimizer = new_optimizer()
     return optimizer, build_scheduler(name, optimizer, WARMUP, TOTAL)
 
 
@@ -105,6 +109,27 @@ def test_a_schedule_resumed_from_its_state_dict_continues_exactly(name, k=4):
 def test_unknown_schedule_is_refused():
     with pytest.raises(ValueError, match="cosine_with_restarts"):
         build_scheduler("exponential", new_schedule("linear")[0], WARMUP, TOTAL)
+
+
+# (optimizer steps, --warmup_ratio): the quick start's 174 x 0.1 (17.4), products just above a whole number in
+# floating point (100 x 0.07, 300 x 0.07), exact ones, and a ratio too small for one step
+WARMUP_CASES = [(174, 0.1), (100, 0.07), (300, 0.07), (1000, 0.1), (7, 0.5), (1, 0.2), (59, 0.06), (250, 0.0),
+                (3, 0.001), (1234, 0.33)]
+
+
+@pytest.mark.parametrize("total, ratio", WARMUP_CASES)
+def test_warmup_steps_and_learning_rates_are_the_hugging_face_trainers(total, ratio):
+    from types import SimpleNamespace
+
+    from transformers import TrainingArguments, get_scheduler
+
+    # the Trainer's own computation (an unbound call: building TrainingArguments needs accelerate)
+    hf_warmup = TrainingArguments.get_warmup_steps(SimpleNamespace(warmup_steps=0, warmup_ratio=ratio), total)
+    assert warmup_steps(total, ratio, 0) == hf_warmup
+    ours, hf = new_optimizer(), new_optimizer()
+    ours_schedule = build_scheduler("linear", ours, warmup_steps(total, ratio, 0), total)
+    hf_schedule = get_scheduler("linear", hf, num_warmup_steps=hf_warmup, num_training_steps=total)
+    assert run(ours, ours_schedule, total) == run(hf, hf_schedule, total)
 
 
 def test_warmup_steps_override_the_ratio():

@@ -152,7 +152,8 @@ OPTIONS = (
     Option("weight_decay", float, help="AdamW weight decay (never on biases and LayerNorm weights)",
            check=non_negative, by_data_set=True),
     Option("lr_scheduler", default="linear", choices=SCHEDULERS, help="learning-rate schedule after the warm-up"),
-    Option("warmup_ratio", float, 0.0, "fraction of the training steps for linear warm-up", below_one),
+    Option("warmup_ratio", float, 0.0, "fraction of the training steps for linear warm-up, rounded up to whole "
+                                       "steps as the Hugging Face Trainer does", below_one),
     Option("warmup_steps", int, 0, "warm-up steps (overrides --warmup_ratio when > 0)", non_negative),
     Option("gradient_clip_val", float, 1.0, "gradient norm clipping (0: none)", non_negative),
     Option("accumulate_grad_batches", int, 1, "batches per optimizer step", positive),
