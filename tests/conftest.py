@@ -141,7 +141,16 @@ def squad_run(tiny_bert, tmp_path_factory):
                       "--batch_size", "8", "--logging_steps", "2", "--group_by_length", "--n_best_size", "10",
                       "--num_train_epochs", "1", "--do_train", "--do_eval", "--logger", names, *log_model)
     assert run.returncode == 0, run.stderr[-3000:]
+    (tmp / SQUAD_RUN_STDOUT).write_text(run.stdout)
     return data_dir, tmp / "model" / "squad_v1.1" / "tiny"
+
+
+SQUAD_RUN_STDOUT = "run_qa.stdout"  # what squad_run's run_qa.py printed, beside its data and model folders
+
+
+def squad_run_stdout(data_dir):
+    """What the squad_run fixture's training printed (given its data_dir)."""
+    return (Path(data_dir).parent / SQUAD_RUN_STDOUT).read_text()
 
 
 def copy_run(run_dir, output_dir):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import (FIXTURES, copy_run, data_dir_with, kobert_qa_model, minilm_path, run_cli, shared_file,
-                      train_on_korquad_tiny)
+                      squad_run_stdout, train_on_korquad_tiny)
 
 OFFICIAL_V1_KEYS = {"exact_match", "f1"}
 QUICK = ["--accelerator", "cpu", "--max_seq_length", "128", "--doc_stride", "64", "--max_query_length", "32",
@@ -60,6 +60,10 @@ def test_train_then_evaluate_in_a_second_process(tiny_bert, squad_run, tmp_path)
     result = read_json(run_dir / "result.json")
     assert set(result) == OFFICIAL_V1_KEYS
     assert json.loads(evaluate.stdout.strip().splitlines()[-1]) == result
+    # one spelling of the result line: the training's (of the same checkpoint) and the evaluation's, as printed by
+    # korsquad.evaluate
+    assert squad_run_stdout(data_dir).strip().splitlines()[-1] == evaluate.stdout.strip().splitlines()[-1] \
+        == json.dumps(result)
     predictions = read_json(run_dir / "predictions_eval.json")
     tiny = read_json(FIXTURES / "squad_v1_tiny.json")
     ids = {qa["id"] for article in tiny["data"] for p in article["paragraphs"] for qa in p["qas"]}

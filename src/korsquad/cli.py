@@ -246,8 +246,9 @@ def train(config, tokenizer, module, record, loggers):
     def export():
         export_model(module.model, tokenizer, folder.best_model_dir, config.model_type, settings=module.settings)
         if config.do_eval and validation.files_hold_best:
-            print(folder.result_json.read_text().strip().replace("\n", ""))
-            record_evaluation(config, dm, json.loads(folder.result_json.read_text()))
+            result = json.loads(folder.result_json.read_text())
+            print(result_line(result))
+            record_evaluation(config, dm, result)
 
     on_first_process(export, "exporting the best model")
     return validation.files_hold_best
@@ -295,8 +296,14 @@ def evaluate(config, tokenizer, module, split):
         if split == "predict":
             print(f"predictions written to {config.folder.predictions(PREDICT_SPLIT)}")
         else:
-            print(json.dumps(validation.result))
+            print(result_line(validation.result))
             record_evaluation(config, dm, validation.result)
+
+
+def result_line(result):
+    """The scores as run_qa.py's last line, the same after a training and an evaluation: one JSON object as
+    result.json holds it (unrounded) and as korsquad.evaluate and the official scripts print it."""
+    return json.dumps(result)
 
 
 def record_evaluation(config, dm, result):
