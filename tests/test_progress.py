@@ -192,5 +192,5 @@ def test_logger_none_trains_and_writes_no_logger_folder(runs):
 def test_log_level_warning_prints_no_info_lines(runs):
     result, run_dir = runs["quiet"]
     # only the command's result: the official scores
-    assert result.stdout.strip().splitlines() == [(run_dir / "result.json").read_text().strip().replace("\n", "")]
+    assert result.stdout.strip().splitlines() == [json.dumps(json.loads((run_dir / "result.json").read_text()))]
     assert "GPU available" not in result.stderr and "Trainer.fit" not in result.stderr, result.stderr
