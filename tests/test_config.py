@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from korsquad.config import OPTIONS, build_parser, read_config_file
+from korsquad.config import BY_NAME, OPTIONS, build_parser, read_config_file
 from korsquad.errors import UsageError
 from korsquad.runconfig import resolve
 
@@ -85,3 +85,94 @@ def test_the_readme_flag_tables_are_the_generated_ones(readme, language):
 
     assert flags_table(language) in (ROOT / readme).read_text(encoding="utf-8"), \
         f"regenerate the table in {readme} with `python -m korsquad.config {language}`"
+
+
+# ---- Hugging Face Trainer names ----------------------------------------------------------------------------
+# A value each alias takes on a command line, and what our flag then holds.
+ALIAS_VALUES = {"per_device_train_batch_size": ("8", 8), "per_device_eval_batch_size": ("3", 3),
+                "gradient_accumulation_steps": ("4", 4), "max_grad_norm": ("0.5", 0.5),
+                "lr_scheduler_type": ("cosine", "cosine"), "report_to": ("csv", "csv"),
+                "dataloader_num_workers": ("2", 2), "fp16": (None, "16-mixed"), "bf16": (None, "bf16-mixed"),
+                "use_cpu": (None, "cpu"), "torch_compile": (None, True)}
+
+
+def test_every_alias_has_a_test_value():
+    from korsquad.config import ALIASES
+
+    assert sorted(ALIAS_VALUES) == sorted(alias.name for alias in ALIASES)
+
+
+@pytest.mark.parametrize("alias", sorted(ALIAS_VALUES))
+def test_a_trainer_flag_is_its_alias_recorded_under_our_name(alias):
+    from korsquad.config import ALIAS_BY_NAME
+
+    given, expected = ALIAS_VALUES[alias]
+    option = ALIAS_BY_NAME[alias].option
+    flag = [f"--{alias}"] + ([given] if given is not None else [])
+    record = resolve([*BASE, "--do_train", *flag]).record()
+    assert record[option] == expected and alias not in record
+    assert resolve([*BASE, "--do_train", f"--{alias.replace('_', '-')}", *flag[1:]]).record()[option] == expected
+    if given is None:  # a switch takes the Trainer's optional true/false
+        assert resolve([*BASE, "--do_train", f"--{alias}", "True"]).record()[option] == expected
+        assert resolve([*BASE, "--do_train", f"--{alias}", "false"]).record()[option] == BY_NAME[option].default
+
+
+@pytest.mark.parametrize("alias", sorted(ALIAS_VALUES))
+def test_help_shows_each_alias_once_beside_its_flag(alias):
+    import re
+
+    from korsquad.config import ALIAS_BY_NAME, help_text
+
+    text = build_parser().format_help()
+    assert len(re.findall(rf"--{alias}\b", text)) == 1
+    assert f"--{alias}" in help_text(BY_NAME[ALIAS_BY_NAME[alias].option])
+
+
+def test_aliases_work_in_config_files_and_flags_override_them(tmp_path):
+    path = tmp_path / "hf.yaml"
+    path.write_text("per_device_train_batch_size: 6\nfp16: true\ngradient_accumulation_steps: 2\n")
+    config = resolve([*BASE, "--do_train", "--config", str(path)])
+    assert (config.batch_size, config.precision, config.accumulate_grad_batches) == (6, "16-mixed", 2)
+    assert "per_device_train_batch_size" not in config.record() and "fp16" not in config.record()
+    assert resolve([*BASE, "--do_train", "--config", str(path), "--precision", "32"]).precision == "32"
+    path.write_text("fp16: yes please\n")
+    with pytest.raises(UsageError, match="key 'fp16' must be true or false"):
+        resolve([*BASE, "--do_train", "--config", str(path)])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--fp16", "--precision", "32"], "--fp16 (precision 16-mixed) and --precision 32 disagree: give one"),
+    (["--bf16", "--fp16"], "--bf16 (precision bf16-mixed) and --fp16 (precision 16-mixed) disagree: give one"),
+    (["--batch_size", "4", "--per_device_train_batch_size", "8"],
+     "--batch_size 4 and --per_device_train_batch_size 8 disagree: give one"),
+])
+def test_an_alias_and_its_flag_that_disagree_are_refused(argv, message):
+    with pytest.raises(UsageError) as err:
+        resolve([*BASE, "--do_train", *argv])
+    assert str(err.value) == message
+    assert resolve([*BASE, "--do_train", "--fp16", "--precision", "16-mixed"]).precision == "16-mixed"
+
+
+@pytest.mark.parametrize("flag", ["evaluation_strategy", "eval_strategy", "save_strategy", "logging_strategy",
+                                  "save_total_limit", "load_best_model_at_end", "metric_for_best_model",
+                                  "logging_dir", "resume_from_checkpoint", "hub_model_id", "optim", "deepspeed",
+                                  "fsdp"])
+def test_a_trainer_flag_without_equivalent_says_what_to_use_instead(flag, tmp_path):
+    from korsquad.config import NO_EQUIVALENT
+
+    with pytest.raises(UsageError) as err:
+        resolve([*BASE, "--do_train", f"--{flag}", "x", "--seed", "1"])
+    assert str(err.value) == f"--{flag} (a Hugging Face Trainer flag) has no equivalent here: {NO_EQUIVALENT[flag]}"
+    path = tmp_path / "hf.json"
+    path.write_text(json.dumps({flag: "x"}))
+    with pytest.raises(UsageError, match=f"key '{flag}' \\(a Hugging Face Trainer setting\\) has no equivalent"):
+        resolve([*BASE, "--do_train", "--config", str(path)])
+
+
+def test_a_trainer_flag_without_equivalent_is_one_line_and_exit_2():
+    from conftest import run_cli
+
+    result = run_cli(*BASE, "--do_train", "--save_total_limit", "2")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: --save_total_limit (a Hugging Face Trainer flag) has no equivalent "
+                                     "here: a run keeps only last.ckpt (for --resume) and its best checkpoint")

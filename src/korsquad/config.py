@@ -192,6 +192,54 @@ BY_NAME = {option.name: option for option in OPTIONS}
 SETTINGS = tuple(option.name for option in OPTIONS if option.name != "config")
 
 
+# ---- Hugging Face Trainer names ----------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Alias:
+    """A flag name of Hugging Face's Trainer (transformers.TrainingArguments) that means one of ours; recorded
+    under ours. A switch alias (`sets` given) sets our flag to that value; like the Trainer's switches it takes an
+    optional true/false (`--bf16 True`)."""
+
+    name: str
+    option: str  # our flag
+    sets: object = None
+
+
+ALIASES = (
+    Alias("per_device_train_batch_size", "batch_size"),
+    Alias("per_device_eval_batch_size", "eval_batch_size"),
+    Alias("gradient_accumulation_steps", "accumulate_grad_batches"),
+    Alias("max_grad_norm", "gradient_clip_val"),
+    Alias("lr_scheduler_type", "lr_scheduler"),
+    Alias("report_to", "logger"),
+    Alias("dataloader_num_workers", "num_workers"),
+    Alias("fp16", "precision", "16-mixed"),
+    Alias("bf16", "precision", "bf16-mixed"),
+    Alias("use_cpu", "accelerator", "cpu"),
+    Alias("torch_compile", "compile", True),
+)
+ALIAS_BY_NAME = {alias.name: alias for alias in ALIASES}
+# The Trainer's flags users bring that nothing here means: each is one error line saying what to do instead.
+# (--num_train_epochs, --learning_rate, --warmup_steps, --logging_steps, --save_steps, --eval_steps, --seed,
+# --overwrite_output_dir, --gradient_checkpointing, --group_by_length, --push_to_hub and others share our names.)
+_EVAL_STRATEGY = "validation runs at each epoch end, and every N steps with --eval_steps N"
+NO_EQUIVALENT = {
+    "evaluation_strategy": _EVAL_STRATEGY,
+    "eval_strategy": _EVAL_STRATEGY,
+    "save_strategy": "last.ckpt is written every --save_steps steps and at each epoch end",
+    "logging_strategy": "training scalars are logged every --logging_steps steps",
+    "save_total_limit": "a run keeps only last.ckpt (for --resume) and its best checkpoint",
+    "load_best_model_at_end": "the best checkpoint is always kept and exported to best_model/",
+    "metric_for_best_model": "the best checkpoint is the one with the best primary metric of --data_name",
+    "logging_dir": "the loggers write into the run folder, OUTPUT_DIR/<data_name>/<run_name> (--output_dir, "
+                   "--run_name)",
+    "resume_from_checkpoint": "--resume continues the run folder's last.ckpt",
+    "hub_model_id": "give the repository to --push_to_hub: --push_to_hub user/name",
+    "optim": "the optimizer is AdamW (--learning_rate, --adam_epsilon, --weight_decay)",
+    "deepspeed": "use --strategy deepspeed (ZeRO stage 2)",
+    "fsdp": "use --strategy fsdp",
+}
+
+
 # ---- the parser --------------------------------------------------------------------------------------------
 def build_parser():
     parser = ArgumentParser(prog="run_qa.py", description="Fine-tune and evaluate a question-answering model on a "
@@ -205,10 +253,68 @@ def build_parser():
         else:
             kwargs.update(type=option.type, choices=option.choices)
         parser.add_argument(f"--{option.name}", **kwargs)
+    for alias in ALIASES:  # shown once each, in the help of the flag they stand for
+        kwargs = dict(dest=alias.name, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        if alias.sets is not None:
+            kwargs.update(nargs="?", const=True, type=true_or_false, metavar="true|false")
+        else:
+            kwargs.update(type=BY_NAME[alias.option].type, choices=BY_NAME[alias.option].choices)
+        parser.add_argument(f"--{alias.name}", **kwargs)
+    for name in NO_EQUIVALENT:
+        parser.add_argument(f"--{name}", nargs="?", action=NoEquivalent, default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS)
     return parser
 
 
+def parse_command_line(argv=None):
+    """The settings given on a command line, by our names (a Trainer alias under the flag it stands for)."""
+    return under_our_names(vars(build_parser().parse_args(argv)), "--{}")
+
+
+def true_or_false(text):
+    """A switch alias's optional value, as the Trainer reads it."""
+    lowered = text.lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+class NoEquivalent(argparse.Action):
+    """A Trainer flag with nothing like it here: one error line saying what to do instead."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        name = self.dest
+        raise UsageError(f"--{name} (a Hugging Face Trainer flag) has no equivalent here: {NO_EQUIVALENT[name]}")
+
+
+def under_our_names(given, spelling, where=""):
+    """Settings by name, ours or the Trainer's (ALIASES), -> by our names. An alias and the flag it stands for (or
+    two aliases of one flag) that disagree are one error line (`where` + names as `spelling` spells them); a switch
+    alias given false sets nothing."""
+    settings, said = {}, {}
+    for name, value in given.items():
+        alias = ALIAS_BY_NAME.get(name)
+        option = name if alias is None else alias.option
+        if alias is not None and alias.sets is not None:
+            if not value:
+                continue
+            value = alias.sets
+            saying = f"{spelling.format(name)} ({option} {value})"
+        else:
+            saying = f"{spelling.format(name)} {value}"
+        if option in settings and settings[option] != value:
+            raise UsageError(f"{where}{said[option]} and {saying} disagree: give one")
+        settings[option], said[option] = value, saying
+    return settings
+
+
 def help_text(option):
+    return f"{_own_help_text(option)}{alias_text(option)}"
+
+
+def _own_help_text(option):
     if option.by_data_set:
         return f"{option.help} (default by data set: {registry_defaults_text(option.name)})"
     if option.derived:
@@ -216,6 +322,15 @@ def help_text(option):
     if option.flag or option.default is None:
         return option.help
     return f"{option.help} (default: {option.default})"
+
+
+def alias_text(option):
+    """' (also --fp16 for 16-mixed, --bf16 for bf16-mixed: Hugging Face's names)', or ''."""
+    names = [f"--{alias.name}" if alias.sets is None or option.flag else f"--{alias.name} for {alias.sets}"
+             for alias in ALIASES if alias.option == option.name]
+    if not names:
+        return ""
+    return f" (also {', '.join(names)}: Hugging Face's name{'s' if len(names) > 1 else ''})"
 
 
 def registry_defaults_text(name):
@@ -264,15 +379,26 @@ def read_config_file(path):
         data = replayed_settings(data["config"], path)
     settings = {}
     for key, value in data.items():
-        option = BY_NAME.get(key)
-        if option is None or key == "config":
-            from .flags import suggestions
+        settings[key] = _typed(_config_key_option(key, path), value, f"--config {path}: key {key!r}")
+    return under_our_names(settings, "key '{}'", where=f"--config {path}: ")
 
-            meant = [flag[2:] for flag in suggestions(key, [f"--{name}" for name in SETTINGS])]
-            raise UsageError(f"--config {path}: unknown key {key!r} (keys are run_qa.py flag names without dashes"
-                             + (f"; did you mean {', '.join(map(repr, meant))}?)" if meant else ")"))
-        settings[key] = _typed(option, value, f"--config {path}: key {key!r}")
-    return settings
+
+def _config_key_option(key, path):
+    """The Option a --config key sets (for a switch alias, a true/false one), or one error line."""
+    alias = ALIAS_BY_NAME.get(key)
+    if alias is not None:
+        return BY_NAME[alias.option] if alias.sets is None else Option(key, bool, flag=True)
+    if key in NO_EQUIVALENT:
+        raise UsageError(f"--config {path}: key {key!r} (a Hugging Face Trainer setting) has no equivalent here: "
+                         f"{NO_EQUIVALENT[key]}")
+    option = BY_NAME.get(key)
+    if option is None or key == "config":
+        from .flags import suggestions
+
+        meant = [flag[2:] for flag in suggestions(key, [f"--{name}" for name in SETTINGS])]
+        raise UsageError(f"--config {path}: unknown key {key!r} (keys are run_qa.py flag names without dashes"
+                         + (f"; did you mean {', '.join(map(repr, meant))}?)" if meant else ")"))
+    return option
 
 
 def replayed_settings(config, path):

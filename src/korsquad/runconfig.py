@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .checkpoints import resolve_model_path
-from .config import LARGE_HIDDEN_SIZE, OPTIONS, SETTINGS, build_parser, read_config_file
+from .config import LARGE_HIDDEN_SIZE, OPTIONS, SETTINGS, parse_command_line, read_config_file
 from .datasets import REGISTRY, get_spec
 from .errors import UsageError
 from .loggers import check_log_model
@@ -82,7 +82,7 @@ class RunConfig:
 # ---- resolving ---------------------------------------------------------------------------------------------
 def resolve(argv=None):
     """Flags (and --config file, and an evaluation's training record) -> RunConfig, or UsageError."""
-    given = vars(build_parser().parse_args(argv))
+    given = parse_command_line(argv)
     from_file = read_config_file(given.pop("config")) if "config" in given else {}
     explicit = dict(from_file, **given)
     if explicit.get("data_name") is None:
