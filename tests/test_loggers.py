@@ -82,6 +82,17 @@ def test_tensorboard_still_gets_every_scalar(trained):
 
 
 @pytest.mark.slow
+def test_tensorboards_epoch_is_the_fractional_epoch_of_each_logging_point(trained):
+    """One epoch of train_steps optimizer steps (no accumulation), logged every 2 steps: the `epoch` scalar at step
+    s is s / train_steps, as the progress line shows it."""
+    run_dir, _ = trained
+    steps = json.loads((run_dir / "run.json").read_text())["train_steps"]
+    epochs = scalars(run_dir, "epoch")
+    assert [step for step, _ in epochs] == list(range(2, steps + 1, 2))
+    assert [value for _, value in epochs] == pytest.approx([step / steps for step, _ in epochs])
+
+
+@pytest.mark.slow
 def test_csv_holds_every_scalar_and_the_resolved_settings(trained):
     run_dir, settings = trained
     (version,) = (run_dir / "csv_logs").iterdir()

@@ -12,7 +12,8 @@ import torch
 from conftest import FIXTURES, data_dir_with, run_cli
 from test_cli import QUICK, scalars
 
-from korsquad.progress import LossWindow, TrainingLog, format_line, progress_mode
+from korsquad import progress
+from korsquad.progress import LineTimer, LossWindow, TrainingLog, format_line, progress_mode
 
 STEP_SCALARS = {"train_loss", "lr", "samples_per_sec", "tokens_per_sec", "epoch"}
 # the library messages every run used to print on stderr (see korsquad.logs)
@@ -90,6 +91,69 @@ def test_a_tiny_fit_logs_the_window_mean_of_accumulated_micro_batches(tmp_path):
         assert metrics["train_loss"] == pytest.approx(sum(loss for loss, _ in micro) / 4, rel=1e-6)
         assert metrics["lr"] == pytest.approx(micro[-1][1])  # the rate the step's optimizer update used
     assert logger.logged[0][1]["lr"] != logger.logged[-1][1]["lr"]  # the linear schedule moved
+
+
+class FakeClock:
+    """A clock that moves only when told."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_line_is_due_a_minute_after_the_last_one():
+    clock = FakeClock()
+    timer = LineTimer(clock)
+    assert not timer.due()  # nothing started
+    timer.printed()
+    clock.now += 59.9
+    assert not timer.due()
+    clock.now += 0.1
+    assert timer.due()
+    timer.printed()  # any line restarts the minute
+    clock.now += 30
+    assert not timer.due()
+
+
+def test_off_a_terminal_a_line_comes_at_least_every_minute_training_and_validating(tmp_path, monkeypatch):
+    """12 steps of 25 s (fake clock), logged every 5 steps, then a validation of 4 batches of 25 s: a line at each
+    logging point, one whenever a minute passed since the last line (without the loss, which would need every
+    process), and the validation scores."""
+    import pytorch_lightning as pl
+    from test_throughput import padded_batches, tiny_module
+    from torch.utils.data import DataLoader
+
+    clock = FakeClock()
+
+    class Timed(type(tiny_module())):
+        def training_step(self, batch, batch_idx):
+            clock.now += 25
+            return super().training_step(batch, batch_idx)
+
+        def validation_step(self, batch, batch_idx):
+            clock.now += 25
+            self.log("val_f1", 50.0)
+
+    lines = []
+    monkeypatch.setattr(progress, "log", type("Lines", (), {"info": staticmethod(lines.append)}))
+    module = Timed("tiny", learning_rate=1e-3, adam_epsilon=1e-8, weight_decay=0.0, warmup_ratio=0.0,
+                   warmup_steps=0, hf_config=tiny_module().hparams.hf_config)
+    batches, _ = padded_batches(12)
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=1, logger=False,
+                         callbacks=[TrainingLog(5, lines=True, clock=clock)], log_every_n_steps=1, num_sanity_val_steps=0,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=tmp_path)
+    trainer.fit(module, DataLoader(batches, batch_size=None), DataLoader(batches[:4], batch_size=None))
+    # lines at 75 s (a minute after the start), 125 (logging point), 200 (75 after it), 250 (logging point); then
+    # validating batches end at 325, 350, 375, 400 s: lines at 325 and 400, and the scores
+    assert [line.split(" | ")[0] for line in lines] == [
+        "step 3/12", "step 5/12", "step 8/12", "step 10/12", "validating at step 12: batch 1/4",
+        "validating at step 12: batch 4/4", "validation at step 12: f1 50.00"]
+    assert "loss " not in lines[0] and "loss " in lines[1] and "loss " not in lines[2]
+    assert "epoch 0.25 | lr " in lines[0] and "elapsed 0:01:15 | remaining 0:03:45" in lines[0]
+    assert lines[4].endswith("elapsed 0:05:25")
 
 
 def test_the_plain_line_says_where_the_run_is():

@@ -166,15 +166,15 @@ OPTIONS = (
     Option("max_eval_samples", int, help="use only the first N evaluation questions", check=positive),
     Option("overwrite_cache", bool, False, "rebuild the cached features", flag=True),
     Option("save_steps", int, 500, "write last.ckpt every N optimizer steps (for --resume)", positive),
-    Option("logging_steps", int, 50, "log training scalars every N steps", positive),
+    Option("logging_steps", int, 10, "log training scalars every N steps", positive),
     Option("logger", default="tensorboard", check=check_logger_names,
            help="where training scalars and the settings go, comma-separated: tensorboard, csv, wandb (offline "
                 "unless WANDB_MODE is set; pip install 'korsquad[wandb]'), mlflow (a file store in the run folder "
                 "unless MLFLOW_TRACKING_URI is set; pip install 'korsquad[mlflow]'); none: no logger"),
     Option("log_level", default="info", choices=("debug", "info", "warning", "error"),
            help="what run_qa.py prints: info adds the progress (a bar on a terminal, otherwise one line every "
-                "--logging_steps steps) and the validation scores to warnings and errors; debug adds the library "
-                "messages hidden as noise"),
+                "--logging_steps steps and at least one a minute) and the validation scores to warnings and errors; "
+                "debug adds the library messages hidden as noise"),
     Option("log_model", bool, False, "at the end of a training, send result.json, the prediction files and "
                                      "best_model/ to the loggers that store files (mlflow, wandb)", flag=True),
     Option("seed", int, 42, "random seed"),
