@@ -152,6 +152,41 @@ def test_a_missing_data_file_is_reported_before_torch_loads(tiny_bert, tmp_path)
     assert "download_squad.py" in result.stderr
 
 
+def closed_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("case, flags, message", [
+    ("data file", ["--do_train"], "train.json not found"),
+    ("dev file of an evaluation", ["--do_eval", "--checkpoint", "bert-base-uncased"], "dev.json not found"),
+    ("flag", ["--do_train", "--data_dir", "DATA", "--learning_rate", "-1"], "--learning_rate must be positive"),
+    ("run folder", ["--do_train", "--data_dir", "DATA", "--output_dir", "USED"], "already holds a training run"),
+])
+def test_every_check_without_network_comes_before_the_hub_is_asked(squad_dir, tmp_path, case, flags, message):
+    """A Hub model name with no network (HF_ENDPOINT on a closed port): the Hub would retry for half a minute, so
+    a mistake that needs no network is told first."""
+    import time
+
+    used = tmp_path / "used" / "squad_v1.1" / "bert-base-uncased"
+    used.mkdir(parents=True)
+    (used / "run.json").write_text(json.dumps({"config": {"do_train": True}, "status": "finished"}))
+    flags = [{"DATA": squad_dir, "USED": tmp_path / "used"}.get(flag, flag) for flag in flags]
+    start = time.monotonic()
+    result = run_cli("--model_type", "bert", "--model_name_or_path", "bert-base-uncased", "--data_name",
+                     "squad_v1.1", "--data_dir", tmp_path / "none", "--output_dir", tmp_path / "model", *flags,
+                     env={"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0",
+                          "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}"}, timeout=120)
+    seconds = time.monotonic() - start
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
+    assert seconds < 5, f"{case}: {seconds:.1f} s"
+
+
 def test_eval_without_checkpoint_is_a_clear_error(tiny_bert, squad_dir, tmp_path):
     result = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
                      "--data_dir", squad_dir, "--output_dir", tmp_path, "--do_eval", "--accelerator", "cpu")

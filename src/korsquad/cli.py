@@ -14,15 +14,16 @@ from . import cpu
 from .checkpoints import resolve_model_path
 from .distributed import is_first_on_machine, is_first_process, on_first_process
 from .errors import UsageError, exit_on_usage_error, first_line
-from .runconfig import resolve
+from .runconfig import resolve_offline, with_model_defaults
 from .runfolder import EVAL_SPLIT, PREDICT_SPLIT
 
 
 @exit_on_usage_error
 def main(argv=None):
-    config = resolve(argv)
+    config = resolve_offline(argv)
     cpu.warn_if_bf16_emulated(config)
     check_inputs(config)
+    config = with_model_defaults(config)  # the first step that may ask the Hub (the model's config.json)
     # torch, Lightning and transformers load only now: a bad flag or a missing file is reported at once
     import pytorch_lightning as pl
 
@@ -70,8 +71,8 @@ def main(argv=None):
 
 
 def check_inputs(config):
-    """Fail before any model is loaded: missing data files, nothing to evaluate, a folder holding another run, a
-    --logger whose package is not installed."""
+    """Fail before the Hub is asked or any model loaded: missing data files, nothing to evaluate, a folder holding
+    another run, a --logger whose package is not installed, an upload that cannot happen."""
     from .datasets import split_file
     from .loggers import check_installed
 
@@ -84,11 +85,11 @@ def check_inputs(config):
             raise UsageError(f"--{flag} {getattr(config, flag)}: file not found")
     if config.do_train:
         check_installed(config.logger)
-    if config.do_train and is_first_process():
-        config.folder.prepare_training(resume=config.resume, overwrite=config.overwrite_output_dir)
     from .hub import check_push
 
     check_push(config)
+    if config.do_train and is_first_process():  # last: --overwrite_output_dir removes the old run here
+        config.folder.prepare_training(resume=config.resume, overwrite=config.overwrite_output_dir)
 
 
 def dev_data(config):

@@ -82,6 +82,12 @@ class RunConfig:
 # ---- resolving ---------------------------------------------------------------------------------------------
 def resolve(argv=None):
     """Flags (and --config file, and an evaluation's training record) -> RunConfig, or UsageError."""
+    return with_model_defaults(resolve_offline(argv))
+
+
+def resolve_offline(argv=None):
+    """resolve() without the defaults that need the model's config.json (the batch sizes, when not given, are left
+    None): it asks no network, so run_qa.py checks its data files and run folder before the Hub is asked."""
     given = parse_command_line(argv)
     from_file = read_config_file(given.pop("config")) if "config" in given else {}
     explicit = dict(from_file, **given)
@@ -222,11 +228,20 @@ def fill_data_set_defaults(values):
             values[option.name] = spec.defaults[option.name]
     if values["adam_epsilon"] is None:
         values["adam_epsilon"] = spec.adam_epsilon(values["model_type"])
+
+
+def with_model_defaults(config):
+    """The config with the batch sizes not given: the data set's, by the model's width (its config.json, which may
+    come from the Hub)."""
+    if config.batch_size is not None and config.eval_batch_size is not None:
+        return config
+    values = dict(config.values)
     if values["batch_size"] is None:
         large = model_hidden_size(values) >= LARGE_HIDDEN_SIZE
-        values["batch_size"] = spec.defaults["batch_size_large" if large else "batch_size"]
+        values["batch_size"] = config.spec.defaults["batch_size_large" if large else "batch_size"]
     if values["eval_batch_size"] is None:
         values["eval_batch_size"] = 2 * values["batch_size"]
+    return dataclasses.replace(config, values=MappingProxyType(values))
 
 
 def model_hidden_size(values):
