@@ -212,6 +212,14 @@ def test_page_json_cannot_close_its_script_element_and_the_page_needs_no_network
     assert "&lt;/script&gt;" in html  # the title is escaped
 
 
+def test_the_page_says_in_its_body_that_it_needs_javascript():
+    examples = read_examples(FIXTURES / "squad_tiny.json", SQUAD2)
+    _, page = squad2_page({ex.id: "" for ex in examples}, {}, None)
+    body = render_page(page).split("<body>", 1)[1]
+    shown = re.search(r"<noscript>(.*?)</noscript>", body, re.S)
+    assert shown and "This page needs JavaScript" in " ".join(re.sub("<[^>]+>", "", shown.group(1)).split())
+
+
 def test_the_data_file_is_the_recorded_dev_data_else_the_one_the_settings_name(tmp_path):
     recorded, configured = tmp_path / "recorded.json", tmp_path / "data" / "squad_v2.0" / "dev.json"
     configured.parent.mkdir(parents=True)
@@ -406,6 +414,22 @@ def browser(tmp_path, monkeypatch):
     driver = webdriver.Chrome(options=options, service=service)
     yield driver
     driver.quit()
+
+
+def test_with_javascript_off_the_page_says_it_needs_it_and_shows_no_empty_headings(browser, tmp_path):
+    examples = read_examples(FIXTURES / "squad_tiny.json", SQUAD2)
+    _, page = squad2_page({ex.id: "" for ex in examples}, {}, None)
+    path = tmp_path / "page.html"
+    path.write_text(render_page(page), encoding="utf-8")
+    browser.get(path.as_uri())
+    assert browser.execute_script("return document.body.dataset.ready") == "true"
+    assert browser.find_elements("id", "noscript") == []  # with JavaScript on: no such line
+    browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    browser.get(path.as_uri())
+    line = browser.find_element("id", "noscript")
+    assert line.is_displayed() and line.text.startswith("This page needs JavaScript to show the scores")
+    assert not browser.find_element("id", "summary").is_displayed()
+    assert not browser.find_element("id", "controls").is_displayed()
 
 
 def shown_count(driver):
