@@ -23,8 +23,9 @@ def run_config(data_name, **overrides):
 
 
 def make_run(model_dir, data_name, run_name, config, result=None, status="finished", error=None,
-             num_parameters=22_713_216, wall_time_s=754.2, curves=None, hardware=None):
-    """A run folder as run_qa.py writes it; `curves` {tag: [(step, value), ...]} go into a real event file."""
+             num_parameters=22_713_216, wall_time_s=754.2, curves=None, hardware=None, evaluations=None):
+    """A run folder as run_qa.py writes it; `curves` {tag: [(step, value), ...]} go into a real event file,
+    `evaluations` (evaluation_entry's) into evaluations.json, the last one's result also into result.json."""
     run_dir = Path(model_dir) / data_name / run_name
     run_dir.mkdir(parents=True)
     info = {"config": config, "status": status, "error": error, "started_at": "2025-01-01T00:00:00",
@@ -34,6 +35,10 @@ def make_run(model_dir, data_name, run_name, config, result=None, status="finish
                                      "device_name": "NVIDIA H100 80GB HBM3"},
             "num_parameters": num_parameters, "train_steps": 100}
     (run_dir / "run.json").write_text(json.dumps(info))
+    if evaluations:
+        entries = [dict(entry, label=f"evaluation {number}") for number, entry in enumerate(evaluations, 1)]
+        (run_dir / "evaluations.json").write_text(json.dumps(entries))
+        result = evaluations[-1]["result"]
     if result is not None:
         (run_dir / "result.json").write_text(json.dumps(result))
     if curves:
@@ -45,6 +50,15 @@ def make_run(model_dir, data_name, run_name, config, result=None, status="finish
                 writer.add_scalar(tag, value, step)
         writer.close()
     return run_dir
+
+
+def evaluation(result, questions, during="evaluation", null_score_diff_threshold=0.0, step=100):
+    """An evaluations.json entry as korsquad.evaluations.evaluation_entry writes it."""
+    return {"at": "2025-01-02T00:00:00+00:00", "during": during, "dev_file": "/data/dev.json", "dev_digest": "ab" * 32,
+            "questions": questions, "window": {"max_seq_length": 384, "doc_stride": 128, "max_query_length": 64},
+            "decoding": {"n_best_size": 20, "max_answer_length": 30,
+                         "null_score_diff_threshold": null_score_diff_threshold},
+            "checkpoint": "/runs/x/checkpoints/best.ckpt", "checkpoint_step": step, "result": result}
 
 
 def table_rows(markdown):

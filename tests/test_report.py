@@ -2,13 +2,19 @@
 written (the tables' and figures' own rules: test_report_tables, test_report_figures)."""
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, data_dir_with, run_cli
-from report_runs import CURVES, assert_png, data_name, make_run, run_config, table_rows
+from conftest import FIXTURES, ROOT, data_dir_with, run_cli
+from report_runs import CURVES, assert_png, data_name, evaluation, make_run, run_config, table_rows
 
 from korsquad import report, report_figures, report_tables
 from korsquad.datasets import REGISTRY
@@ -38,7 +44,8 @@ def model_dir(tmp_path):
     make_run(root, squad2, "bert-base-cased", run_config(squad2),
              {"exact": 70.0, "f1": 73.25, "total": 10, "HasAns_exact": 60.0, "HasAns_f1": 66.5,
               "HasAns_total": 5, "NoAns_exact": 80.0, "NoAns_f1": 80.0, "NoAns_total": 5,
-              "best_exact": 71.0, "best_exact_thresh": -1.5, "best_f1": 74.75, "best_f1_thresh": -2.25},
+              "best_exact": 71.0, "best_exact_thresh": -1.5, "best_f1": 74.75, "best_f1_thresh": 0.0,
+              "best_exact_null_score_diff_threshold": -1.5, "best_f1_null_score_diff_threshold": -2.25},
              curves=CURVES)
     return root
 
@@ -83,7 +90,73 @@ def test_squad_v2_table_shows_split_and_tuned_threshold(model_dir, tmp_path):
     assert row["HasAns F1"] == "**66.50**"
     assert row["NoAns EM"] == "**80.00**"
     assert row["best F1"] == "**74.75**"
-    assert row["best F1 threshold"] == "-2.250"
+    # the value that reproduces best F1 when given back to run_qa.py, not the official best_f1_thresh (0.0 where
+    # every null score difference is negative, which answers every question)
+    assert row["best F1 --null_score_diff_threshold"] == "-2.250"
+
+
+def test_each_evaluation_row_shows_its_own_question_count_and_do_eval(tmp_path):
+    """A run trained without --do_eval on 60 questions' limit, then evaluated twice (60 and 30 questions): both rows
+    say do_eval true, and each its own count; no single max_eval_samples is claimed for both."""
+    squad1 = data_name(SQUAD_V1)
+    scores = {"exact_match": 10.0, "f1": 20.0}
+    make_run(tmp_path / "model", squad1, "later", run_config(squad1, do_train=True, do_eval=False,
+                                                             max_eval_samples=60),
+             evaluations=[evaluation(scores, 60), evaluation(dict(scores, f1=25.0), 30)])
+    index, _ = report.write_report(tmp_path / "model", tmp_path / "out")
+    rows = table_rows(index)
+    assert {name: row["eval_questions"] for name, row in rows.items()} == {
+        "later (evaluation 1, evaluation)": "60", "later (evaluation 2, evaluation)": "30"}
+    assert "`do_eval=true`" in index and "do_eval=false" not in index
+    assert "max_eval_samples" not in index
+
+
+def test_results_file_keeps_the_sections_of_data_sets_reported_before(tmp_path):
+    """Two model_dirs, one data set each, reported into one folder: the second report adds its section to
+    results.md and leaves the first's files as they were."""
+    squad1, squad2 = data_name(SQUAD_V1), data_name(SQUAD_V2)
+    make_run(tmp_path / "a", squad1, "r1", run_config(squad1), {"exact_match": 80.0, "f1": 88.0})
+    make_run(tmp_path / "b", squad2, "r2", run_config(squad2),
+             {"exact": 70.0, "f1": 73.0, "total": 2, "HasAns_exact": 60.0, "HasAns_f1": 66.0, "HasAns_total": 1,
+              "NoAns_exact": 80.0, "NoAns_f1": 80.0, "NoAns_total": 1})
+    out = tmp_path / "out"
+    report.write_report(tmp_path / "a", out)
+    first = {path.name: path.read_bytes() for path in out.iterdir() if path.name != "results.md"}
+    index, written = report.write_report(tmp_path / "b", out)
+    assert {path.name: path.read_bytes() for path in out.iterdir() if path.name in first} == first
+    assert not any(path.name in first for path in written)
+    assert table_rows(index[index.index(f"## {squad1}"):])["r1"]["F1 Score (%)"] == "**88.00**"
+    assert table_rows(index[index.index(f"## {squad2}"):])["r2"]["F1 Score (%)"] == "**73.00**"
+    assert f"under `{tmp_path / 'a'}`" in index and f"under `{tmp_path / 'b'}`" in index
+    assert (out / "results.md").read_text() == index
+
+
+def test_report_from_a_clone_writes_beside_the_runs_and_leaves_git_status_clean(model_dir, tmp_path):
+    """The command run from a clone of the project (tracked figs/ and .gitignore): nothing in the clone changes;
+    the report is in <model_dir>/report/, for a model_dir outside the clone and for its ./model."""
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed")
+    clone = tmp_path / "clone"
+    shutil.copytree(ROOT / "figs", clone / "figs")
+    shutil.copy(ROOT / ".gitignore", clone / ".gitignore")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "figs"]):
+        subprocess.run([git, *command], cwd=clone, env=env, check=True)
+    figs = {path.name: path.read_bytes() for path in (clone / "figs").iterdir()}
+    shutil.copytree(model_dir, clone / "model")
+    for runs in (model_dir, clone / "model", "model"):
+        done = subprocess.run([sys.executable, "-m", "korsquad.report", "--model_dir", str(runs)], cwd=clone, env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        status = subprocess.run([git, "status", "--porcelain", "--untracked-files=all"], cwd=clone, env=env,
+                                capture_output=True, text=True, check=True).stdout
+        assert status == "", status
+        assert {path.name: path.read_bytes() for path in (clone / "figs").iterdir()} == figs
+        results = clone / runs / "report" / "results.md"
+        assert f"wrote {Path(runs) / 'report' / 'results.md'}" in done.stdout
+        assert f"## {data_name(SQUAD_V1)}" in results.read_text() and f"## {data_name(SQUAD_V2)}" in results.read_text()
 
 
 def test_runs_without_results_are_listed_with_their_reason(model_dir, tmp_path):

@@ -33,20 +33,23 @@ def test_score_columns_name_each_category_of_the_metric():
     squad2 = REGISTRY[data_name(SQUAD_V2)]
     assert [header for header, _ in report_tables.score_columns(squad2)] == [
         "Exact Match (%)", "F1 Score (%)", "HasAns EM", "HasAns F1", "NoAns EM", "NoAns F1", "best F1",
-        "best F1 threshold"]
-    # every column is a key the metric's own scoring returns (best_* given na-probs)
+        "best F1 --null_score_diff_threshold"]
+    # every column is a key the evaluation's result holds: the metric's own scores (best_* given na-probs) and the
+    # threshold that reproduces best F1 (korsquad.postprocess)
     result = SQUAD_V2.score({"a": ["x"], "b": []}, {"a": "x", "b": ""}, {"a": 0.1, "b": 0.9})
+    result[SQUAD_V2.tuned_flag_key("f1")] = 0.1
     assert {key for _, key in report_tables.score_columns(squad2)} <= set(result)
 
 
 def test_results_table_bolds_the_best_score_but_never_a_threshold():
     squad2 = data_name(SQUAD_V2)
     base = {"exact": 70.0, "f1": 73.0, "total": 2, "best_f1": 74.0}
-    runs = [scored_run(squad2, "low", dict(base, best_f1_thresh=-1.0), seed=1),
-            scored_run(squad2, "high", dict(base, f1=75.0, best_f1_thresh=-2.0), seed=2)]
+    runs = [scored_run(squad2, "low", dict(base, best_f1_null_score_diff_threshold=-1.0), seed=1),
+            scored_run(squad2, "high", dict(base, f1=75.0, best_f1_null_score_diff_threshold=-2.0), seed=2)]
     rows = table_rows(report_tables.results_table(REGISTRY[squad2], runs))
     assert (rows["high"]["F1 Score (%)"], rows["low"]["F1 Score (%)"]) == ("**75.00**", "73.00")
-    assert rows["low"]["best F1 threshold"] == "-1.000" and rows["high"]["best F1 threshold"] == "-2.000"
+    column = "best F1 --null_score_diff_threshold"
+    assert rows["low"][column] == "-1.000" and rows["high"][column] == "-2.000"
     assert rows["low"]["HasAns EM"] == "—"  # a key this result lacks
     assert rows["low"]["seed"] == "1"  # the setting that differs gets a column
 

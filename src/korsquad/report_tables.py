@@ -8,18 +8,23 @@ columns come from the data set's metric record (korsquad.metrics), never from a 
 import json
 import statistics
 
+from .metrics import TUNED_FLAG
+
 # The 2021 README's word for a headline column; other names are the metric record's ("ROUGE-W").
 _HEADLINES = {"F1": "F1 Score"}
 # Config keys already shown as their own columns (run_name is the "Run" column: the run folder's name).
 _COLUMN_KEYS = ("model_type", "model_name_or_path", "run_name")
 MISSING = "—"
+THRESHOLD_FLAG = f"--{TUNED_FLAG}"
 
 
 def score_columns(spec):
     """(column header, result.json key) of a data set's table: EM and the primary score (the two every result must
     hold), each category's pair (HasAns/NoAns, question types), then where the metric tunes a no-answer threshold
-    the best primary score and that threshold (shown as "—" when a run's result lacks them, e.g. best_* exist only
-    when the run wrote null odds)."""
+    the best primary score and the --null_score_diff_threshold that reproduces it (result.json's
+    best_<key>_null_score_diff_threshold, korsquad.postprocess; the official best_<key>_thresh, which does not
+    reproduce the score when every null score difference is negative, stays in result.json) (shown as "—" when a
+    run's result lacks them, e.g. best_* exist only when the run wrote null odds)."""
     metric = spec.metric
     exact, primary = required_keys(spec)
     short = metric.key_name(primary)  # "F1", "ROUGE-W"
@@ -27,8 +32,8 @@ def score_columns(spec):
     for category in metric.categories(spec.question_types):
         columns += [(f"{category.label} EM", category.key(exact)), (f"{category.label} {short}", category.key(primary))]
     if metric.null_threshold:
-        best, thresh = metric.best_keys(primary)
-        columns += [(f"best {short}", best), (f"best {short} threshold", thresh)]
+        best, _ = metric.best_keys(primary)
+        columns += [(f"best {short}", best), (f"best {short} {THRESHOLD_FLAG}", metric.tuned_flag_key(primary))]
     return tuple(columns)
 
 
@@ -156,12 +161,18 @@ def failures_list(runs):
     return "\n".join(lines)
 
 
-def data_set_section(spec, runs, figures, level=2):
-    """Markdown for one data set: heading, table, shared settings, figures, runs without results."""
+def data_set_section(spec, runs, figures, model_dir):
+    """Markdown for one data set's runs under model_dir: heading, table, shared settings, figures, runs without
+    results."""
     scored = [run for run in runs if run.result is not None]
-    parts = [f"{'#' * level} {spec.name}",
-             f"Official `{spec.metric.name}` metric on the dev set; language `{spec.language}`; "
-             f"{len(scored)} run(s) with results, {len(runs) - len(scored)} without."]
+    intro = (f"Official `{spec.metric.name}` metric on the dev set; language `{spec.language}`; {len(scored)} run(s) "
+             f"with results, {len(runs) - len(scored)} without, from the run folders under `{model_dir}`.")
+    if spec.metric.null_threshold:
+        best, official = spec.metric.best_keys(spec.metric.primary_key)
+        intro += (f" `{THRESHOLD_FLAG}` is the value that, given back to run_qa.py, reproduces `{best}` "
+                  f"(`{spec.metric.tuned_flag_key(spec.metric.primary_key)}`; the official `{official}` stays in "
+                  "`result.json`).")
+    parts = [f"# {spec.name}", intro]
     parts += [results_table(spec, scored), seed_section(spec, seed_groups(scored)),
               shared_settings_block(scored)]
     parts += [f"![{title}]({path.name})" for title, path in figures]
