@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, ROOT, data_dir_with, minilm_path, run_cli
+from conftest import FIXTURES, ROOT, SQUAD_RUN_WINDOW, copy_run, data_dir_with, minilm_path, run_cli
 
 from korsquad import compare
 from korsquad.datasets import REGISTRY
@@ -181,12 +181,32 @@ def test_compare_refuses_a_changed_dev_file_and_a_run_without_digest(minilm_pair
     old = tmp_path / "old"
     shutil.copytree(run_a, old)
     record = json.loads((old / "run.json").read_text())
-    del record["dev_data"]  # a run.json written before the digest was recorded
+    del record["dev_data"]  # a run folder written before the digest was recorded
     (old / "run.json").write_text(json.dumps(record))
+    (old / "evaluations.json").unlink()
     with pytest.raises(SystemExit) as exit_info:
         compare.main([str(old), str(run_b)])
     assert exit_info.value.code == 2
     assert "records no digest of its dev file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_later_predict_does_not_hide_the_evaluation(tiny_bert, squad_v2_run, tmp_path, capsys):
+    """An evaluated run answers --do_predict afterwards: compare still pairs its dev predictions, by the digest its
+    evaluation recorded."""
+    data_dir, run_dir = squad_v2_run
+    run_a, run_b = copy_run(run_dir, tmp_path / "a"), copy_run(run_dir, tmp_path / "b")
+    done = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v2.0",
+                   "--output_dir", tmp_path / "b", "--run_name", run_b.name, "--do_predict", "--predict_file",
+                   FIXTURES / "squad_tiny.json", "--accelerator", "cpu",
+                   *(f"--{key}={value}" for key, value in SQUAD_RUN_WINDOW.items()))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (run_b / "predictions_predict.json").is_file()
+    assert compare.main([str(run_a), str(run_b), "--resamples", "100"]) == 0
+    comparison = _last_json(capsys.readouterr().out)
+    assert comparison["answered"] == {"a": 24, "b": 24, "both": 24}
+    assert comparison["groups"]["all"]["f1"]["diff"] == 0.0  # the same evaluation's predictions on both sides
+    assert comparison["dev_sha256"] == json.loads((run_dir / "run.json").read_text())["dev_data"]["sha256"]
 
 
 def test_compare_cli_errors_are_one_line(tmp_path, capsys):

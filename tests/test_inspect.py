@@ -20,6 +20,7 @@ from conftest import FIXTURES, ROOT, data_dir_with, run_cli
 
 from korsquad import metrics
 from korsquad.datasets import get_spec
+from korsquad.errors import UsageError
 from korsquad.inspect import data_source, split_record
 from korsquad.inspect import main as inspect_main
 from korsquad.inspect_page import (ANSWER_LENGTHS, PageSettings, build_page, context_view, length_bucket,
@@ -224,15 +225,24 @@ def test_the_data_file_is_the_recorded_dev_data_else_the_one_the_settings_name(t
     recorded, configured = tmp_path / "recorded.json", tmp_path / "data" / "squad_v2.0" / "dev.json"
     configured.parent.mkdir(parents=True)
     configured.write_text("{}")
-    part = {"config": {"data_dir": str(tmp_path / "data"), "dev_file": None}, "dev_data": {"path": str(recorded)}}
-    assert data_source(part, SQUAD2, "eval", "run.json") == configured  # the recorded file is gone
+    config = {"data_dir": str(tmp_path / "data"), "dev_file": None}
+    assert data_source(config, SQUAD2, "eval", "run.json", str(recorded)) == configured  # the recorded file is gone
     recorded.write_text("{}")
-    assert data_source(part, SQUAD2, "eval", "run.json") == recorded
-    part = {"config": {"do_predict": True, "predict_file": str(recorded)}}
-    assert data_source(part, SQUAD2, "predict", "run.json") == recorded
+    assert data_source(config, SQUAD2, "eval", "run.json", str(recorded)) == recorded
+    config = {"do_predict": True, "predict_file": str(recorded)}
+    assert data_source(config, SQUAD2, "predict", "run.json") == recorded
     record = {"config": {"do_train": True, "do_eval": True}, "evaluation": {"config": {"do_predict": True}}}
     assert split_record(record, "eval", "run.json") is record
     assert split_record(record, "predict", "run.json") is record["evaluation"]
+
+
+def test_an_evaluation_replaced_in_run_json_by_a_later_predict_is_still_found():
+    """Trained without --do_eval, evaluated, then --do_predict: run.json's "evaluation" is the --do_predict's, and
+    evaluations.json keeps the evaluation."""
+    record = {"config": {"do_train": True, "do_eval": False}, "evaluation": {"config": {"do_predict": True}}}
+    with pytest.raises(UsageError, match="no run of this folder did --do_eval"):
+        split_record(record, "eval", "run.json")
+    assert split_record(record, "eval", "run.json", [{"questions": 10}]) is record
 
 
 # ---- the command on real tiny runs -------------------------------------------------------------------------
@@ -358,6 +368,26 @@ def test_predict_split_page_has_no_scores(runs, tmp_path):
 
 
 @pytest.mark.slow
+def test_an_evaluation_is_shown_after_a_later_predict(tiny_bert, tmp_path):
+    """Trained without --do_eval, evaluated on 10 questions with its own threshold, then --do_predict: the page
+    shows that evaluation (its questions, result.json, its threshold), not "no run did --do_eval"."""
+    data_dir = data_dir_with(tmp_path, "squad_v2.0", FIXTURES / "squad_tiny.json", FIXTURES / "squad_tiny.json")
+    common = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v2.0", "--data_dir",
+              data_dir, "--output_dir", tmp_path / "model", "--run_name", "tiny", *QUICK[:-2]]
+    for flags in (["--do_train"], ["--do_eval", "--max_eval_samples", "10", "--null_score_diff_threshold", "-1.5"],
+                  ["--do_predict", "--predict_file", FIXTURES / "squad_tiny.json"]):
+        done = run_cli(*common, *flags)
+        assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = tmp_path / "model" / "squad_v2.0" / "tiny"
+    status, _, err = run_inspect(run_dir)
+    assert status == 0, err
+    page = page_data(run_dir / "inspect_eval.html")
+    assert len(page["questions"]) == 10
+    assert dict(page["official"]) == read_json(run_dir / "result.json")
+    assert page["threshold"] == -1.5
+
+
+@pytest.mark.slow
 def test_bad_input_is_one_error_line_and_writes_nothing(runs, tmp_path):
     run_dir = runs["squad_v2.0"]
     cases = [
@@ -372,6 +402,9 @@ def test_bad_input_is_one_error_line_and_writes_nothing(runs, tmp_path):
     record["config"]["data_dir"] = str(tmp_path / "elsewhere")
     record["dev_data"] = {"path": str(tmp_path / "elsewhere" / "dev.json")}  # the path a run records (compare)
     (moved / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    entries = [dict(entry, dev_file=str(tmp_path / "elsewhere" / "dev.json"))
+               for entry in read_json(moved / "evaluations.json")]  # and each of its evaluations
+    (moved / "evaluations.json").write_text(json.dumps(entries), encoding="utf-8")
     cases.append(([moved], "give --data_file"))
     for args, message in cases:
         status, _, err = run_inspect(*args)

@@ -22,6 +22,7 @@ import numpy as np
 from .datasets import get_spec
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
 from .evaluate import check_predictions, gold_answers
+from .evaluations import evaluated_dev_data
 from .jsonio import load_json
 from .metrics import KEY_NAMES
 from .readers import data_digest, read_examples
@@ -148,26 +149,19 @@ def compare_predictions(spec, examples, pred_a, pred_b, resamples, seed):
 
 # ---- the runs ----
 
-def evaluation_record(folder):
-    """The record of the invocation that wrote the folder's predictions_eval.json: a later evaluation without
-    training keeps its own under "evaluation" in the training's run.json."""
-    record = load_json(folder.run_json)
-    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-        raise UsageError(f"{folder.run_json}: no \"config\" object; is {folder.root} a run folder?")
-    evaluation = record.get("evaluation")
-    return evaluation if isinstance(evaluation, dict) else record
-
-
 def load_run(path):
-    """(data_name, dev data {"path", "sha256"}, predictions) of a run folder."""
+    """(data_name, dev data {"path", "sha256"}, predictions) of a run folder: the dev data of its latest evaluation
+    (korsquad.evaluations.evaluated_dev_data), whatever ran in the folder since (a --do_predict, a refused command)."""
     folder = RunFolder(path)
     if not folder.root.is_dir():
         raise UsageError(f"{folder.root}: run folder not found")
-    record = evaluation_record(folder)
-    dev = record.get("dev_data")
-    if not isinstance(dev, dict) or not isinstance(dev.get("sha256"), str):
-        raise UsageError(f"{folder.run_json} records no digest of its dev file (\"dev_data\"); evaluate the run "
-                         "again with --do_eval to record it")
+    record = load_json(folder.run_json)
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise UsageError(f"{folder.run_json}: no \"config\" object; is {folder.root} a run folder?")
+    dev = evaluated_dev_data(folder.read_evaluations(), record)
+    if dev is None:
+        raise UsageError(f"{folder.root} records no digest of its dev file (evaluations.json or run.json's "
+                         "\"dev_data\"); evaluate the run again with --do_eval to record it")
     predictions = check_predictions(load_json(folder.predictions()), folder.predictions())
     return record["config"].get("data_name"), dev, predictions
 

@@ -20,6 +20,7 @@ from .config import DEFAULT_DATA_DIR
 from .datasets import get_spec
 from .errors import ArgumentParser, UsageError, exit_on_usage_error
 from .evaluate import check_na_probs, check_predictions
+from .evaluations import evaluated_dev_data
 from .inspect_page import PageSettings, build_page, render_page
 from .jsonio import atomic_write_bytes, load_json
 from .readers import read_examples
@@ -38,25 +39,27 @@ def build_parser():
     return parser
 
 
-def split_record(record, split, run_json):
+def split_record(record, split, run_json, evaluations=()):
     """The part of run.json of the invocation that wrote the split's files: an evaluation's own ("evaluation") when
-    it did this split, else the training's."""
+    it did this split, else the training's. The dev predictions of an evaluation that a later invocation (a
+    --do_predict) replaced in run.json are still the folder's: evaluations.json records it, and the training's part
+    names the data set."""
     flag = SPLIT_FLAG[split]
     for part in (record.get("evaluation"), record):
         if isinstance(part, dict) and isinstance(part.get("config"), dict) and part["config"].get(flag):
             return part
+    if split == EVAL_SPLIT and evaluations:
+        return record
     raise UsageError(f"{run_json}: no run of this folder did --{flag}, so it has no {split} predictions")
 
 
-def data_source(part, spec, split, run_json):
+def data_source(config, spec, split, run_json, recorded=None):
     """The data file (or KorQuAD 2.x folder) the run's predictions of `split` answer: the dev data's absolute path
-    that the run recorded ("dev_data"), else the file its settings name."""
-    config = part["config"]
+    that the run recorded (`recorded`: korsquad.evaluations.evaluated_dev_data's), else the file its settings name."""
     if split == PREDICT_SPLIT:
         named = [config.get("predict_file")]
     else:
-        named = [(part.get("dev_data") or {}).get("path"),
-                 config.get("dev_file") or spec.split_path(config.get("data_dir") or DEFAULT_DATA_DIR, "dev")]
+        named = [recorded, config.get("dev_file") or spec.split_path(config.get("data_dir") or DEFAULT_DATA_DIR, "dev")]
     for path in filter(None, named):
         if Path(path).exists():
             return Path(path)
@@ -96,14 +99,16 @@ def load_run(run_folder, split, data_file=None):
     record = load_json(folder.run_json)
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         raise UsageError(f"{folder.run_json}: no \"config\" object: not a run_qa.py run folder")
-    part = split_record(record, split, folder.run_json)
+    evaluations = folder.read_evaluations() if split == EVAL_SPLIT else []
+    part = split_record(record, split, folder.run_json, evaluations)
     config = part["config"]
     spec = get_spec(config.get("data_name"))
     predictions_path = folder.predictions(split)
     if not predictions_path.is_file():
         raise UsageError(f"{predictions_path}: not found: run run_qa.py with --{SPLIT_FLAG[split]} first")
     predictions = check_predictions(load_json(predictions_path), predictions_path)
-    source = Path(data_file) if data_file else data_source(part, spec, split, folder.run_json)
+    recorded = (evaluated_dev_data(evaluations, record) or {}).get("path") if split == EVAL_SPLIT else None
+    source = Path(data_file) if data_file else data_source(config, spec, split, folder.run_json, recorded)
     examples = read_examples(source, spec, training=False, labeled=split == EVAL_SPLIT)
     shown = questions_answered(examples, predictions, source, predictions_path)
     notes = []
@@ -122,8 +127,17 @@ def load_run(run_folder, split, data_file=None):
     settings = PageSettings(
         title=folder.root.name, data_name=spec.name, split=split, model=str(config.get("model_name_or_path") or ""),
         data_file=str(source), official=official if isinstance(official, dict) else None,
-        threshold=config.get("null_score_diff_threshold") if spec.has_unanswerable else None)
+        threshold=decoding_threshold(config, evaluations) if spec.has_unanswerable else None)
     return shown, predictions, nbest, null_odds, spec, settings, notes
+
+
+def decoding_threshold(config, evaluations):
+    """The --null_score_diff_threshold the predictions were decoded with: the latest evaluation's (evaluations.json),
+    else the settings' (--do_predict, older runs)."""
+    decoding = evaluations[-1].get("decoding") if evaluations else None
+    if isinstance(decoding, dict) and "null_score_diff_threshold" in decoding:
+        return decoding["null_score_diff_threshold"]
+    return config.get("null_score_diff_threshold")
 
 
 @exit_on_usage_error
