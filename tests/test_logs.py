@@ -1,5 +1,6 @@
 """korsquad.logs: a known library message is shown once at debug level, any other as before."""
 
+import contextlib
 import logging
 import warnings
 
@@ -8,6 +9,34 @@ import pytest
 from korsquad import logs
 
 LEAF_SPEC = "`isinstance(treespec, LeafSpec)` is deprecated, use `isinstance(treespec, TreeSpec)` instead."
+
+
+def process_logging_state():
+    """What logs.configure changes process-wide: the toolkit's and the libraries' loggers, Python's warning display
+    and filters, transformers' verbosity."""
+    from transformers.utils import logging as hf_logging
+
+    loggers = tuple((name, tuple(logger.handlers), logger.level, logger.propagate)
+                    for name, logger in ((n, logging.getLogger(n)) for n in ("korsquad", *logs.LIBRARY_LOGGERS)))
+    return loggers, warnings.showwarning, tuple(warnings.filters), hf_logging.get_verbosity()
+
+
+@contextlib.contextmanager
+def logging_put_back():
+    """Undo logs.configure on leaving, so that no later test in this process runs with loggers that write to a
+    closed capture or do not propagate (pytest 9.2 also captures non-propagating loggers: a record would be
+    captured twice once a test makes one propagate again)."""
+    from transformers.utils import logging as hf_logging
+
+    loggers, _, _, verbosity = process_logging_state()
+    with warnings.catch_warnings():  # puts back warnings.showwarning and the filters
+        yield
+    for name, handlers, level, propagate in loggers:
+        logger = logging.getLogger(name)
+        logger.handlers, logger.propagate = list(handlers), propagate
+        logger.setLevel(level)
+    hf_logging.set_verbosity(verbosity)
+    logs._shown_once.clear()
 
 
 @pytest.fixture
@@ -19,8 +48,16 @@ def configured(capsys):
         logs._shown_once.clear()
         return capsys
 
-    yield configure
-    logs.configure("info")
+    with logging_put_back():
+        yield configure
+
+
+def test_what_configure_changes_is_put_back_after_a_test(capsys):
+    before = process_logging_state()
+    with logging_put_back():
+        logs.configure("error")
+        assert process_logging_state() != before
+    assert process_logging_state() == before
 
 
 def test_known_noise_is_shown_once_at_debug_level(configured):

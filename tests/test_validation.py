@@ -8,7 +8,6 @@ from conftest import FIXTURES
 
 from korsquad.batching import PADDING_FEATURE
 from korsquad.datasets import get_spec
-from korsquad.logs import LIBRARY_LOGGERS
 from korsquad.readers import read_examples
 from korsquad.runfolder import RunFolder
 from korsquad.settings import DecodingSettings, WindowSettings
@@ -26,11 +25,7 @@ def callback(tmp_path, measured_on):
                               log_scores=True, measured_on=measured_on)
 
 
-def test_a_resumed_best_score_is_kept_only_when_measured_the_same_way(tmp_path, caplog, monkeypatch):
-    # The note goes through Lightning's rank-zero logger; an earlier in-process run (logs.configure) gives it its own
-    # handlers, level and no propagation, so caplog (on the root logger) would never see it.
-    for name in LIBRARY_LOGGERS:
-        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+def test_a_resumed_best_score_is_kept_only_when_measured_the_same_way(tmp_path, caplog):
     stopped = callback(tmp_path, MEASURED_ON)
     stopped.best.update(score=61.5, epoch=0, step=40, files_step=40)
     state = stopped.state_dict()
