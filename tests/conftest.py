@@ -100,6 +100,33 @@ def run_cli(*args, cwd=None, timeout=600, env=None):
     return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
 
 
+@pytest.fixture(params=[0o022, 0o077], ids=["umask022", "umask077"])
+def umask(request):
+    """This process's umask (and so that of every process it starts) set to 022 (a shared machine's usual one),
+    then to 077 (private); restored after."""
+    previous = os.umask(request.param)
+    yield request.param
+    os.umask(previous)
+
+
+def wrong_modes(folder, umask):
+    """{path relative to `folder`: its mode} of every file and folder under `folder` whose mode is not what an
+    ordinary open(path, "w") or os.mkdir gives under `umask` (0o666 or 0o777 less the umask): {} when all are."""
+    wrong = {}
+    for path in sorted(Path(folder).rglob("*")):
+        mode = path.stat().st_mode & 0o777
+        if mode != (0o777 if path.is_dir() else 0o666) & ~umask:
+            wrong[path.relative_to(folder).as_posix()] = oct(mode)
+    return wrong
+
+
+def tree_bytes(folder):
+    """{path relative to `folder`: its bytes (None for a folder)} of everything under `folder`: two equal trees
+    hold the same files with the same content."""
+    return {path.relative_to(folder).as_posix(): None if path.is_dir() else path.read_bytes()
+            for path in sorted(Path(folder).rglob("*"))}
+
+
 def data_dir_with(tmp_path, data_name, train=None, dev=None):
     """A --data_dir holding the given files as <data_name>/train.json and dev.json."""
     folder = tmp_path / "data" / data_name

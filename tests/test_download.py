@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import wrong_modes
 
 from korsquad import download, zip_parts
 from korsquad.datasets import REGISTRY, RemoteFile, get_spec, names
@@ -362,6 +363,20 @@ def test_without_checksum_a_sidecar_marks_the_completed_file(serve, tmp_path):
     download_dataset(spec, tmp_path, mirror=mirror, options=FAST)
     assert len(behaviour.log) == 2
     assert (tmp_path / spec.name / "dev.json").read_bytes() == data
+
+
+def test_downloads_and_their_records_have_the_mode_the_umask_gives(serve, tmp_path, umask):
+    """The files, the sidecar of a file without a checksum, the extracted parts and their completion markers: 0644
+    under umask 022, 0600 under 077, as an ordinary open() makes them (folders 0755, 0700)."""
+    data = payload(40_000, 17)
+    download_dataset(plain_spec({"dev": data}, checksums=False), tmp_path,
+                     mirror=serve(Behaviour({"dev-test.json": data})), options=FAST)
+    parts = {("dev", "KorQuAD_2.1_dev_00.zip"): make_zip({"korquad2.1_dev_00.json": korquad2_document("q0")})}
+    download_dataset(zip_spec(parts), tmp_path, mirror=serve(Behaviour({name: zipped for (_, name), zipped
+                                                                         in parts.items()})), options=FAST)
+    assert {".dev.json.verified", "dev.json", ".KorQuAD_2.1_dev_00.zip.extracted",
+            "korquad2.1_dev_00.json"} <= {p.name for p in tmp_path.rglob("*")}
+    assert wrong_modes(tmp_path, umask) == {}
 
 
 def test_disk_full_while_writing_is_one_clear_error(serve, tmp_path, monkeypatch):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .featureset import FeatureSet
-from .jsonio import atomic_write_json, file_digest
+from .jsonio import atomic_write_json, file_digest, ordinary_folder_mode
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -147,6 +147,7 @@ def save_features(chunks, folder, replace=False):
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.work."))
     try:
+        os.chmod(work, ordinary_folder_mode())  # mkdtemp's 0o700 would keep the cache from the user's group
         manifest = _merge_chunks(_write_chunks(chunks, work), work)
         installed = _install(work, folder, manifest if replace else None)
     except BaseException:

@@ -20,6 +20,7 @@ The folder's model card is written by korsquad.model_card, its upload by korsqua
 
 import inspect
 import json
+import os
 import re
 import sys
 import unicodedata
@@ -40,10 +41,13 @@ def export_model(model, tokenizer, directory, model_type, settings=None):
     the training's resolved settings, kept beside them (korsquad.checkpoints.SETTINGS_FILE) so that evaluating the
     folder uses the windows and decoding that trained it."""
     from .checkpoints import write_model_settings
+    from .jsonio import ordinary_file_mode
     from .model_types import KOBERT_MODEL_TYPES
 
     directory = Path(directory)
     model.save_pretrained(directory)
+    for weights in directory.glob("*.safetensors"):  # safetensors writes them 0o600 (a private temporary file)
+        os.chmod(weights, ordinary_file_mode())
     tokenizer.save_pretrained(directory)
     if settings is not None:
         write_model_settings(directory, settings)

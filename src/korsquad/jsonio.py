@@ -1,5 +1,5 @@
 """Files on disk: reading JSON with errors that name the file, writes that never leave a half-written file,
-and the sha256 of a file's bytes."""
+the sha256 of a file's bytes, and the modes the user's umask gives new files and folders."""
 
 import contextlib
 import hashlib
@@ -53,15 +53,42 @@ def jsonl_objects(lines, name):
         raise UsageError(f"{name}: line {number + 1}: not UTF-8 text ({err.reason})") from None
 
 
+def umask():
+    """The process's umask, read without changing it where Linux shows it (/proc/self/status), else by setting and
+    restoring it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def ordinary_file_mode():
+    """The mode open(path, "w") gives a new file: 0o666 less the umask (0o644 under umask 022, 0o600 under 077)."""
+    return 0o666 & ~umask()
+
+
+def ordinary_folder_mode():
+    """The mode os.mkdir gives a new folder: 0o777 less the umask."""
+    return 0o777 & ~umask()
+
+
 @contextlib.contextmanager
 def atomic_file(path, mode="wb", encoding=None):
     """A file open for writing under a temporary name in `path`'s folder: fsynced and renamed over `path` when the
-    block ends, removed (and `path` left as it was) when the block raises."""
+    block ends, removed (and `path` left as it was) when the block raises. The file gets the mode an ordinary
+    open(path, "w") would give it (mkstemp's own is 0o600, whatever the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode, encoding=encoding) as f:
+            os.chmod(f.fileno(), ordinary_file_mode())
             yield f
             f.flush()
             os.fsync(f.fileno())
