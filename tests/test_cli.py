@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import (FIXTURES, copy_run, data_dir_with, kobert_qa_model, minilm_path, run_cli, shared_file,
-                      squad_run_stdout, train_on_korquad_tiny)
+                      squad_run_stdout, train_on_korquad_tiny, tree_bytes, wrong_modes)
 
 OFFICIAL_V1_KEYS = {"exact_match", "f1"}
 QUICK = ["--accelerator", "cpu", "--max_seq_length", "128", "--doc_stride", "64", "--max_query_length", "32",
@@ -185,6 +185,92 @@ def test_every_check_without_network_comes_before_the_hub_is_asked(squad_dir, tm
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
     assert seconds < 5, f"{case}: {seconds:.1f} s"
+
+
+def without_questions(tmp_path):
+    """An empty data file, and one whose paragraph has no questions."""
+    empty, no_qas = tmp_path / "empty.json", tmp_path / "no_qas.json"
+    empty.write_text('{"data": []}')
+    no_qas.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "c", "qas": []}]}]}))
+    return empty, no_qas
+
+
+@pytest.mark.parametrize("flags, named, use", [
+    (["--do_train", "--train_file", "empty.json"], "empty.json", "nothing to train on"),
+    (["--do_train", "--max_train_samples", "4", "--train_file", "no_qas.json"], "no_qas.json", "nothing to train on"),
+    (["--do_train", "--do_eval", "--dev_file", "no_qas.json"], "no_qas.json", "nothing to evaluate"),
+    (["--do_train", "--do_eval", "--max_eval_samples", "2", "--dev_file", "empty.json"], "empty.json",
+     "nothing to evaluate"),
+])
+def test_a_data_file_without_questions_is_one_line_before_any_model_loads(tiny_bert, squad_dir, tmp_path, flags,
+                                                                          named, use):
+    """Not 0 training steps and an untrained best_model/, nor a result of null: refused before Lightning (and
+    with it the model) loads, and nothing is written."""
+    without_questions(tmp_path)
+    probe = ("import sys\nfrom korsquad import cli\ntry:\n    cli.main(sys.argv[1:])\nexcept SystemExit as e:\n"
+             "    print(e.code, 'pytorch_lightning' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe, "--model_type", "bert", "--model_name_or_path",
+                             str(tiny_bert), "--data_name", "squad_v1.1", "--data_dir", str(squad_dir),
+                             "--output_dir", "out", "--accelerator", "cpu", "--batch_size", "4", *flags],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["2", "False"], result.stderr[-3000:]
+    assert result.stderr.splitlines() == [f"error: {named}: holds no questions: {use}"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_evaluating_or_answering_no_questions_leaves_the_run_folder_as_it_was(squad_run, tmp_path):
+    data_dir, trained = squad_run
+    run_dir = copy_run(trained, tmp_path / "model")
+    before = tree_bytes(run_dir)
+    empty, no_qas = without_questions(tmp_path)
+    common = ["--data_name", "squad_v1.1", "--data_dir", data_dir, "--output_dir", tmp_path / "model", "--run_name",
+              "tiny", "--checkpoint", run_dir, "--accelerator", "cpu"]
+    for flags, named, use in ((["--do_eval", "--dev_file", empty], empty, "nothing to evaluate"),
+                              (["--do_predict", "--predict_file", no_qas], no_qas, "nothing to answer")):
+        refused = run_cli(*common, *flags, timeout=120)
+        assert refused.returncode == 2
+        assert refused.stderr.splitlines() == [f"error: {named}: holds no questions: {use}"]
+    assert tree_bytes(run_dir) == before
+
+
+def test_a_refused_overwrite_removes_nothing(squad_run, tmp_path):
+    """--overwrite_output_dir removes the old run only once every check has passed: a model that cannot be
+    loaded leaves it whole."""
+    data_dir, trained = squad_run
+    run_dir = copy_run(trained, tmp_path / "model")
+    before = tree_bytes(run_dir)
+    refused = run_cli("--model_type", "bert", "--model_name_or_path", tmp_path / "no_model", "--data_name",
+                      "squad_v1.1", "--data_dir", data_dir, "--output_dir", tmp_path / "model", "--run_name", "tiny",
+                      "--accelerator", "cpu", "--batch_size", "4", "--do_train", "--overwrite_output_dir",
+                      timeout=120)
+    assert refused.returncode == 2
+    assert len(refused.stderr.splitlines()) == 1 and "no_model" in refused.stderr, refused.stderr
+    assert tree_bytes(run_dir) == before
+
+
+def test_every_output_has_the_mode_the_umask_gives(tiny_bert, tmp_path, umask):
+    """A training that evaluates and predicts, and its evaluation page, run under umask 022 (a teammate on a
+    shared machine reads every file: 0644, folders 0755) and 077 (nobody else: 0600, 0700): every file and folder of
+    the output folder and of the feature caches has the mode an ordinary open() or mkdir gives."""
+    tiny = FIXTURES / "squad_v1_tiny.json"
+    data_dir = data_dir_with(tmp_path, "squad_v1.1", tiny, tiny)
+    run = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
+                  "--data_dir", data_dir, "--output_dir", tmp_path / "model", "--run_name", "r", *QUICK,
+                  "--max_steps", "1", "--max_eval_samples", "2", "--logger", "csv,tensorboard", "--do_train",
+                  "--do_eval", "--do_predict", "--predict_file", tiny)
+    assert run.returncode == 0, run.stderr[-3000:]
+    run_dir = tmp_path / "model" / "squad_v1.1" / "r"
+    page = subprocess.run([sys.executable, "-m", "korsquad.inspect", run_dir], capture_output=True, text=True,
+                          timeout=120)
+    assert page.returncode == 0, page.stderr[-3000:]
+    written = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*")}
+    assert {"run.json", "result.json", "evaluations.json", "predictions_eval.json", "predictions_predict.json",
+            "inspect_eval.html", "best_model/model.safetensors", "best_model/README.md",
+            "best_model/training_settings.json", "checkpoints/best_checkpoint.json", "checkpoints/last.ckpt",
+            "csv_logs/version_0/hparams.yaml"} <= written
+    cache = data_dir / "squad_v1.1" / "cache"
+    assert list(cache.glob("train-*/manifest.json"))
+    assert wrong_modes(tmp_path / "model", umask) == {} and wrong_modes(cache, umask) == {}
 
 
 def test_eval_without_checkpoint_is_a_clear_error(tiny_bert, squad_dir, tmp_path):

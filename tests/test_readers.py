@@ -18,7 +18,8 @@ from korsquad.datamodule import QADataModule
 from korsquad.datasets import REGISTRY, RemoteFile, get_spec
 from korsquad.errors import UsageError
 from korsquad.postprocess import decode
-from korsquad.readers import Answer, Example, Reader, data_digest, data_files, read_dataset, read_examples
+from korsquad.readers import (Answer, Example, Reader, data_digest, data_files, read_dataset, read_examples,
+                              read_split)
 from korsquad.settings import WindowSettings
 
 KLUE = get_spec("klue_mrc")
@@ -202,6 +203,22 @@ def test_bad_jsonl_exits_2_with_one_line_through_the_check_command(tmp_path):
 
 
 # --- which files a path stands for ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("split, use", [("train", "nothing to train on"), ("dev", "nothing to evaluate"),
+                                        ("predict", "nothing to answer")])
+def test_a_split_without_questions_is_one_error_naming_the_file(tmp_path, split, use):
+    squad = get_spec("squad_v1.1")
+    empty = write_json(tmp_path / "empty.json", {"data": []})
+    no_qas = write_json(tmp_path / "no_qas.json", {"data": [{"title": "t", "paragraphs": [{"context": "c",
+                                                                                            "qas": []}]}]})
+    blank = write_lines(tmp_path / "blank.jsonl", "")
+    for path in (empty, no_qas, blank):
+        for limit in (None, 3):  # --max_*_samples leaves none of none
+            with pytest.raises(UsageError, match=f"^{path}: holds no questions: {use}$"):
+                read_split(path, squad, split, limit)
+    tiny = FIXTURES / "squad_v1_tiny.json"
+    assert [e.id for e in read_split(tiny, squad, split, 2)] == [e.id for e in read_examples(tiny, squad)][:2]
+
 
 def test_data_files_of_a_file_a_jsonl_file_and_a_korquad2_folder(tmp_path):
     assert data_files(KLUE_TINY, KLUE) == [KLUE_TINY]

@@ -287,3 +287,30 @@ def test_a_max_steps_stop_resumes_the_rest_of_its_epoch_at_the_schedules_rate(ti
     assert line.startswith("error: --resume") and "--learning_rate 0.002 (trained with 0.001)" in line
     assert (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp
     assert json.loads((run_dir / "run.json").read_text()) == record
+
+
+# ---- a refused --resume changes nothing --------------------------------------------------------------------------
+@pytest.mark.parametrize("last", ["unreadable", "weights only"])
+def test_a_refused_resume_leaves_every_file_of_the_finished_run_as_it_was(tiny_bert, squad_run, tmp_path, last):
+    """A last.ckpt that is not a checkpoint, or holds weights without the training state (best.ckpt copied over
+    it): one error line naming it, exit 2, and every file of the run byte for byte as it was (run.json still says
+    "finished", with no extra invocation)."""
+    from conftest import copy_run, tree_bytes
+
+    data_dir, trained = squad_run
+    run_dir = copy_run(trained, tmp_path / "model")
+    last_ckpt = run_dir / "checkpoints" / "last.ckpt"
+    if last == "unreadable":
+        last_ckpt.write_bytes(b"not a checkpoint")
+    else:
+        last_ckpt.write_bytes((run_dir / "checkpoints" / "best.ckpt").read_bytes())
+    before = tree_bytes(run_dir)
+    refused = run_cli("--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
+                      "--data_dir", data_dir, "--output_dir", tmp_path / "model", "--run_name", "tiny",
+                      "--accelerator", "cpu", "--do_train", "--do_eval", "--resume", "--num_train_epochs", "2",
+                      env=ONE_THREAD, timeout=300)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: {last_ckpt}") or line.startswith(f"error: --resume: {last_ckpt}"), line
+    assert tree_bytes(run_dir) == before
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "finished"

@@ -85,24 +85,26 @@ def test_no_best_checkpoint_is_one_error_naming_the_folder(tmp_path):
 
 # ---- a training into the folder ----------------------------------------------------------------------------------
 def test_a_new_folder_or_one_without_a_training_is_trained_into(tmp_path):
-    RunFolder(tmp_path / "new").prepare_training(resume=False, overwrite=False)
+    assert RunFolder(tmp_path / "new").check_training(resume=False, overwrite=False) is False
     evaluated = RunFolder(tmp_path / "evaluated")
     evaluated.write_record({"config": {"do_train": False}}, evaluation_only=True)
-    evaluated.prepare_training(resume=False, overwrite=False)
+    assert evaluated.check_training(resume=False, overwrite=False) is False
     assert evaluated.run_json.is_file()
 
 
 def test_a_folder_holding_a_training_is_refused_unless_resumed_or_overwritten(tmp_path):
     folder = trained_folder(tmp_path)
     with pytest.raises(UsageError, match="already holds a training run: give --resume .* or --overwrite_output_dir"):
-        folder.prepare_training(resume=False, overwrite=False)
+        folder.check_training(resume=False, overwrite=False)
     with pytest.raises(UsageError, match=r"--resume: no .*last.ckpt to continue from"):
-        folder.prepare_training(resume=True, overwrite=False)
+        folder.check_training(resume=True, overwrite=False)
     folder.checkpoints_dir.mkdir()
     folder.last_checkpoint.write_bytes(b"state")
-    folder.prepare_training(resume=True, overwrite=False)  # continues: nothing removed
+    assert folder.check_training(resume=True, overwrite=False) is False  # continues: nothing to remove
     assert folder.last_checkpoint.read_bytes() == b"state"
-    folder.prepare_training(resume=False, overwrite=True)
+    assert folder.check_training(resume=False, overwrite=True) is True
+    assert folder.last_checkpoint.read_bytes() == b"state"  # removed only when the run starts
+    folder.clear()
     assert not folder.root.exists()
 
 
@@ -112,7 +114,7 @@ def test_checkpoints_alone_mean_a_training_too(tmp_path):
     folder.last_checkpoint.write_bytes(b"state")
     assert folder.holds_training()
     with pytest.raises(UsageError, match="already holds a training run"):
-        folder.prepare_training(resume=False, overwrite=False)
+        folder.check_training(resume=False, overwrite=False)
 
 
 @pytest.mark.parametrize("config", [{"do_train": True, "data_name": "squad_v1.1", "run_name": "other"},
@@ -124,7 +126,7 @@ def test_overwrite_never_removes_a_folder_a_training_did_not_make_as_this_run(tm
     if config is not None:  # a run.json naming another run folder (copied here), or none at all
         folder.write_record({"config": config}, evaluation_only=False)
     with pytest.raises(UsageError, match="was not made as a run folder by run_qa.py .* remove it yourself"):
-        folder.prepare_training(resume=False, overwrite=True)
+        folder.check_training(resume=False, overwrite=True)
     assert folder.last_checkpoint.read_bytes() == b"someone's state"
 
 

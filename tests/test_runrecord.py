@@ -43,3 +43,31 @@ def test_only_the_first_process_writes(tmp_path):
     RunRecord(config, argv, first_process=False).write("finished")
     assert not config.folder.run_json.exists()
 
+
+
+def test_a_refusal_after_the_first_write_puts_back_the_record_it_found(tmp_path):
+    """A UsageError raised once the invocation has written "running" leaves run.json as it found it (a finished
+    run stays finished, without the refused invocation); any other error, or a refused new run, says "failed"."""
+    from korsquad.errors import UsageError
+
+    first = [*BASE, "--output_dir", str(tmp_path), "--max_steps", "4"]
+    new_run = RunRecord(resolve(first), first, first_process=True)
+    new_run.start()
+    new_run.fail(UsageError("refused"))
+    assert resolve(first).folder.read_record()["status"] == "failed"
+    new_run.write("finished")
+    found = resolve(first).folder.run_json.read_bytes()
+
+    again = [*BASE, "--output_dir", str(tmp_path), "--resume", "--max_steps", "8"]
+    refused = RunRecord(resolve(again), again, first_process=True)
+    refused.start()
+    assert resolve(again).folder.read_record()["status"] == "running"
+    refused.fail(UsageError("refused"))
+    assert resolve(again).folder.run_json.read_bytes() == found
+
+    crashed = RunRecord(resolve(again), again, first_process=True)
+    crashed.start()
+    crashed.fail(RuntimeError("out of memory"))
+    record = resolve(again).folder.read_record()
+    assert record["status"] == "failed" and record["error"] == "RuntimeError: out of memory"
+    assert len(record["invocations"]) == 2

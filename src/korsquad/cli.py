@@ -20,9 +20,11 @@ from .runfolder import EVAL_SPLIT, PREDICT_SPLIT
 
 @exit_on_usage_error
 def main(argv=None):
+    # Every check first, then the first write: a refused command (exit 2) leaves the run folder as it found it.
     config = resolve_offline(argv)
     cpu.warn_if_bf16_emulated(config)
-    check_inputs(config)
+    replaces_old_run = check_inputs(config)
+    questions = read_questions(config)
     config = with_model_defaults(config)  # the first step that may ask the Hub (the model's config.json)
     # torch, Lightning and transformers load only now: a bad flag or a missing file is reported at once
     import pytorch_lightning as pl
@@ -40,19 +42,25 @@ def main(argv=None):
     # the window settings against this tokenizer's special tokens, before a large model is loaded
     check_parameters(tokenizer, pair_layout(tokenizer), config.window)
     module = load_module(config)
+    if config.do_train and config.resume:
+        from .resume import check_resumable
+
+        check_resumable(config.folder.last_checkpoint)
     if config.do_eval and is_first_process():
         record.extra["dev_data"] = dev_data(config)
-    record.write("running", num_parameters=sum(p.numel() for p in module.model.parameters()))
+    if replaces_old_run:  # --overwrite_output_dir, now that nothing can refuse the run
+        config.folder.clear()
+    record.start(num_parameters=sum(p.numel() for p in module.model.parameters()))
     loggers = []
     try:
         loggers = training_loggers(config)
-        evaluated = config.do_train and train(config, tokenizer, module, record, loggers)
+        evaluated = config.do_train and train(config, tokenizer, module, record, loggers, questions)
         if config.do_eval and not evaluated:
-            evaluate(config, tokenizer, module, "dev")
+            evaluate(config, tokenizer, module, "dev", questions)
         if config.do_predict:
-            evaluate(config, tokenizer, module, "predict")
+            evaluate(config, tokenizer, module, "predict", questions)
     except BaseException as err:
-        record.write("failed", error=f"{type(err).__name__}: {err}")
+        record.fail(err)
         raise
     record.write("finished")
     if config.do_train and is_first_process():
@@ -72,7 +80,9 @@ def main(argv=None):
 
 def check_inputs(config):
     """Fail before the Hub is asked or any model loaded: missing data files, nothing to evaluate, a folder holding
-    another run, a --logger whose package is not installed, an upload that cannot happen."""
+    another run, a --logger whose package is not installed, an upload that cannot happen. True when the run folder
+    holds an old training that this one replaces (--overwrite_output_dir): it is removed only once every check has
+    passed."""
     from .datasets import split_file
     from .loggers import check_installed
 
@@ -88,17 +98,37 @@ def check_inputs(config):
     from .hub import check_push
 
     check_push(config)
-    if config.do_train and is_first_process():  # last: --overwrite_output_dir removes the old run here
-        config.folder.prepare_training(resume=config.resume, overwrite=config.overwrite_output_dir)
+    if config.do_train and is_first_process():
+        return config.folder.check_training(resume=config.resume, overwrite=config.overwrite_output_dir)
+    return False
+
+
+def read_questions(config):
+    """The questions of every split the run reads (its first --max_*_samples), by split, read once here: a
+    malformed file, or one without questions, is one error line before any model loads or anything is written."""
+    from .readers import read_split
+
+    splits = (["train", "dev"] if config.do_train else []) + (["dev"] if config.do_eval else []) \
+        + (["predict"] if config.do_predict else [])
+    limits = {"train": config.max_train_samples, "dev": config.max_eval_samples, "predict": config.max_eval_samples}
+    return {split: read_split(split_source(config, split), config.spec, split, limits[split])
+            for split in dict.fromkeys(splits)}
+
+
+def split_source(config, split):
+    """The file (or KorQuAD 2.x folder) of a split: the user's own --train_file / --dev_file / --predict_file, else
+    the data set's in --data_dir."""
+    from .datasets import split_file
+
+    return getattr(config, f"{split}_file") or split_file(config.spec, config.data_dir, split)
 
 
 def dev_data(config):
     """The dev data this run's predictions_eval.json answers, for run.json: its absolute path and digest, so that
     korsquad.compare pairs two runs' predictions only on the same questions."""
-    from .datasets import split_file
     from .readers import data_digest
 
-    source = config.dev_file or split_file(config.spec, config.data_dir, "dev")
+    source = split_source(config, "dev")
     return {"path": str(Path(source).resolve()), "sha256": data_digest(source, config.spec)}
 
 
@@ -143,9 +173,9 @@ def load_module(config):
         raise
 
 
-def data_module(config, tokenizer, module, *, train, eval_split):
-    """The data module of one stage, its data read and its caches built on the first process of each machine
-    before the Trainer starts: a malformed file is one error line, not a failure inside the training loop."""
+def data_module(config, tokenizer, module, questions, *, train, eval_split):
+    """The data module of one stage, on the questions read_questions read, its caches built on the first process
+    of each machine before the Trainer starts."""
     from .datamodule import QADataModule
     from .inference import uses_token_type_ids
     from .sampling import group_by_length_sampler
@@ -159,7 +189,8 @@ def data_module(config, tokenizer, module, *, train, eval_split):
         predict_file=config.predict_file,
         with_token_type_ids=uses_token_type_ids(module.model, tokenizer),
         train_sampler_factory=group_by_length_sampler if config.group_by_length else None,
-        pad_multiple=cpu.batch_width_multiple(config))
+        pad_multiple=cpu.batch_width_multiple(config),
+        examples={split: questions[split] for split in (("train", eval_split) if train else (eval_split,))})
     if is_first_on_machine():
         dm.prepare_data()
     return dm
@@ -210,9 +241,9 @@ def training_loggers(config):
     return build_loggers(config)
 
 
-def train(config, tokenizer, module, record, loggers):
+def train(config, tokenizer, module, record, loggers, questions):
     """Fit, keep the best checkpoint, export it. True when the dev files already hold its predictions."""
-    from .checkpoints import load_checkpoint, older_checkpoint_types
+    from .checkpoints import older_checkpoint_types
     from .export import export_model
     from .loggers import log_settings
     from .model import compile_model
@@ -221,7 +252,7 @@ def train(config, tokenizer, module, record, loggers):
     from .validation import save_best_checkpoint
 
     folder = config.folder
-    dm = data_module(config, tokenizer, module, train=True, eval_split="dev")
+    dm = data_module(config, tokenizer, module, questions, train=True, eval_split="dev")
     if is_first_process():
         warn_if_tokenizer_misfits(config, tokenizer, dm)
     validation = validation_callback(config, "dev", training=True, measured_on=measured_on(config, dm))
@@ -232,8 +263,6 @@ def train(config, tokenizer, module, record, loggers):
                            logger=loggers or False, model=module.model)
     if config.compile:
         compile_model(module)
-    if config.resume:
-        load_checkpoint(folder.last_checkpoint, mmap=True)  # refused before Lightning when it needs more than weights
     with older_checkpoint_types():
         trainer.fit(module, datamodule=dm, ckpt_path=folder.last_checkpoint if config.resume else None,
                     weights_only=True)
@@ -285,11 +314,11 @@ def checkpoint_state_dict(path):
     return load_checkpoint(path)["state_dict"]
 
 
-def evaluate(config, tokenizer, module, split):
+def evaluate(config, tokenizer, module, split, questions):
     """Score the dev set (`split` "dev") or answer --predict_file ("predict") into the run folder."""
     from .trainer import make_trainer
 
-    dm = data_module(config, tokenizer, module, train=False, eval_split=split)
+    dm = data_module(config, tokenizer, module, questions, train=False, eval_split=split)
     validation = validation_callback(config, split, training=False)
     trainer = make_trainer(config, callbacks=[validation], logger=False, model=module.model)
     trainer.validate(module, datamodule=dm, verbose=False)

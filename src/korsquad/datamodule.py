@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from . import cache
 from .datasets import split_file
-from .readers import data_files, read_examples
+from .readers import data_files, read_split
 from .batching import FeatureBatcher, PaddingBatcher, length_sorted_shard
 from .sampling import shuffled_sampler
 from .windows import build_features
@@ -29,13 +29,14 @@ CHUNK_EXAMPLES = int(os.environ.get("KORSQUAD_CHUNK_EXAMPLES", "2000"))
 class QADataModule(pl.LightningDataModule):
     """`train`: whether it serves training batches (and the dev set for validation); `eval_split`: what
     validation serves, "dev" or "predict" (the questions of `predict_file`); `window`: the settings.WindowSettings
-    of every split's windows."""
+    of every split's windows; `examples`: the questions of splits already read (readers.read_split, with the sample
+    limits applied), by split: those are not read again."""
 
     def __init__(self, spec, tokenizer, *, train, eval_split, data_dir, window, batch_size, eval_batch_size, seed,
                  negative_window_ratio, num_workers=0, max_train_samples=None,
                  max_eval_samples=None, overwrite_cache=False, train_file=None, dev_file=None, predict_file=None,
                  with_token_type_ids=True,
-                 train_sampler_factory=None, pad_multiple=8):
+                 train_sampler_factory=None, pad_multiple=8, examples=None):
         super().__init__()
         if eval_split not in ("dev", "predict"):
             raise ValueError(f"eval_split must be 'dev' or 'predict', not {eval_split!r}")
@@ -58,7 +59,7 @@ class QADataModule(pl.LightningDataModule):
         self.pad_multiple = pad_multiple  # batch widths are multiples of it (korsquad.cpu.batch_width_multiple)
         self.splits = ("train", eval_split) if train else (eval_split,)
         self.eval_split = eval_split
-        self.examples = {}
+        self.examples = dict(examples or {})
         self.features = {}
         self._cache_folders = {}
         self._train_loader = None
@@ -68,11 +69,11 @@ class QADataModule(pl.LightningDataModule):
     def split_source(self, split):
         return self.own_files[split] or split_file(self.spec, self.data_dir, split)
 
-    def read_split(self, split):
-        examples = read_examples(self.split_source(split), self.spec, training=split == "train",
-                                 labeled=split != "predict")
-        limit = self.max_samples[split]
-        return examples[:limit] if limit else examples
+    def split_examples(self, split):
+        """The split's questions (its first --max_*_samples), read once."""
+        if split not in self.examples:
+            self.examples[split] = read_split(self.split_source(split), self.spec, split, self.max_samples[split])
+        return self.examples[split]
 
     def feature_params(self, split):
         """build_features' arguments besides the window and the reader (and the sample limit, for the cache key)."""
@@ -103,12 +104,12 @@ class QADataModule(pl.LightningDataModule):
         for split in self.splits:
             if split in self.features:
                 continue
+            examples = self.split_examples(split)
             self.features[split] = cache.cached_features(self.cache_folder(split),
-                                                         functools.partial(self._build_chunks, split), rebuild)
-            self.examples[split] = self.read_split(split)
+                                                         functools.partial(self._build_chunks, split, examples),
+                                                         rebuild)
 
-    def _build_chunks(self, split):
-        examples = self.read_split(split)
+    def _build_chunks(self, split, examples):
         params = {k: v for k, v in self.feature_params(split).items() if k != "limit"}
         for number, first in enumerate(range(0, max(len(examples), 1), CHUNK_EXAMPLES)):
             chunk = examples[first:first + CHUNK_EXAMPLES]

@@ -331,3 +331,18 @@ def read_examples(path, spec, training=False, labeled=True):
         print(f"{path}: {stats['answer_start_fixed']} answer_start values fixed to the nearest occurrence, "
               f"{stats['answers_not_found']} answers not found in their context", file=sys.stderr)
     return examples
+
+
+# what a run does with each split's questions (train, evaluate or answer), for the error of a split without any
+SPLIT_USES = {"train": "nothing to train on", "dev": "nothing to evaluate", "predict": "nothing to answer"}
+
+
+def read_split(path, spec, split, limit=None):
+    """The questions of one split of a run ("train", "dev" or "predict"; the first `limit` when given): read as
+    that split is read (training data strictly, --predict_file without answers). A file without any is refused
+    with UsageError naming it, before a model is loaded or an empty split is trained on or scored."""
+    examples = read_examples(path, spec, training=split == "train", labeled=split != "predict")
+    examples = examples[:limit] if limit else examples
+    if not examples:
+        raise UsageError(f"{path}: holds no questions: {SPLIT_USES[split]}")
+    return examples

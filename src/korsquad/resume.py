@@ -19,6 +19,24 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from torch.optim.lr_scheduler import LambdaLR
 
+from .checkpoints import load_checkpoint
+from .errors import UsageError
+
+
+# What Lightning restores a training from besides the weights: without them a checkpoint holds weights only
+# (best.ckpt), which --resume cannot continue.
+TRAINING_STATE = ("optimizer_states", "lr_schedulers", "loops")
+
+
+def check_resumable(path):
+    """Refuse, before anything is written, a last.ckpt that --resume cannot continue: unreadable, holding pickled
+    objects (korsquad.checkpoints.load_checkpoint, weights_only), or weights without the training state."""
+    checkpoint = load_checkpoint(path, mmap=True)
+    missing = [key for key in TRAINING_STATE if key not in checkpoint] if isinstance(checkpoint, dict) else ["any"]
+    if missing:
+        raise UsageError(f"--resume: {path} holds no training state to continue (no {', '.join(missing)}): it is "
+                         "not a last.ckpt that run_qa.py saved")
+
 
 def last_checkpoints(dirpath, save_steps):
     """The callbacks that write `dirpath`/last.ckpt: every `save_steps` optimizer steps, at the end of every epoch

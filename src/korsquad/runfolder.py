@@ -140,20 +140,26 @@ class RunFolder:
         trained = isinstance(record, dict) and (record.get("config") or {}).get("do_train")
         return bool(trained) or self.best_record.is_file() or self.last_checkpoint.is_file()
 
-    def prepare_training(self, resume, overwrite):
-        """Refuse to mix a new training with an old one's files, unless told to continue or to start over."""
+    def check_training(self, resume, overwrite):
+        """Refuse to mix a new training with an old one's files, unless told to continue or to start over. True
+        when the folder holds an old training that the new one replaces (--overwrite_output_dir): the caller
+        removes it (`clear`) only once every other check has passed, so that a refused command removes nothing."""
         if resume:
             if not self.last_checkpoint.is_file():
                 raise UsageError(f"--resume: no {self.last_checkpoint} to continue from")
-            return
+            return False
         if not self.holds_training():
-            return
+            return False
         if not overwrite:
             raise UsageError(f"{self.root} already holds a training run: give --resume to continue it or "
                              "--overwrite_output_dir to replace it")
         if not self.made_by_training():
             raise UsageError(f"--overwrite_output_dir: {self.root} was not made as a run folder by run_qa.py (no "
                              "run.json of a training naming it), so it is not removed: remove it yourself")
+        return True
+
+    def clear(self):
+        """Remove the folder: an old training that check_training said a new one replaces."""
         shutil.rmtree(self.root)
 
     def made_by_training(self):

@@ -4,6 +4,9 @@ every invocation that trained the run. korsquad.runfolder.RunFolder reads and wr
 import time
 from datetime import datetime, timezone
 
+from .errors import UsageError
+from .jsonio import atomic_write_bytes
+
 # The keys of run.json beside "config": the run's record, not settings (so a run.json replays through --config:
 # korsquad.config.read_config_file).
 RECORD_KEYS = frozenset({"config", "status", "started_at", "finished_at", "wall_time_s", "hardware", "train_steps",
@@ -22,8 +25,24 @@ class RunRecord:
         self.started = time.time()
         self.extra = {}
         self.train_steps = None
+        self.found = None  # run.json's bytes before this invocation wrote it (`start`)
         if config.do_train and first_process:
             self.extra["invocations"] = training_invocations(config, argv, self.started)
+
+    def start(self, **extra):
+        """The invocation's first write into the run folder: "running". What run.json held before is kept for
+        `fail`."""
+        run_json = self.config.folder.run_json
+        self.found = run_json.read_bytes() if self.first_process and run_json.is_file() else None
+        self.write("running", **extra)
+
+    def fail(self, err):
+        """After an error: "failed", with the error. A refusal (UsageError) puts back the record this invocation
+        found instead: refused input never rewrites a run's record (a new run's says "failed")."""
+        if isinstance(err, UsageError) and self.found is not None:
+            atomic_write_bytes(self.config.folder.run_json, self.found)
+            return
+        self.write("failed", error=f"{type(err).__name__}: {err}")
 
     def write(self, status, **extra):
         if not self.first_process:
