@@ -5,14 +5,16 @@ refused."""
 
 import json
 import pickle
+import shutil
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, data_dir_with, run_cli
 
 from korsquad import report
-from korsquad.checkpoints import SETTINGS_FILE, SETTINGS_KEY, load_checkpoint, plain_json
+from korsquad.checkpoints import SETTINGS_FILE, SETTINGS_KEY, load_checkpoint, plain_json, recorded_model_path
 from korsquad.errors import UsageError
+from korsquad.runrecord import MODEL_PATH_KEY
 
 QUICK_START_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # the README's name, not a resolved path
 RUN_NAME = "sentence-transformers-all-MiniLM-L6-v2"
@@ -60,15 +62,18 @@ def test_the_quick_start_model_trains_then_evaluates_in_a_separate_do_eval(quick
 
 @pytest.mark.slow
 def test_a_best_ckpt_evaluated_from_another_folder_uses_its_training_settings(quick_start, tmp_path):
-    best = quick_start["run_dir"] / "checkpoints" / "best.ckpt"
-    # no --run_name, no --model_type, no window or decoding flags; ./model of another working directory
+    run_dir = Path(shutil.copytree(quick_start["run_dir"], tmp_path / "copy" / "squad_v1.1" / RUN_NAME))
+    best = run_dir / "checkpoints" / "best.ckpt"
+    (tmp_path / "elsewhere").mkdir()
+    # no --run_name, no --model_type, no window or decoding flags, from another working directory: the
+    # evaluation is the run's, written into its folder
     evaluate = run_cli("--model_name_or_path", QUICK_START_MODEL, "--data_name", "squad_v1.1", "--data_dir",
                        quick_start["data"], "--accelerator", "cpu", "--do_eval", "--max_eval_samples", "12",
-                       "--checkpoint", best, cwd=tmp_path)
+                       "--checkpoint", best, cwd=tmp_path / "elsewhere")
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
-    run_dir = tmp_path / "model" / "squad_v1.1" / RUN_NAME
     assert read_json(run_dir / "predictions_eval.json") == quick_start["trained"]
-    assert read_json(run_dir / "run.json")["inherited_from"] == str(best)
+    assert read_json(run_dir / "run.json")["evaluation"]["inherited_from"] == str(best)
+    assert len(read_json(run_dir / "evaluations.json")) == 3 and not (tmp_path / "elsewhere" / "model").exists()
 
     differing = run_cli("--data_name", "squad_v1.1", "--data_dir", quick_start["data"], "--accelerator", "cpu",
                         "--do_eval", "--max_eval_samples", "2", "--checkpoint", best, "--max_answer_length", "9",
@@ -138,6 +143,17 @@ def test_a_checkpoint_holding_a_pickled_payload_is_refused_and_never_runs(tmp_pa
     with pytest.raises(pickle.UnpicklingError):  # what torch itself says: the payload was never unpickled
         torch.load(evil, weights_only=True)
     assert not marker.exists()
+
+
+def test_the_model_a_training_started_from_is_the_absolute_path_it_recorded(tmp_path, monkeypatch):
+    model = tmp_path / "m"
+    model.mkdir()
+    assert recorded_model_path({"model_name_or_path": "..", MODEL_PATH_KEY: str(model)}) == str(model)
+    assert recorded_model_path({"model_name_or_path": "..", MODEL_PATH_KEY: str(tmp_path / "gone")}) is None
+    monkeypatch.chdir(tmp_path)  # ./m is here, yet an earlier record's relative path is never read again
+    assert recorded_model_path({"model_name_or_path": "m"}) is None
+    assert recorded_model_path({"model_name_or_path": str(model)}) == str(model)
+    assert recorded_model_path({"model_name_or_path": "klue/bert-base"}) == "klue/bert-base"
 
 
 def test_plain_json_names_what_is_not_plain():

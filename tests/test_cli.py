@@ -518,3 +518,82 @@ def test_best_checkpoint_holds_the_weights_not_the_optimizer_and_an_old_one_stil
     evaluate = run_cli(*common, "--do_eval")
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     assert read_json(run_dir / "predictions_eval.json") == predictions
+
+
+def files_of(folder):
+    """Every file of a folder and its bytes."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.mark.slow
+def test_each_run_of_one_model_keeps_its_own_evaluations(tiny_bert, squad_run, tmp_path):
+    """Two runs of one model in one output folder: the second's checkpoint evaluated without --run_name, then the
+    second evaluated by its name alone, each into the second's folder; the first's files stay byte for byte."""
+    from korsquad.runconfig import default_run_name
+
+    data_dir, trained = squad_run
+    out = tmp_path / "out"
+    first = Path(shutil.copytree(trained, out / "squad_v1.1" / default_run_name(str(tiny_bert))))
+    second = Path(shutil.copytree(trained, out / "squad_v1.1" / "res"))
+    before = files_of(first)
+    by_checkpoint = run_cli("--data_name", "squad_v1.1", "--data_dir", data_dir, "--output_dir", out, "--do_eval",
+                            "--checkpoint", second / "checkpoints" / "best.ckpt", "--accelerator", "cpu",
+                            "--max_eval_samples", "5")
+    assert by_checkpoint.returncode == 0, by_checkpoint.stderr[-3000:]
+    assert len(read_json(second / "predictions_eval.json")) == 5
+    by_name = run_cli("--data_name", "squad_v1.1", "--data_dir", data_dir, "--output_dir", out, "--run_name", "res",
+                      "--do_eval", "--accelerator", "cpu", "--max_eval_samples", "3")
+    assert by_name.returncode == 0, by_name.stderr[-3000:]
+    assert [entry["questions"] for entry in read_json(second / "evaluations.json")][-2:] == [5, 3]
+    record = read_json(second / "run.json")
+    assert record["config"]["do_train"] and record["evaluation"]["config"]["run_name"] == "res"
+    assert record["evaluation"]["config"]["max_eval_samples"] == 3
+    assert files_of(first) == before
+    assert sorted(path.name for path in (out / "squad_v1.1").iterdir()) == sorted([first.name, "res"])
+
+
+def reversed_vocabulary_tokenizer(folder):
+    """A WordPiece tokenizer of MiniLM's tokens numbered backwards: every id differs from the tiny BERT's."""
+    from transformers import BertTokenizerFast
+
+    folder.mkdir(parents=True)
+    words = (minilm_path() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    (folder / "vocab.txt").write_text("\n".join(reversed(words)) + "\n", encoding="utf-8")
+    BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(folder)
+
+
+@pytest.mark.slow
+def test_a_run_trained_with_a_relative_model_path_evaluates_alike_from_any_folder(tiny_bert, squad_dir, tmp_path):
+    """--model_name_or_path .. is resolved once, when given: evaluated from folders where `..` is another model or
+    nothing, the run gives its training's predictions, with its best_model/ and then without it (the recorded
+    absolute path); with neither, one short error line and exit 2."""
+    model = Path(shutil.copytree(tiny_bert, tmp_path / "mymodel"))
+    (model / "inner").mkdir()
+    out = tmp_path / "out"
+    common = ["--data_name", "squad_v1.1", "--data_dir", squad_dir, "--output_dir", out, "--max_eval_samples", "6",
+              "--accelerator", "cpu"]
+    train = run_cli("--model_type", "bert", "--model_name_or_path", "..", *common, *QUICK, "--run_name", "rel",
+                    "--max_steps", "1", "--do_train", "--do_eval", cwd=model / "inner")
+    assert train.returncode == 0, train.stderr[-3000:]
+    run_dir = out / "squad_v1.1" / "rel"
+    trained = read_json(run_dir / "predictions_eval.json")
+    reversed_vocabulary_tokenizer(tmp_path / "other")
+    (tmp_path / "other" / "inner").mkdir()
+    (tmp_path / "third" / "inner").mkdir(parents=True)
+    for cwd in ("other", "third"):
+        if cwd == "third":
+            shutil.rmtree(run_dir / "best_model")  # the tokenizer from the path the training recorded
+        (run_dir / "predictions_eval.json").unlink()
+        evaluate = run_cli(*common, "--do_eval", "--checkpoint", run_dir / "checkpoints" / "best.ckpt",
+                           cwd=tmp_path / cwd / "inner")
+        assert evaluate.returncode == 0, evaluate.stderr[-3000:]
+        assert read_json(run_dir / "predictions_eval.json") == trained
+    assert read_json(run_dir / "run.json")["config"]["model_name_or_path_resolved"] == str(model)
+    model.rename(tmp_path / "moved")
+    before = files_of(run_dir)
+    missing = run_cli(*common, "--do_eval", "--checkpoint", run_dir / "checkpoints" / "best.ckpt",
+                      cwd=tmp_path / "third" / "inner")
+    lines = missing.stderr.strip().splitlines()
+    assert missing.returncode == 2 and len(lines) == 1 and len(lines[0]) < 400, missing.stderr[-3000:]
+    assert str(model) in lines[0] and "give --model_name_or_path" in lines[0]
+    assert files_of(run_dir) == before

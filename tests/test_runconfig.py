@@ -191,3 +191,93 @@ def test_the_readme_quick_start_is_one_command_in_both_languages_and_resolves():
     # the measured settings: bf16 autocast and the fused attention kernel on the 2,300-question sample
     assert config.precision == "bf16-mixed" and config.attention_dropout == 0.0
     assert config.max_train_samples == 2300 and config.num_train_epochs == 1 and config.accelerator_kind == "cpu"
+
+
+# ---- a run folder has one owner; paths are resolved once ---------------------------------------------------------
+def evaluate(*flags):
+    return resolve(["--data_name", "squad_v1.1", "--do_eval", *map(str, flags)])
+
+
+def two_runs_of_one_model(out):
+    """Two trainings of some/model in one output folder: the first in the folder named after the model, the
+    second named "second"; each with its best checkpoint (settings, no weights)."""
+    runs = []
+    for name in (None, "second"):
+        trained = resolve([*BASE, "--do_train", "--output_dir", str(out), *(["--run_name", name] if name else [])])
+        fake_best_checkpoint(trained.folder, trained.record())
+        trained.folder.run_json.write_text(json.dumps({"config": trained.record(), "status": "finished"}))
+        runs.append(trained.folder)
+    return runs
+
+
+def test_a_runs_checkpoint_is_evaluated_into_that_run_not_another_run_of_its_model(tmp_path, monkeypatch):
+    first, second = two_runs_of_one_model(tmp_path / "out")
+    assert first.run_name == "some-model"
+    by_checkpoint = evaluate("--output_dir", tmp_path / "out", "--checkpoint", second.best_checkpoint_file)
+    assert by_checkpoint.folder.is_same(second)
+    monkeypatch.chdir(tmp_path)  # no --output_dir (./model): the run folder given is still the one written
+    assert evaluate("--checkpoint", second.root).folder.is_same(second)
+    assert evaluate("--checkpoint", "out/squad_v1.1/second/checkpoints/best.ckpt").folder.is_same(second)
+    exported = second.best_model_dir
+    exported.mkdir()
+    (exported / "config.json").write_text("{}")
+    assert evaluate("--checkpoint", exported, "--model_type", "bert").folder.is_same(second)
+    # --output_dir or --run_name naming another place: a folder of its own there
+    elsewhere = evaluate("--checkpoint", second.best_checkpoint_file, "--output_dir", tmp_path / "evals")
+    assert elsewhere.folder.root == tmp_path / "evals" / "squad_v1.1" / "second"
+
+
+def test_a_run_is_evaluated_by_its_name_alone(tmp_path, capsys):
+    _, second = two_runs_of_one_model(tmp_path / "out")
+    config = evaluate("--output_dir", tmp_path / "out", "--run_name", "second")
+    assert config.folder.is_same(second) and config.model_source.path == str(second.best_checkpoint_file)
+    assert (config.model_type, config.model_name_or_path) == ("bert", "some/model")
+    assert capsys.readouterr().err == ""
+    with pytest.raises(UsageError, match="nothing to evaluate: give --run_name"):
+        evaluate("--output_dir", tmp_path / "out")
+
+
+def test_a_model_of_no_run_gets_a_folder_of_its_own_never_another_runs(tmp_path, capsys):
+    first, _ = two_runs_of_one_model(tmp_path / "out")  # out/squad_v1.1/some-model: a training of some/model
+    hub = evaluate("--output_dir", tmp_path / "out", "--checkpoint", "some/model", "--model_type", "bert")
+    assert hub.folder.root == first.root.with_name("some-model-2")
+    assert capsys.readouterr().err.splitlines() == [
+        f"note: {first.root} holds another run's training; this evaluation is recorded in {hub.folder.root}"]
+    # its second evaluation goes to the same folder; a checkpoint copied out of its run is a model of no run
+    stray = tmp_path / "stray.ckpt"
+    stray.write_bytes(first.best_checkpoint_file.read_bytes())
+    for checkpoint in ("some/model", stray):
+        again = evaluate("--output_dir", tmp_path / "out", "--checkpoint", checkpoint, "--model_type", "bert")
+        assert again.folder.root == hub.folder.root
+    # a --run_name taken by another run gets the suffix too
+    named = evaluate("--output_dir", tmp_path / "out", "--checkpoint", "some/model", "--model_type", "bert",
+                     "--run_name", "second")
+    assert named.folder.run_name == "second-2"
+
+
+def test_a_relative_model_path_is_resolved_once_when_given(tmp_path, monkeypatch):
+    from korsquad.runrecord import MODEL_PATH_KEY
+
+    model = tmp_path / "mymodel"
+    (model / "inner").mkdir(parents=True)
+    monkeypatch.chdir(model / "inner")
+    trained = resolve(["--model_type", "bert", "--model_name_or_path", "..", "--data_name", "squad_v1.1",
+                       "--do_train", "--output_dir", str(tmp_path / "out"), "--run_name", "rel"])
+    record = trained.record()
+    assert (record["model_name_or_path"], record[MODEL_PATH_KEY]) == ("..", str(model))
+    fake_best_checkpoint(trained.folder, record)
+    trained.folder.run_json.write_text(json.dumps({"config": record, "status": "finished"}))
+    for other in ("other", "third"):  # `..` there is another folder: never read
+        (tmp_path / other / "inner").mkdir(parents=True)
+        monkeypatch.chdir(tmp_path / other / "inner")
+        config = evaluate("--checkpoint", trained.folder.best_checkpoint_file)
+        assert config.model_files == str(model) and config.folder.is_same(trained.folder)
+        resumed = resolve(["--model_name_or_path", "..", "--data_name", "squad_v1.1", "--do_train", "--resume",
+                           "--output_dir", str(tmp_path / "out"), "--run_name", "rel"])
+        assert resumed.model_path == str(model)
+    model.rename(tmp_path / "gone")
+    with pytest.raises(UsageError) as refused:
+        evaluate("--checkpoint", trained.folder.best_checkpoint_file)
+    message = str(refused.value)
+    assert "\n" not in message and len(message) < 400 and "give --model_name_or_path" in message
+    assert str(model) in message

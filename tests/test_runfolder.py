@@ -56,6 +56,15 @@ def test_run_folders_are_every_folder_two_levels_down_in_order(tmp_path):
     assert found == [("a", "x"), ("a", "y"), ("b", "a"), ("b", "z")]
 
 
+def test_a_run_folder_is_one_a_run_wrote_and_is_the_same_however_spelled(tmp_path, monkeypatch):
+    folder = trained_folder(tmp_path)
+    assert folder.is_run_folder() and folder.output_dir == tmp_path / "model"
+    assert not RunFolder(tmp_path / "model" / "squad_v1.1" / "plain").is_run_folder()
+    monkeypatch.chdir(tmp_path / "model")
+    assert RunFolder("squad_v1.1/run").is_same(folder) and RunFolder("squad_v1.1/../squad_v1.1/run").is_same(folder)
+    assert not RunFolder("squad_v1.1/other").is_same(folder)
+
+
 # ---- the best checkpoint -----------------------------------------------------------------------------------------
 def test_the_best_checkpoint_is_recorded_relative_and_found_after_a_move(tmp_path):
     folder = trained_folder(tmp_path)

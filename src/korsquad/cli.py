@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from . import cpu
-from .checkpoints import resolve_model_path
 from .distributed import is_first_on_machine, is_first_process, on_first_process
 from .errors import UsageError, exit_on_usage_error, first_line
 from .runconfig import resolve_offline, with_model_defaults
@@ -38,7 +37,9 @@ def main(argv=None):
     logs.configure(config.log_level)
     record = RunRecord(config, sys.argv[1:] if argv is None else list(argv), first_process=is_first_process())
     pl.seed_everything(config.seed, workers=True, verbose=False)
-    tokenizer = load_tokenizer(config.model_type, tokenizer_source(config))
+    # the pre-trained model's tokenizer to train; to evaluate, the scored model's own (a model folder, a run's
+    # exported best_model/), else the one its training started from, where the training found it
+    tokenizer = load_tokenizer(config.model_type, config.model_files)
     # the window settings against this tokenizer's special tokens, before a large model is loaded
     check_parameters(tokenizer, pair_layout(tokenizer), config.window)
     module = load_module(config)
@@ -132,15 +133,6 @@ def dev_data(config):
     return {"path": str(Path(source).resolve()), "sha256": data_digest(source, config.spec)}
 
 
-def tokenizer_source(config):
-    """The pre-trained model's tokenizer to train; to evaluate, the scored model's own (a model folder, a run's
-    exported best_model/), else the one its training started from."""
-    source = config.model_source
-    if source is not None and source.tokenizer is not None:
-        return source.tokenizer
-    return resolve_model_path(config.model_name_or_path)
-
-
 def load_module(config):
     """Pre-trained weights to train; to evaluate, a checkpoint (read with weights_only=True: it cannot run code) or
     a model folder or Hub name. The module carries the run's settings into every checkpoint it saves."""
@@ -157,7 +149,7 @@ def load_module(config):
     name, flag = (source.path, "--checkpoint") if source is not None else (config.model_name_or_path,
                                                                            "--model_name_or_path")
     try:
-        return QAModule(resolve_model_path(name), learning_rate=config.learning_rate,
+        return QAModule(config.model_path, learning_rate=config.learning_rate,
                         adam_epsilon=config.adam_epsilon, weight_decay=config.weight_decay,
                         warmup_ratio=config.warmup_ratio, warmup_steps=config.warmup_steps,
                         lr_scheduler=config.lr_scheduler, gradient_checkpointing=config.gradient_checkpointing,

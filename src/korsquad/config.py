@@ -16,7 +16,7 @@ from .jsonio import load_json
 from .loggers import check_logger_names
 from .model_types import MODEL_TYPES
 from .optim import SCHEDULERS
-from .runrecord import RECORD_KEYS
+from .runrecord import RECORD_KEYS, RESOLVED_KEYS
 
 STRATEGIES = ("ddp", "fsdp", "deepspeed")
 # Where the data sets and the run folders are unless told: the download tools, the report and the inspector read
@@ -96,7 +96,8 @@ OPTIONS = (
                                 "needed)"),
     Option("data_dir", default=DEFAULT_DATA_DIR, help="where download_*.py put the data sets"),
     Option("output_dir", default=DEFAULT_OUTPUT_DIR, help="run folders go to OUTPUT_DIR/<data_name>/<run_name>"),
-    Option("run_name", help="run folder name (one folder name: no /, not . or ..)",
+    Option("run_name", help="run folder name (one folder name: no /, not . or ..); with --do_eval or --do_predict "
+                            "alone, the run to score (its best checkpoint, its settings)",
            derived="model_name_or_path with / replaced by -; for . or .. the name of that folder"),
     Option("overwrite_output_dir", bool, False, "train into a run folder that holds a run, removing that run "
                                                 "folder (only a run folder a training made)", flag=True),
@@ -106,7 +107,7 @@ OPTIONS = (
     Option("checkpoint", help="evaluate this instead of the run folder's best checkpoint: a .ckpt, a run folder, a "
                               "model folder (a run's best_model/, or any Hugging Face question-answering model) or "
                               "a Hub model name; windows and decoding are the ones that trained it (the data set's "
-                              "for a model never trained here)"),
+                              "for a model never trained here); a run's model is scored into that run's folder"),
     Option("gpu_ids", help="comma-separated GPU ids, e.g. 0,3 (DDP when more than one); default: --accelerator"),
     Option("accelerator", default="auto", choices=("cpu", "gpu", "auto"), help="when --gpu_ids is not given"),
     Option("devices", int, 1, "processes for --accelerator (DDP when > 1)", positive),
@@ -408,7 +409,7 @@ def replayed_settings(config, path):
     if dropped:
         print(f"note: --config {path} is a run's record: not replaying {', '.join('--' + n for n in dropped)} "
               "(give them on the command line to use them)", file=sys.stderr)
-    return {k: v for k, v in config.items() if k not in ("devices_resolved", "world_size", *NOT_REPLAYED)}
+    return {k: v for k, v in config.items() if k not in (*RESOLVED_KEYS, *NOT_REPLAYED)}
 
 
 def _typed(option, value, where):

@@ -9,11 +9,13 @@ import json
 import statistics
 
 from .metrics import TUNED_FLAG
+from .runrecord import MODEL_PATH_KEY
 
 # The 2021 README's word for a headline column; other names are the metric record's ("ROUGE-W").
 _HEADLINES = {"F1": "F1 Score"}
-# Config keys already shown as their own columns (run_name is the "Run" column: the run folder's name).
-_COLUMN_KEYS = ("model_type", "model_name_or_path", "run_name")
+# Config keys already shown as their own columns (run_name is the "Run" column: the run folder's name; the model's
+# absolute path is where model_name_or_path was found, machine-specific).
+_COLUMN_KEYS = ("model_type", "model_name_or_path", MODEL_PATH_KEY, "run_name")
 MISSING = "—"
 THRESHOLD_FLAG = f"--{TUNED_FLAG}"
 

@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 from types import MappingProxyType
 
-from .checkpoints import resolve_model_path
 from .config import LARGE_HIDDEN_SIZE, OPTIONS, SETTINGS, parse_command_line, read_config_file
 from .datasets import REGISTRY, get_spec
 from .errors import UsageError
 from .loggers import check_log_model
 from .runfolder import RunFolder
+from .runrecord import MODEL_PATH_KEY
 from .settings import RECORDS, DecodingSettings, InvalidSetting, WindowSettings
 from .settings import INHERITED as RECORD_SETTINGS
 
@@ -51,6 +51,7 @@ class RunConfig:
     window: WindowSettings
     decoding: DecodingSettings
     model_source: object = None  # an evaluation's checkpoints.ModelSource: what it scores
+    model_path: str = None  # --model_name_or_path resolved once: an absolute folder, or a Hub name
 
     def __getattr__(self, name):
         if name in RECORD_SETTINGS:  # one owner each: read them from the records
@@ -71,12 +72,20 @@ class RunConfig:
         return get_spec(self.data_name)
 
     @property
+    def model_files(self):
+        """The folder or Hub name of the model's config and tokenizer: an evaluated model's own (a run's
+        best_model/), else model_path."""
+        source = self.model_source
+        return source.tokenizer if source is not None and source.tokenizer is not None else self.model_path
+
+    @property
     def folder(self):
         return RunFolder.of(self.output_dir, self.data_name, self.run_name)
 
     def record(self):
         """The settings as saved in run.json (a valid --config)."""
-        return dict(self.values, devices_resolved=self.trainer_devices, world_size=self.world_size)
+        return dict(self.values, devices_resolved=self.trainer_devices, world_size=self.world_size,
+                    **{MODEL_PATH_KEY: self.model_path})
 
 
 # ---- resolving ---------------------------------------------------------------------------------------------
@@ -105,9 +114,17 @@ def resolve_offline(argv=None):
         inherit_training_settings(values, explicit, source)
     if values["model_name_or_path"] is None:
         raise UsageError("--model_name_or_path is required")
-    values["run_name"] = run_name(values, explicit)
-    if values["do_train"] and values["resume"]:
-        resumed = inherit_resumed_settings(values, explicit)
+    if values["do_train"]:
+        values["run_name"] = run_name(values, explicit)
+        if values["resume"]:
+            resumed = inherit_resumed_settings(values, explicit)
+        model_path = trained_model_path(values, resumed)
+    else:
+        model_path = evaluated_model_path(values, explicit, source)
+        folder = evaluation_folder(values, explicit, source, model_path)
+        values["run_name"] = folder.run_name
+        if folder.output_dir != Path(values["output_dir"]):
+            values["output_dir"] = str(folder.output_dir)
     fill_data_set_defaults(values)
     check_values(values)
     try:
@@ -117,7 +134,7 @@ def resolve_offline(argv=None):
     accelerator, devices, world = resolve_devices(values)
     if resumed is not None:
         refuse_resume_changes(resumed, explicit, world, values)
-    return RunConfig(MappingProxyType(values), devices, accelerator, world, window, decoding, source)
+    return RunConfig(MappingProxyType(values), devices, accelerator, world, window, decoding, source, model_path)
 
 
 # ---- the run folder's name ---------------------------------------------------------------------------------
@@ -125,19 +142,21 @@ def run_name(values, explicit):
     """The run folder's name: one path component, so the folder is strictly inside OUTPUT_DIR/<data_name>/ and
     --overwrite_output_dir can only ever remove that one folder. A --run_name that would leave it is refused."""
     given = explicit.get("run_name")
-    if given is not None:
-        if not is_plain_name(given):
-            raise UsageError(f"--run_name {given!r} must be a plain folder name (not empty, '.' or '..', no / or \\ "
-                             "and not absolute): the run folder is OUTPUT_DIR/<data_name>/<run_name>")
-        return given
-    return default_run_name(values["model_name_or_path"])
+    return checked_run_name(given) if given is not None else default_run_name(values["model_name_or_path"])
 
 
-def default_run_name(model):
+def checked_run_name(given):
+    if not is_plain_name(given):
+        raise UsageError(f"--run_name {given!r} must be a plain folder name (not empty, '.' or '..', no / or \\ "
+                         "and not absolute): the run folder is OUTPUT_DIR/<data_name>/<run_name>")
+    return given
+
+
+def default_run_name(model, resolved=None):
     """--model_name_or_path with / replaced by -; `.` or `..` (and the like) give the name of the folder they
-    mean."""
+    mean (`resolved`, when it was resolved before, else against the working directory)."""
     if all(part in (".", "..") for part in Path(model).parts):
-        name = Path(model).resolve().name  # `.` -> the current folder's name, `..` -> its parent's
+        name = Path(resolved or model).resolve().name  # `.` -> the current folder's name, `..` -> its parent's
     else:
         name = model.strip("/").replace("/", "-").replace("\\", "-")
     if not is_plain_name(name):
@@ -152,16 +171,18 @@ def is_plain_name(name):
 
 # ---- what an evaluation or a resumed run takes from its training ---------------------------------------------
 def locate_model(values):
-    """What an evaluation without --do_train scores (checkpoints.ModelSource): --checkpoint, else the run folder's
-    best checkpoint."""
+    """What an evaluation without --do_train scores (checkpoints.ModelSource): --checkpoint, else the best
+    checkpoint of the run folder that --run_name (or the name --model_name_or_path gives a run) names."""
     from .checkpoints import locate
 
     if values["checkpoint"] is not None:
         return locate(values["checkpoint"], None)
-    if values["model_name_or_path"] is None:
-        raise UsageError("--model_name_or_path is required")
-    run_name = values["run_name"] or default_run_name(values["model_name_or_path"])
-    return locate(None, RunFolder.of(values["output_dir"], values["data_name"], run_name))
+    if values["run_name"] is None and values["model_name_or_path"] is None:
+        raise UsageError("nothing to evaluate: give --run_name (a run folder under --output_dir), --checkpoint or "
+                         "--model_name_or_path")
+    given = values["run_name"]
+    name = checked_run_name(given) if given is not None else default_run_name(values["model_name_or_path"])
+    return locate(None, RunFolder.of(values["output_dir"], values["data_name"], name))
 
 
 def inherit_training_settings(values, explicit, source):
@@ -189,6 +210,65 @@ def inherit_training_settings(values, explicit, source):
         values["model_type"] = infer_model_type(source.path)
     if differ:
         print(f"note: settings differ from the training's ({source.origin}): {', '.join(differ)}", file=sys.stderr)
+
+
+def evaluated_model_path(values, explicit, source):
+    """The model an evaluation's tokenizer falls back on (checkpoints.ModelSource.tokenizer comes first): a model
+    folder or Hub name itself; a --model_name_or_path given now; else the path its training recorded. One error
+    line when the scored model has no tokenizer to load."""
+    from .checkpoints import recorded_model_path, resolve_model_path
+
+    if source.kind == "model":
+        return resolve_model_path(source.path)
+    if "model_name_or_path" in explicit:
+        return resolve_model_path(explicit["model_name_or_path"])
+    path = recorded_model_path(source.settings or {})
+    if path is None and source.tokenizer is None:
+        typed = (source.settings or {}).get("model_name_or_path")
+        recorded = (source.settings or {}).get(MODEL_PATH_KEY) or "no absolute path recorded"
+        raise UsageError(f"{source.path}: no tokenizer to evaluate with: no exported best_model/ beside it, and the "
+                         f"model its training started from ({typed}: {recorded}) is not there; give "
+                         "--model_name_or_path")
+    return path
+
+
+def evaluation_folder(values, explicit, source, model_path):
+    """The run folder an evaluation writes into: the folder of the run whose model it scores (a run folder, a
+    checkpoint in its checkpoints/, its best_model/), unless --output_dir or --run_name name another place. A model
+    of no run, or one placed elsewhere, gets a folder of its own that never holds another run's training: a name
+    that does gets a suffix (-2, -3, ...) and one note line."""
+    owner = source.run_folder
+    output_dir = explicit.get("output_dir") or (owner.output_dir if owner is not None else values["output_dir"])
+    if explicit.get("run_name") is not None:
+        name = checked_run_name(explicit["run_name"])
+    else:
+        name = owner.run_name if owner is not None else default_run_name(values["model_name_or_path"], model_path)
+    folder = RunFolder.of(output_dir, values["data_name"], name)
+    if owner is not None and folder.is_same(owner):
+        return owner
+    return unclaimed_folder(folder)
+
+
+def unclaimed_folder(folder):
+    """`folder`, or when it holds a training the first of `<name>-2`, `<name>-3`, ... that does not."""
+    chosen, number = folder, 1
+    while chosen.holds_training():
+        number += 1
+        chosen = RunFolder(folder.root.with_name(f"{folder.run_name}-{number}"))
+    if chosen is not folder:
+        print(f"note: {folder.root} holds another run's training; this evaluation is recorded in {chosen.root}",
+              file=sys.stderr)
+    return chosen
+
+
+def trained_model_path(values, resumed):
+    """--model_name_or_path resolved once: now, or for --resume of the same name, as the run recorded it."""
+    from .checkpoints import resolve_model_path
+
+    if resumed is not None and resumed.get(MODEL_PATH_KEY) and \
+            resumed.get("model_name_or_path") == values["model_name_or_path"]:
+        return resumed[MODEL_PATH_KEY]
+    return resolve_model_path(values["model_name_or_path"])
 
 
 def inherit_resumed_settings(values, explicit):
@@ -237,20 +317,22 @@ def with_model_defaults(config):
         return config
     values = dict(config.values)
     if values["batch_size"] is None:
-        large = model_hidden_size(values) >= LARGE_HIDDEN_SIZE
+        large = model_hidden_size(config.model_files) >= LARGE_HIDDEN_SIZE
         values["batch_size"] = config.spec.defaults["batch_size_large" if large else "batch_size"]
     if values["eval_batch_size"] is None:
         values["eval_batch_size"] = 2 * values["batch_size"]
     return dataclasses.replace(config, values=MappingProxyType(values))
 
 
-def model_hidden_size(values):
+def model_hidden_size(model_files):
     """The model's hidden size from its config.json (cheap: no weights); 0 when it cannot be read here (the
     model load reports that properly later)."""
+    if model_files is None:
+        return 0
     try:
         from transformers import AutoConfig
 
-        config = AutoConfig.from_pretrained(resolve_model_path(values["model_name_or_path"]))
+        config = AutoConfig.from_pretrained(model_files)
     except (OSError, ValueError):
         return 0
     return getattr(config, "hidden_size", 0) or getattr(config, "d_model", 0) or 0

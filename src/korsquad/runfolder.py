@@ -39,6 +39,18 @@ class RunFolder:
     def __repr__(self):
         return f"RunFolder({str(self.root)!r})"
 
+    def is_run_folder(self):
+        """Whether a run wrote here: its run.json or its best checkpoint's record."""
+        return self.run_json.is_file() or self.best_record.is_file()
+
+    def is_same(self, other):
+        """Whether `other` is this folder, however either path was spelled."""
+        return self.root.resolve() == other.root.resolve()
+
+    @property
+    def output_dir(self):
+        return self.root.parent.parent
+
     @property
     def data_name(self):
         return self.root.parent.name
