@@ -50,6 +50,71 @@ def test_bf16_warning_only_for_emulated_bf16_on_cpu():
     assert cpu.bf16_warning("bf16-mixed", True, None) is None  # flags unknown: no guess
 
 
+# ---- --precision auto ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("on_cpu, cpuinfo, capability, precision", [
+    (True, ZEN4, None, "bf16-mixed"), (True, SAPPHIRE_RAPIDS, None, "bf16-mixed"), (True, GRAVITON3, None, "bf16-mixed"),
+    (True, SKYLAKE, None, "32"), (True, GRAVITON2, None, "32"), (True, None, None, "32"),  # None: flags unknown
+    (False, None, (9, 0), "bf16-mixed"), (False, None, (8, 0), "bf16-mixed"), (False, None, (7, 5), "16-mixed"),
+    (False, None, (6, 0), "16-mixed"), (False, None, None, "32")],  # None: not a CUDA GPU
+    ids=["zen4", "sapphire_rapids", "graviton3", "skylake", "graviton2", "cpu_flags_unknown", "gpu_9.0", "gpu_8.0",
+         "gpu_7.5", "gpu_6.0", "not_cuda"])
+def test_auto_precision_by_hardware(on_cpu, cpuinfo, capability, precision):
+    flags = None if cpuinfo is None else cpu.cpu_flags(cpuinfo)
+    chosen, why = cpu.auto_precision(on_cpu, flags, capability)
+    assert chosen == precision and why and "\n" not in why
+
+
+def fake_cuda(monkeypatch, capabilities):
+    """CUDA GPUs of these compute capabilities (none: no CUDA)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: bool(capabilities))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(capabilities))
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capabilities[device])
+
+
+AUTO = ["--model_type", "bert", "--model_name_or_path", "some/model", "--data_name", "squad_v1.1", "--do_train",
+        "--precision", "auto"]
+
+
+@pytest.mark.parametrize("flags, cpuinfo, capabilities, precision, why", [
+    (["--accelerator", "cpu"], ZEN4, [], "bf16-mixed", "this CPU computes bfloat16 natively (avx512_bf16)"),
+    (["--accelerator", "cpu"], SKYLAKE, [(8, 0)], "32", "this CPU has no native bfloat16"),  # GPUs unused
+    (["--accelerator", "auto"], SKYLAKE, [], "32", "this CPU has no native bfloat16"),
+    (["--accelerator", "auto"], ZEN4, [(7, 5)], "16-mixed", "compute capability 7.5"),  # auto: the GPU
+    (["--accelerator", "gpu"], SKYLAKE, [(8, 6)], "bf16-mixed", "compute capability 8.6"),
+    (["--gpu_ids", "0,1"], ZEN4, [(8, 0), (7, 0)], "16-mixed", "compute capability 7.0"),  # the weaker GPU
+    (["--gpu_ids", "1"], SKYLAKE, [(7, 0), (9, 0)], "bf16-mixed", "compute capability 9.0"),
+], ids=["cpu_bf16", "cpu_no_bf16", "auto_without_gpu", "auto_old_gpu", "gpu_ampere", "two_gpus_one_old",
+        "the_given_gpu"])
+def test_precision_auto_resolves_by_the_hardware_the_run_trains_on(monkeypatch, flags, cpuinfo, capabilities,
+                                                                   precision, why):
+    from korsquad.runconfig import resolve
+
+    monkeypatch.setattr(cpu, "read_cpu_flags", lambda: cpu.cpu_flags(cpuinfo))
+    fake_cuda(monkeypatch, capabilities)
+    config = resolve(AUTO + flags)
+    assert config.precision == config.record()["precision"] == precision  # run.json records the choice
+    assert config.precision_note.startswith(f"precision {precision} (--precision auto: ") and why in config.precision_note
+    assert resolve(AUTO[:-1] + ["32"] + flags).precision_note is None  # a given precision is kept, no line
+
+
+def test_precision_auto_is_the_default():
+    from korsquad.config import BY_NAME
+
+    assert BY_NAME["precision"].default == "auto"
+
+
+def test_run_qa_prints_the_precision_auto_chose_in_one_line(tmp_path):
+    """This machine's choice, whichever it is; the run then stops at the missing model, after the line."""
+    from conftest import FIXTURES, data_dir_with, run_cli
+
+    data_dir = data_dir_with(tmp_path, "squad_v1.1", FIXTURES / "squad_v1_tiny.json", FIXTURES / "squad_v1_tiny.json")
+    result = run_cli("--model_type", "bert", "--model_name_or_path", tmp_path / "none", "--data_name", "squad_v1.1",
+                     "--data_dir", data_dir, "--output_dir", tmp_path / "model", "--do_train", "--accelerator", "cpu")
+    assert result.returncode == 2
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "precision" in line]
+    assert lines == [cpu.precision_line(*cpu.precision_here("cpu", 1))], result.stdout + result.stderr
+
+
 def clean_env():
     return dict(os.environ, PYTHONPATH=str(ROOT / "src"))
 

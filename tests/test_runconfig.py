@@ -101,6 +101,22 @@ def test_resume_refuses_what_changes_what_is_trained_naming_each(tmp_path):
         assert part in message
 
 
+def test_resume_compares_precision_auto_as_the_precision_it_chooses(tmp_path, monkeypatch):
+    from test_cpu import SKYLAKE, ZEN4
+
+    from korsquad import cpu
+
+    monkeypatch.setattr(cpu, "read_cpu_flags", lambda: cpu.cpu_flags(ZEN4))
+    trained = trained_record(tmp_path, "--accelerator", "cpu", "--precision", "auto")
+    assert trained.record()["precision"] == "bf16-mixed"
+    again = [*BASE, "--do_train", "--output_dir", str(tmp_path), "--resume", "--accelerator", "cpu"]
+    assert resolve(again + ["--precision", "auto"]).precision == "bf16-mixed"  # the same choice here
+    monkeypatch.setattr(cpu, "read_cpu_flags", lambda: cpu.cpu_flags(SKYLAKE))  # continued on another CPU
+    assert resolve(again).precision == "bf16-mixed"  # not given: the run's own
+    with pytest.raises(UsageError, match=r"--precision auto \(32 here\) \(trained with bf16-mixed\)"):
+        resolve(again + ["--precision", "auto"])
+
+
 def fake_best_checkpoint(folder, settings=None):
     """A run folder's best checkpoint holding only what settings are read from (no weights)."""
     import torch
@@ -188,8 +204,12 @@ def test_the_readme_quick_start_is_one_command_in_both_languages_and_resolves():
     argv = readme_quick_start("README.md")
     assert readme_quick_start("README_ko.md") == argv
     config = resolve(argv)
-    # the measured settings: bf16 autocast and the fused attention kernel on the 2,300-question sample
-    assert config.precision == "bf16-mixed" and config.attention_dropout == 0.0
+    # the measured settings: the precision this machine computes natively and the fused attention kernel on the
+    # 2,300-question sample
+    from korsquad import cpu
+
+    assert argv[argv.index("--precision") + 1] == "auto" and config.attention_dropout == 0.0
+    assert config.precision == cpu.auto_precision(True, cpu.read_cpu_flags())[0]
     assert config.max_train_samples == 2300 and config.num_train_epochs == 1 and config.accelerator_kind == "cpu"
 
 

@@ -35,6 +35,8 @@ def main(argv=None):
     from .windows import check_parameters
 
     logs.configure(config.log_level)
+    if config.precision_note and is_first_process():
+        logs.log.info(config.precision_note)
     record = RunRecord(config, sys.argv[1:] if argv is None else list(argv), first_process=is_first_process())
     pl.seed_everything(config.seed, workers=True, verbose=False)
     # the pre-trained model's tokenizer to train; to evaluate, the scored model's own (a model folder, a run's

@@ -158,10 +158,11 @@ OPTIONS = (
     Option("warmup_steps", int, 0, "warm-up steps (overrides --warmup_ratio when > 0)", non_negative),
     Option("gradient_clip_val", float, 1.0, "gradient norm clipping (0: none)", non_negative),
     Option("accumulate_grad_batches", int, 1, "batches per optimizer step", positive),
-    Option("precision", default="32", choices=("32", "16-mixed", "bf16-mixed"),
-           help="32, 16-mixed (GPUs) or bf16-mixed (GPUs from Ampere on, and CPUs with native bfloat16: "
-                "AVX512_BF16 or AMX on x86, BF16 on Arm; elsewhere slower than 32 on CPU; `python -m korsquad.cpu` "
-                "tells)"),
+    Option("precision", default="auto", choices=("auto", "32", "16-mixed", "bf16-mixed"),
+           help="auto: bf16-mixed where the hardware computes bfloat16 natively (CUDA GPUs from Ampere on, CPUs "
+                "with AVX512_BF16 or AMX on x86 or BF16 on Arm; `python -m korsquad.cpu` tells), 16-mixed on older "
+                "CUDA GPUs, 32 otherwise; the run prints its choice and run.json records it. Or 32, 16-mixed "
+                "(GPUs), bf16-mixed (emulated, slower than 32, on other CPUs)"),
     Option("num_workers", int, 0, "DataLoader worker processes", non_negative),
     Option("max_train_samples", int, help="use only the first N training questions", check=positive),
     Option("max_eval_samples", int, help="use only the first N evaluation questions", check=positive),

@@ -40,7 +40,8 @@ NOT_RESUMED = ("output_dir", "run_name", "resume", "overwrite_output_dir", "chec
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """Every setting of a run, resolved and checked; `trainer_devices`, `accelerator_kind` and `world_size` are
+    """Every setting of a run, resolved and checked (`precision` too: --precision auto is resolved to the precision
+    it chooses here); `trainer_devices`, `accelerator_kind` and `world_size` are
     derived from --gpu_ids / --accelerator / --devices / --num_nodes; `window` and `decoding` are the records of
     the window and decoding settings (korsquad.settings), the only form in which they leave the configuration."""
 
@@ -52,6 +53,7 @@ class RunConfig:
     decoding: DecodingSettings
     model_source: object = None  # an evaluation's checkpoints.ModelSource: what it scores
     model_path: str = None  # --model_name_or_path resolved once: an absolute folder, or a Hub name
+    precision_note: str = None  # with --precision auto, the line saying what it chose and why
 
     def __getattr__(self, name):
         if name in RECORD_SETTINGS:  # one owner each: read them from the records
@@ -132,9 +134,11 @@ def resolve_offline(argv=None):
     except InvalidSetting as err:
         raise UsageError(f"--{err}") from None
     accelerator, devices, world = resolve_devices(values)
+    precision_note = resolve_precision(values, accelerator, devices)
     if resumed is not None:
         refuse_resume_changes(resumed, explicit, world, values)
-    return RunConfig(MappingProxyType(values), devices, accelerator, world, window, decoding, source, model_path)
+    return RunConfig(MappingProxyType(values), devices, accelerator, world, window, decoding, source, model_path,
+                     precision_note)
 
 
 # ---- the run folder's name ---------------------------------------------------------------------------------
@@ -287,15 +291,22 @@ def inherit_resumed_settings(values, explicit):
 
 def refuse_resume_changes(recorded, explicit, world, values):
     """One error line naming every setting given on resume that changes what is trained (TRAINED_AS, and the
-    number of processes, which decides the batches)."""
-    differ = [f"--{name} {explicit[name]} (trained with {recorded[name]})" for name in TRAINED_AS
-              if name in explicit and name in recorded and explicit[name] != recorded[name]]
+    number of processes, which decides the batches). A setting is compared as resolved (--precision auto as the
+    precision it chose here)."""
+    differ = [f"--{name} {given_text(explicit[name], values[name])} (trained with {recorded[name]})"
+              for name in TRAINED_AS
+              if name in explicit and name in recorded and values[name] != recorded[name]]
     if recorded.get("world_size") not in (None, world):
         differ.append(f"{world} processes (trained with {recorded['world_size']}; --gpu_ids/--devices/--num_nodes)")
     if differ:
         folder = RunFolder.of(values["output_dir"], values["data_name"], values["run_name"]).root
         raise UsageError(f"--resume continues {folder} exactly as it was trained, but {', '.join(differ)}: drop "
                          "these flags to continue it, or train a new run (--run_name)")
+
+
+def given_text(given, resolved):
+    """A given value, with what it resolved to when that differs: `auto (bf16-mixed here)`."""
+    return f"{given}" if given == resolved else f"{given} ({resolved} here)"
 
 
 # ---- defaults and checks -------------------------------------------------------------------------------------
@@ -379,6 +390,18 @@ def check_strategy(values):
     if not torch.cuda.is_available() or not (wants_gpu or values["accelerator"] == "auto"):
         raise UsageError(f"--strategy {strategy} runs on GPUs only (Lightning's {strategy} strategy); use "
                          "--strategy ddp on CPUs")
+
+
+def resolve_precision(values, accelerator, devices):
+    """--precision auto -> the precision for the hardware the run trains on (korsquad.cpu.precision_here), in
+    `values` (so run.json records it and --resume compares it); returns the line saying what it chose and why, or
+    None when a precision was given."""
+    if values["precision"] != "auto":
+        return None
+    from .cpu import precision_here, precision_line
+
+    values["precision"], why = precision_here(accelerator, devices)
+    return precision_line(values["precision"], why)
 
 
 def resolve_devices(values):
