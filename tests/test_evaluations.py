@@ -37,3 +37,17 @@ def test_a_folder_without_evaluations_json_reads_run_json():
     later = dict(training, evaluation={"config": {}, "dev_data": {"path": "/data/b.json", "sha256": DIGEST_B}})
     assert evaluated_dev_data([], later) == later["evaluation"]["dev_data"]
     assert evaluated_dev_data([], {"config": {}}) is None
+
+
+def test_an_entry_names_its_dev_file_by_absolute_path(tmp_path, monkeypatch):
+    """compare and inspect read the entry from any folder: a relative --dev_file is resolved when it is recorded."""
+    from types import SimpleNamespace
+
+    from korsquad.evaluations import evaluation_entry
+
+    monkeypatch.chdir(tmp_path)
+    settings = SimpleNamespace(as_dict=dict)
+    config = SimpleNamespace(window=settings, decoding=settings)
+    entry = evaluation_entry(config, during="evaluation", dev_file="data/dev.json", dev_digest=DIGEST_A, questions=3,
+                             checkpoint="best.ckpt", step=5, result={})
+    assert entry["dev_file"] == str(tmp_path / "data" / "dev.json")

@@ -10,6 +10,7 @@ holds only the last invocation without training, which may be a --do_predict.
 """
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 
 def evaluation_entry(config, *, during, dev_file, dev_digest, questions, checkpoint, step, result):
@@ -18,7 +19,7 @@ def evaluation_entry(config, *, during, dev_file, dev_digest, questions, checkpo
     return {
         "at": datetime.now(timezone.utc).isoformat(),
         "during": during,
-        "dev_file": str(dev_file),
+        "dev_file": str(Path(dev_file).resolve()),  # absolute: compare and inspect read it from any folder
         "dev_digest": dev_digest,
         "questions": questions,
         "window": config.window.as_dict(),
