@@ -379,26 +379,33 @@ def read_config_file(path):
         raise UsageError(f"--config {path}: expected an object of settings, not {type(data).__name__}")
     if isinstance(data.get("config"), dict) and set(data) <= RECORD_KEYS:
         data = replayed_settings(data["config"], path)
+    return typed_settings(data, f"--config {path}")
+
+
+def typed_settings(data, where):
+    """{setting: value} of a config file's object (or an experiment file's, korsquad.experiments) by our names,
+    each value typed and checked against its option; an unknown key or a wrong type is one UsageError starting with
+    `where`."""
     settings = {}
     for key, value in data.items():
-        settings[key] = _typed(_config_key_option(key, path), value, f"--config {path}: key {key!r}")
-    return under_our_names(settings, "key '{}'", where=f"--config {path}: ")
+        settings[key] = _typed(_config_key_option(key, where), value, f"{where}: key {key!r}")
+    return under_our_names(settings, "key '{}'", where=f"{where}: ")
 
 
-def _config_key_option(key, path):
+def _config_key_option(key, where):
     """The Option a --config key sets (for a switch alias, a true/false one), or one error line."""
     alias = ALIAS_BY_NAME.get(key)
     if alias is not None:
         return BY_NAME[alias.option] if alias.sets is None else Option(key, bool, flag=True)
     if key in NO_EQUIVALENT:
-        raise UsageError(f"--config {path}: key {key!r} (a Hugging Face Trainer setting) has no equivalent here: "
+        raise UsageError(f"{where}: key {key!r} (a Hugging Face Trainer setting) has no equivalent here: "
                          f"{NO_EQUIVALENT[key]}")
     option = BY_NAME.get(key)
     if option is None or key == "config":
         from .flags import suggestions
 
-        meant = [flag[2:] for flag in suggestions(key, [f"--{name}" for name in SETTINGS])]
-        raise UsageError(f"--config {path}: unknown key {key!r} (keys are run_qa.py flag names without dashes"
+        meant = [flag[2:] for flag in suggestions(str(key), [f"--{name}" for name in SETTINGS])]
+        raise UsageError(f"{where}: unknown key {key!r} (keys are run_qa.py flag names without dashes"
                          + (f"; did you mean {', '.join(map(repr, meant))}?)" if meant else ")"))
     return option
 

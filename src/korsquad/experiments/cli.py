@@ -1,0 +1,105 @@
+"""`python -m korsquad.experiments FILE`: run an experiment file's cells that are not done, then write its
+results table. `--dry_run` prints the plan and each cell's exact run_qa.py command; `--status` prints where every
+cell stands and writes the table; neither runs anything. Exit status 0 when every cell is done, 1 when a cell
+failed (a summary names each with its error line), 2 for a bad file or flag (one line, nothing run), 130 when
+interrupted."""
+
+import signal
+import sys
+
+from ._toolkit import ArgumentParser, UsageError, exit_on_usage_error
+from .launcher import LocalLauncher, parse_gpu_ids
+from .spec import load_experiment
+from .state import cell_state
+from .status import plan_lines, status_lines, summary_line
+from .table import write_table
+
+
+def local_launch(experiment, cells, args):
+    launcher = LocalLauncher(parse_gpu_ids(args.gpu_ids) if args.gpu_ids else None, args.retries)
+    launcher.check(cells)
+    states = {cell: cell_state(cell) for cell in cells}
+    print(summary_line(experiment, cells, states))
+    print("\n".join(status_lines(cells, states)), flush=True)
+    with interrupt_on_sigterm():
+        outcomes = launcher.run(cells)
+    return finish(experiment, cells, [o for o in outcomes if o.status != "done"])
+
+
+def finish(experiment, cells, failed):
+    """Write the table; print it and the summary; the exit status."""
+    states = {cell: cell_state(cell) for cell in cells}
+    markdown, path = write_table(experiment, states)
+    print(markdown)
+    print(f"wrote {path}")
+    print(summary_line(experiment, cells, states))
+    if not failed:
+        return 0
+    print(f"{len(failed)} of {len(cells)} cells failed:", file=sys.stderr)
+    for outcome in failed:
+        print(f"  {outcome.cell.label}: {outcome.error or outcome.status}", file=sys.stderr)
+    return 1
+
+
+# --launcher NAME: a function (experiment, cells, parsed args) -> exit status
+LAUNCHERS = {"local": local_launch}
+
+
+class interrupt_on_sigterm:
+    """SIGTERM (a scheduler's, `kill`'s) stops the experiment as Ctrl-C does: the cells in flight are stopped and
+    recorded (korsquad.experiments.launcher)."""
+
+    def __enter__(self):
+        self.previous = signal.signal(signal.SIGTERM, self.raise_interrupt)
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self.previous)
+
+    @staticmethod
+    def raise_interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+
+def build_parser():
+    parser = ArgumentParser(prog="python -m korsquad.experiments", description=__doc__.split("\n\n")[0])
+    parser.add_argument("file", help="the experiment file (YAML; see experiments/)")
+    parser.add_argument("--output_dir", help="where the cells' run folders go (default: the file's output_dir, "
+                                             "else runs/<file name>)")
+    parser.add_argument("--dry_run", action="store_true", help="print the plan and each cell's exact command; run "
+                                                               "nothing")
+    parser.add_argument("--status", action="store_true", help="print every cell (done / running / failed / "
+                                                              "pending, scores, wall time), write the table; run "
+                                                              "nothing")
+    parser.add_argument("--launcher", default="local", choices=tuple(LAUNCHERS),
+                        help="where cells run: local (this machine; default)")
+    parser.add_argument("--gpu_ids", help="GPUs to share among the cells, e.g. 0,1,2,3,4,5,6,7: each cell gets its "
+                                          "size's gpus: of them, cells side by side on disjoint groups (default: "
+                                          "one cell at a time, with its own device settings)")
+    parser.add_argument("--retries", type=int, default=1, help="times a failed cell is tried again (not after bad "
+                                                               "input, exit status 2; default 1)")
+    return parser
+
+
+@exit_on_usage_error
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.retries < 0:
+        raise UsageError(f"--retries must not be negative, not {args.retries}")
+    experiment = load_experiment(args.file, args.output_dir)
+    cells = experiment.cells
+    if args.dry_run or args.status:
+        states = {cell: cell_state(cell) for cell in cells}
+        print(summary_line(experiment, cells, states))
+        if args.dry_run:
+            print("\n".join(plan_lines(cells, states, args.gpu_ids)))
+            return 0
+        print("\n".join(status_lines(cells, states)))
+        _, path = write_table(experiment, states)
+        print(f"wrote {path}")
+        return 0
+    try:
+        return LAUNCHERS[args.launcher](experiment, cells, args)
+    except KeyboardInterrupt:
+        print("interrupted: the cells in flight were stopped; run the same command again to continue them",
+              file=sys.stderr)
+        return 130
