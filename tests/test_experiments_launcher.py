@@ -192,3 +192,36 @@ def test_run_cell_trains_one_cell_with_the_launchers_variables(tmp_path, monkeyp
     assert launched == [process.argv]
     assert launcher.run_cell(cell, [0], spawn=runs, say=lambda line: None).status == "done"
     assert len(runs.started) == 1
+
+
+def test_an_interrupted_launcher_stops_its_cell_and_leaves_it_pending(tmp_path):
+    """Ctrl-C or SIGTERM (the command turns it into KeyboardInterrupt): the cell's processes get SIGTERM, the
+    attempt is recorded as interrupted, the lock is free, and the cell is pending, to be continued."""
+    import signal
+    import subprocess
+    import sys
+
+    from korsquad.experiments.lock import CellLock, held_elsewhere
+    from korsquad.experiments.state import cell_state
+
+    def sleeper(argv, **kwargs):  # a cell that trains for a minute
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], **kwargs)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    (cell,) = experiment(tmp_path, ["base"]).cells
+    lines = []
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            LocalLauncher(None, spawn=sleeper, say=lines.append, poll_s=0.05).run([cell])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    (attempt,) = read_attempts(cell)
+    assert attempt["interrupted"] and attempt["exit_code"] == -signal.SIGTERM and attempt["wall_time_s"] < 30
+    assert lines[-1].endswith(": stopped (continues when the command runs again)")
+    assert held_elsewhere(CellLock.of(cell).path) is None
+    assert cell_state(cell).status == "pending"

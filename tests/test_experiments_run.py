@@ -22,7 +22,7 @@ from korsquad.experiments.record import read_attempts
 from korsquad.experiments.spec import load_experiment
 
 TESTS = Path(__file__).resolve().parent
-# 16 questions in batches of 4: 4 steps, last.ckpt every 2 (the third cell is killed right after step 2's)
+# 16 questions (32 windows) in batches of 4: 8 steps, last.ckpt every 2 (the third cell is killed after step 2's)
 TINY_SETTINGS = {"accelerator": "cpu", "max_seq_length": 128, "doc_stride": 64, "max_query_length": 32,
                  "batch_size": 4, "num_train_epochs": 1, "save_steps": 2, "max_train_samples": 16,
                  "max_eval_samples": 8, "logger": "none"}
@@ -145,7 +145,7 @@ def test_the_resumed_cell_ends_with_the_weights_of_an_uninterrupted_run(killed_a
     assert done.returncode == 0, done.stderr[-3000:]
     expected = torch.load(whole.folder.last_checkpoint, map_location="cpu", weights_only=False)
     got = torch.load(third.folder.last_checkpoint, map_location="cpu", weights_only=False)
-    assert got["global_step"] == expected["global_step"] == 4
+    assert got["global_step"] == expected["global_step"] > 2  # it went on after the kill at step 2
     for name, tensor in expected["state_dict"].items():
         assert torch.allclose(got["state_dict"][name], tensor, rtol=0, atol=1e-6), name
 

@@ -174,3 +174,13 @@ def test_a_reference_is_given_per_data_set_when_there_are_several(tmp_path):
     flat = text.replace("{squad_v1.1: {exact_match: 80, f1: 88}, squad_v2.0: {exact: 70, f1: 73}}", "{f1: 88}")
     with pytest.raises(UsageError, match="give the reference scores by data set"):
         load_experiment(write(tmp_path, flat))
+
+
+def test_the_cpu_sample_needs_nothing_but_the_install_and_sample_data():
+    from korsquad.checkpoints import resolve_model_path
+
+    experiment = load_experiment(EXPERIMENTS / "cpu_sample.yaml")
+    cells = experiment.cells
+    assert len(cells) == 2 and {c.settings["accelerator"] for c in cells} == {"cpu"}
+    assert (ROOT / cells[0].settings["data_dir"] / "squad_v1.1" / "train.json").is_file()
+    assert Path(resolve_model_path(cells[0].model.model_name_or_path)).is_dir()  # MiniLM from PyPI, no download

@@ -14,11 +14,11 @@ import time
 
 from ._toolkit import UsageError, format_wall_time
 from .lock import HEARTBEAT_S, CellLock, held_elsewhere
-from .record import attempts_since, log_path, retryable
+from .record import failures_since, log_path, retryable
 from .runner import CellRun, Outcome, end_leftovers
 from .state import cell_state, format_scores
 
-POLL_S = 0.5
+POLL_S = 0.1  # how often running cells are looked at: a tenth of a second lost per cell at most
 
 
 def parse_gpu_ids(text):
@@ -111,7 +111,7 @@ class LocalLauncher:
         finally:
             for run in running:  # interrupted (Ctrl-C, SIGTERM): stop and record the cells in flight
                 run.stop()
-                self.end(run, since, number[run.cell], [], outcomes)
+                self.end(run, since, number[run.cell], [], outcomes, interrupted=True)
         return [outcomes[cell] for cell in cells]
 
     def gpus_for(self, cell, running):
@@ -144,9 +144,9 @@ class LocalLauncher:
                 self.say(f"{label}: done ({'by another process' if cell in noted else 'already'}): "
                          f"{format_scores(state.scores)}")
                 return None
-            tried = attempts_since(cell, since)
-            if tried and (len(tried) > self.retries or not retryable(tried[-1].get("exit_code"))):
-                outcomes[cell] = Outcome(cell, "failed", tried[-1].get("exit_code"), tried[-1].get("error") or "")
+            failed = failures_since(cell, since)  # by another process too
+            if failed and (len(failed) > self.retries or not retryable(failed[-1]["exit_code"])):
+                outcomes[cell] = Outcome(cell, "failed", failed[-1]["exit_code"], failed[-1].get("error") or "")
                 return None
             run = CellRun(cell, lock, gpus, self.spawn, self.env, self.on_launch).start()
             started = True
@@ -155,10 +155,10 @@ class LocalLauncher:
             if not started:
                 lock.release()
 
-    def end(self, run, since, label, queue, outcomes):
+    def end(self, run, since, label, queue, outcomes, interrupted=False):
         """Record an attempt that ended; put the cell back at the queue's head when it may be tried again."""
         try:
-            outcome = run.finish()
+            outcome = run.finish(interrupted)
         finally:
             run.lock.release()
             if self.pool and run.gpu_ids:
@@ -168,7 +168,11 @@ class LocalLauncher:
             self.say(f"{label}: done in {format_wall_time(outcome.wall_time_s)}: {format_scores(outcome.scores)}")
             outcomes[cell] = outcome
             return
-        tries = len(attempts_since(cell, since))
+        if interrupted:
+            self.say(f"{label}: stopped (continues when the command runs again)")
+            outcomes[cell] = outcome
+            return
+        tries = len(failures_since(cell, since))
         again = retryable(outcome.exit_code) and tries <= self.retries
         self.say(f"{label}: failed (exit status {outcome.exit_code}): {outcome.error}"
                  + (f"; trying again ({tries + 1} of {self.retries + 1})" if again else ""))

@@ -38,16 +38,23 @@ def start_attempt(cell, argv, gpu_ids, mode):
     return len(attempts) - 1
 
 
-def finish_attempt(cell, index, exit_code, error, wall_time_s):
+def finish_attempt(cell, index, exit_code, error, wall_time_s, interrupted=False):
     attempts = read_attempts(cell)
     attempts[index].update(finished_at=datetime.now(timezone.utc).isoformat(), exit_code=exit_code, error=error,
-                           wall_time_s=round(wall_time_s, 1))
+                           wall_time_s=round(wall_time_s, 1), interrupted=interrupted)
     atomic_write_json(record_path(cell), {"cell": cell.name, "data_name": cell.data_name, "attempts": attempts})
 
 
-def attempts_since(cell, since):
-    """The attempts that started at or after `since` (a time.time()), by any process."""
-    return [a for a in read_attempts(cell) if isinstance(a.get("started"), (int, float)) and a["started"] >= since]
+def was_interrupted(attempt):
+    """Whether an attempt was stopped with its experiment command (stopped, or killed: it has no end) rather than
+    ending on its own: the cell is then pending, to be continued."""
+    return bool(attempt.get("interrupted")) or "exit_code" not in attempt
+
+
+def failures_since(cell, since):
+    """The attempts that started at or after `since` (a time.time()), by any process, and failed on their own."""
+    return [a for a in read_attempts(cell) if isinstance(a.get("started"), (int, float)) and a["started"] >= since
+            and not was_interrupted(a) and a["exit_code"] != 0]
 
 
 def retryable(exit_code):

@@ -27,7 +27,7 @@ STOP_GRACE_S = 30  # how long a stopped cell's processes get to end after SIGTER
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     cell: object
-    status: str  # done, failed or running (held by another process)
+    status: str  # done, failed, or interrupted (stopped with the experiment command)
     exit_code: Optional[int] = None
     error: str = ""
     wall_time_s: Optional[float] = None
@@ -119,20 +119,26 @@ class CellRun:
             signal_group(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
-    def finish(self):
-        """Record how the attempt ended; the Outcome."""
+    def finish(self, interrupted=False):
+        """Record how the attempt ended (`interrupted`: stopped with the experiment command, to be continued); the
+        Outcome."""
         from .state import cell_state
 
         exit_code = self.process.wait()
         wall = time.monotonic() - self.started
         end_leftovers(self.lock.holder.token)  # DDP processes that its process 0 left behind
         state = cell_state(self.cell, held_here=True)
-        error = "" if state.status == "done" else error_line(self.log_tail(), exit_code, self.cell.folder)
-        if state.status != "done" and exit_code == 0:
-            exit_code, error = 1, state.detail
-        finish_attempt(self.cell, self.index, exit_code, error, wall)
-        return Outcome(self.cell, "done" if state.status == "done" else "failed", exit_code, error, wall,
-                       state.scores)
+        if state.status == "done":
+            error = ""
+        elif interrupted:
+            error = "interrupted: the experiment command was stopped"
+        else:
+            error = error_line(self.log_tail(), exit_code, self.cell.folder)
+            if exit_code == 0:
+                exit_code, error = 1, state.detail
+        finish_attempt(self.cell, self.index, exit_code, error, wall, interrupted)
+        status = "done" if state.status == "done" else "interrupted" if interrupted else "failed"
+        return Outcome(self.cell, status, exit_code, error, wall, state.scores)
 
     def log_tail(self, limit=1 << 16):
         with open(log_path(self.cell), "rb") as f:

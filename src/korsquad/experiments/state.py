@@ -15,7 +15,7 @@ from typing import Optional
 
 from ._toolkit import REGISTRY, format_wall_time, read_run
 from .lock import CellLock, held_elsewhere
-from .record import read_attempts
+from .record import read_attempts, was_interrupted
 
 STATUSES = ("done", "running", "failed", "pending")
 
@@ -46,10 +46,11 @@ def cell_state(cell, held_here=False):
         return CellState("running", detail=f"running: {holder.describe()}{elapsed(holder.since)}")
     attempts = read_attempts(cell)
     last = attempts[-1] if attempts else None
-    if last is not None and last.get("exit_code") not in (None, 0):
-        return CellState("failed", detail=last.get("error") or f"exit status {last['exit_code']}")
-    if run.info.get("status") == "failed":
-        return CellState("failed", detail=run.info.get("error") or "run.json says failed")
+    if last is None or not was_interrupted(last):
+        if last is not None and last.get("exit_code") not in (None, 0):
+            return CellState("failed", detail=last.get("error") or f"exit status {last['exit_code']}")
+        if run.info.get("status") == "failed":
+            return CellState("failed", detail=run.info.get("error") or "run.json says failed")
     folder = cell.folder
     if folder.last_checkpoint.is_file():
         return CellState("pending", detail="interrupted: continues from its last.ckpt (--resume)")
