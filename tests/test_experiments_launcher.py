@@ -125,6 +125,9 @@ def test_a_cell_needing_more_gpus_than_given_is_refused_before_anything_runs(tmp
     with pytest.raises(UsageError, match=r"cell squad_v1.1/m1-seed1 needs 4 GPUs .*--gpu_ids gives 2"):
         LocalLauncher([0, 1], spawn=runs).run(cells)
     assert runs.started == []
+    finished_run_folder(cells[1].command())  # trained before, on four GPUs: the two GPUs left do for the rest
+    LocalLauncher([0, 1], spawn=runs, say=lambda line: None, poll_s=0).run(cells)
+    assert [flag(p.argv, "--run_name") for p in runs.started] == [cells[0].name]
 
 
 def test_a_cells_gpus_are_picked_from_the_launchers_own_visible_devices():

@@ -103,7 +103,7 @@ def test_the_shipped_files_state_the_2021_tables(name, count, models, tmp_path, 
     out = capsys.readouterr().out
     assert f": {count} cells (1 data set x {count} models x 1 seed)" in out
     commands = [line.strip() for line in out.splitlines() if line.startswith("  ")]
-    assert len(commands) == count and sum(line.startswith(f"[") for line in out.splitlines()) == count
+    assert len(commands) == count and sum(line.startswith("[") for line in out.splitlines()) == count
     assert not (tmp_path / "out").exists()  # a dry run writes nothing
     experiment = load_experiment(EXPERIMENTS / f"{name}.yaml")
     korquad = name.startswith("korquad")

@@ -17,7 +17,7 @@ from .table import write_table
 
 def local_launch(experiment, cells, args):
     launcher = LocalLauncher(parse_gpu_ids(args.gpu_ids) if args.gpu_ids else None, args.retries)
-    launcher.check(cells)
+    launcher.check(cells)  # before the plan is printed: a cell that cannot run is one error line
     states = {cell: cell_state(cell) for cell in cells}
     print(summary_line(experiment, cells, states))
     print("\n".join(status_lines(cells, states)), flush=True)

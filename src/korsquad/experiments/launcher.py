@@ -66,42 +66,33 @@ class LocalLauncher:
         self.env, self.on_launch = env, on_launch
 
     def check(self, cells):
-        """Every cell fits the GPUs given (before anything runs)."""
+        """Every cell still to run fits the GPUs given (before anything runs)."""
         if self.pool is None:
             return
         for cell in cells:
-            if cell.gpus > len(self.pool.order):
+            if cell.gpus > len(self.pool.order) and cell_state(cell).status != "done":
                 raise UsageError(f"cell {cell.label} needs {cell.gpus} GPUs (its size's gpus:), --gpu_ids gives "
                                  f"{len(self.pool.order)}")
 
     def run(self, cells):
         """Run every cell that is not done; the Outcome of each, in the cells' order."""
         self.check(cells)
-        number = {cell: f"[{i}/{len(cells)}] {cell.label}" for i, cell in enumerate(cells, 1)}
-        since = time.time()
-        queue, running, outcomes, noted = list(cells), [], {}, set()
+        self.number = {cell: f"[{i}/{len(cells)}] {cell.label}" for i, cell in enumerate(cells, 1)}
+        self.since, self.outcomes, self.noted = time.time(), {}, set()
+        for cell in cells:  # done before: skipped without waiting for GPUs (it may need more than are left)
+            state = cell_state(cell)
+            if state.status == "done":
+                self.outcomes[cell] = Outcome(cell, "done", 0, wall_time_s=state.wall_time_s, scores=state.scores)
+                self.say(f"{self.number[cell]}: done (already): {format_scores(state.scores)}")
+        queue, running = [cell for cell in cells if cell not in self.outcomes], []
         last_beat = time.monotonic()
         try:
             while queue or running:
-                for cell in list(queue):
-                    gpus = self.gpus_for(cell, running)
-                    if gpus is False:
-                        break  # the next cell waits for its GPUs; no later one goes first
-                    run = self.claim(cell, gpus, since, number[cell], outcomes, noted)
-                    if run is None:
-                        if cell in outcomes:
-                            queue.remove(cell)
-                        if self.pool and gpus:
-                            self.pool.give(gpus)
-                        continue
-                    queue.remove(cell)
-                    running.append(run)
-                    where = f" on GPU {','.join(map(str, gpus))}" if gpus else ""
-                    self.say(f"{number[cell]}: started ({run.mode}){where}; log {log_path(cell)}")
+                self.start_ready(queue, running)
                 ended = [run for run in running if run.poll() is not None]
                 for run in ended:
                     running.remove(run)
-                    self.end(run, since, number[run.cell], queue, outcomes)
+                    self.end(run, queue)
                 if not ended:
                     time.sleep(self.poll_s)
                 if time.monotonic() - last_beat > HEARTBEAT_S:
@@ -111,8 +102,26 @@ class LocalLauncher:
         finally:
             for run in running:  # interrupted (Ctrl-C, SIGTERM): stop and record the cells in flight
                 run.stop()
-                self.end(run, since, number[run.cell], [], outcomes, interrupted=True)
-        return [outcomes[cell] for cell in cells]
+                self.end(run, [], interrupted=True)
+        return [self.outcomes[cell] for cell in cells]
+
+    def start_ready(self, queue, running):
+        """Start the queue's cells in order while their GPUs are free; a cell held elsewhere stays queued."""
+        for cell in list(queue):
+            gpus = self.gpus_for(cell, running)
+            if gpus is False:
+                return  # the next cell waits for its GPUs; no later one goes first
+            run = self.claim(cell, gpus)
+            if run is None:
+                if cell in self.outcomes:
+                    queue.remove(cell)
+                if self.pool and gpus:
+                    self.pool.give(gpus)
+                continue
+            queue.remove(cell)
+            running.append(run)
+            where = f" on GPU {','.join(map(str, gpus))}" if gpus else ""
+            self.say(f"{self.number[cell]}: started ({run.mode}){where}; log {log_path(cell)}")
 
     def gpus_for(self, cell, running):
         """The GPUs the cell gets now ([] without GPUs), or False when it must wait."""
@@ -121,16 +130,16 @@ class LocalLauncher:
         taken = self.pool.take(cell.gpus)
         return False if taken is None else taken
 
-    def claim(self, cell, gpus, since, label, outcomes, noted):
+    def claim(self, cell, gpus):
         """Lock the cell and start it; None when it is not to run now (held elsewhere, done, or failed for good:
-        then its outcome is in `outcomes`)."""
-        lock = CellLock.of(cell)
+        then its outcome is in self.outcomes)."""
+        label, lock = self.number[cell], CellLock.of(cell)
         if not lock.acquire():
-            if cell not in noted:
+            if cell not in self.noted:
                 holder = held_elsewhere(lock.path)
                 self.say(f"{label}: running in another process ({holder.describe() if holder else 'unknown'}); "
                          "looking again until it ends")
-                noted.add(cell)
+                self.noted.add(cell)
             return None
         started = False
         try:
@@ -140,13 +149,12 @@ class LocalLauncher:
                     self.say(f"{label}: ended {ended} leftover process(es) of the killed launcher")
             state = cell_state(cell, held_here=True)
             if state.status == "done":
-                outcomes[cell] = Outcome(cell, "done", 0, wall_time_s=state.wall_time_s, scores=state.scores)
-                self.say(f"{label}: done ({'by another process' if cell in noted else 'already'}): "
-                         f"{format_scores(state.scores)}")
+                self.outcomes[cell] = Outcome(cell, "done", 0, wall_time_s=state.wall_time_s, scores=state.scores)
+                self.say(f"{label}: done (by another process): {format_scores(state.scores)}")
                 return None
-            failed = failures_since(cell, since)  # by another process too
+            failed = failures_since(cell, self.since)  # by another process too
             if failed and (len(failed) > self.retries or not retryable(failed[-1]["exit_code"])):
-                outcomes[cell] = Outcome(cell, "failed", failed[-1]["exit_code"], failed[-1].get("error") or "")
+                self.outcomes[cell] = Outcome(cell, "failed", failed[-1]["exit_code"], failed[-1].get("error") or "")
                 return None
             run = CellRun(cell, lock, gpus, self.spawn, self.env, self.on_launch).start()
             started = True
@@ -155,7 +163,7 @@ class LocalLauncher:
             if not started:
                 lock.release()
 
-    def end(self, run, since, label, queue, outcomes, interrupted=False):
+    def end(self, run, queue, interrupted=False):
         """Record an attempt that ended; put the cell back at the queue's head when it may be tried again."""
         try:
             outcome = run.finish(interrupted)
@@ -163,20 +171,20 @@ class LocalLauncher:
             run.lock.release()
             if self.pool and run.gpu_ids:
                 self.pool.give(run.gpu_ids)
-        cell = run.cell
+        cell, label = run.cell, self.number[run.cell]
         if outcome.status == "done":
             self.say(f"{label}: done in {format_wall_time(outcome.wall_time_s)}: {format_scores(outcome.scores)}")
-            outcomes[cell] = outcome
+            self.outcomes[cell] = outcome
             return
         if interrupted:
             self.say(f"{label}: stopped (continues when the command runs again)")
-            outcomes[cell] = outcome
+            self.outcomes[cell] = outcome
             return
-        tries = len(failures_since(cell, since))
+        tries = len(failures_since(cell, self.since))
         again = retryable(outcome.exit_code) and tries <= self.retries
         self.say(f"{label}: failed (exit status {outcome.exit_code}): {outcome.error}"
                  + (f"; trying again ({tries + 1} of {self.retries + 1})" if again else ""))
         if again:
             queue.insert(0, cell)
         else:
-            outcomes[cell] = outcome
+            self.outcomes[cell] = outcome

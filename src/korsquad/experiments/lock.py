@@ -44,7 +44,8 @@ class Holder:
 
     @classmethod
     def me(cls):
-        return cls(socket.gethostname(), os.getpid(), uuid.uuid4().hex, datetime.now(timezone.utc).isoformat())
+        return cls(socket.gethostname(), os.getpid(), uuid.uuid4().hex,
+                   datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @classmethod
     def parse(cls, text):

@@ -43,7 +43,7 @@ def cell_state(cell, held_here=False):
         return CellState("done", scores, run.info.get("wall_time_s"))
     holder = None if held_here else held_elsewhere(CellLock.of(cell).path)
     if holder is not None:
-        return CellState("running", detail=f"running: {holder.describe()}{elapsed(holder.since)}")
+        return CellState("running", detail=f"{holder.describe()}{elapsed(holder.since)}")
     attempts = read_attempts(cell)
     last = attempts[-1] if attempts else None
     if last is None or not was_interrupted(last):

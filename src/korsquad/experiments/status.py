@@ -28,14 +28,15 @@ def status_lines(cells, states):
 
 
 def plan_lines(cells, states, gpu_ids=None):
-    """--dry_run: each cell's state and the exact command the launcher would run for it now (a done cell none)."""
+    """--dry_run: each cell's state and the exact command the launcher would run for it now (none for a cell that
+    is done or that another process is running)."""
     lines = []
     for i, cell in enumerate(cells, 1):
         state = states[cell]
         gpus = f"; {cell.gpus} GPU{'s' * (cell.gpus > 1)} of --gpu_ids (CUDA_VISIBLE_DEVICES)" if gpu_ids else ""
         lines.append(f"[{i}/{len(cells)}] {cell.label}: {state.status}"
                      + (f" ({state.detail})" if state.detail else "") + gpus)
-        if state.status != "done":
+        if state.status not in ("done", "running"):  # a running cell is another process's
             mode = start_mode(cell.folder)
             argv = cell.command(cell.gpus if gpu_ids else None, resume=mode == "resume", overwrite=mode == "restart")
             lines.append(f"  {shlex.join(argv)}")
