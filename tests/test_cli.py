@@ -597,3 +597,20 @@ def test_a_run_trained_with_a_relative_model_path_evaluates_alike_from_any_folde
     assert missing.returncode == 2 and len(lines) == 1 and len(lines[0]) < 400, missing.stderr[-3000:]
     assert str(model) in lines[0] and "give --model_name_or_path" in lines[0]
     assert files_of(run_dir) == before
+
+
+def test_a_pipeline_that_cannot_be_compared_is_one_warning_and_an_error_for_the_card(tmp_path, caplog):
+    """The comparison comes after the model is trained and exported: its failure must not fail the run."""
+    from korsquad import cli
+    from korsquad.datasets import get_spec
+    from korsquad.readers import read_examples
+    from korsquad.runfolder import RunFolder
+
+    folder = RunFolder(tmp_path / "run")
+    (folder.best_model_dir).mkdir(parents=True)  # exported without its config.json: nothing loads it
+    examples = read_examples(FIXTURES / "squad_v1_tiny.json", get_spec("squad_v1.1"))
+    agreement = cli.pipeline_agreement(folder, examples)
+    assert agreement["error"].startswith("UsageError: ") and "config.json" in agreement["error"]
+    (warning,) = [r for r in caplog.records if r.name == "korsquad"]  # stderr once logs.configure ran
+    assert warning.levelname == "WARNING" and "\n" not in warning.getMessage()
+    assert warning.getMessage().startswith("warning: transformers' pipeline could not be compared")

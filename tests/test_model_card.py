@@ -102,3 +102,24 @@ def test_card_scores_without_a_result_are_the_primary_score_of_the_best_checkpoi
     assert card_scores(None, {"score": 61.5}, spec) == [("rouge_w", 61.5)]
     assert card_scores({"exact_match": 1.0, "note": "x"}, None, spec) == [("exact_match", 1.0)]
     assert card_scores(None, None, spec) == []
+
+
+def test_the_card_shows_question_answerer_first_then_the_pipeline_with_its_measured_agreement():
+    spec = get_spec("squad_v2.0")
+    record = record_for("squad_v2.0", max_query_length=32, max_answer_length=30)
+    record["config"]["max_seq_length"] = 128
+    record["pipeline_agreement"] = {"same": 11, "questions": 20}
+    best = {"metric": "f1", "score": 50.0, "epoch": 0, "step": 10}
+    _, body = front_matter(model_card(record, {"exact": 40.0, "f1": 50.0}, best, spec))
+    usage = " ".join(body.split("## Usage")[1].split("## Training")[0].split())
+    assert usage.index("QuestionAnswerer(snapshot_download(\"me/kobert-qa\"))") < usage.index("pipeline(")
+    assert "it gave `QuestionAnswerer`'s answer on 11 of 20 dev questions" in usage
+    assert ("qa(question=..., context=..., max_seq_len=128, max_question_len=32, max_answer_len=30, "
+            "handle_impossible_answer=True)") in usage  # the call that was measured, the run's lengths
+
+    record["pipeline_agreement"] = {"error": "OSError: no tokenizer"}
+    _, body = front_matter(model_card(record, None, best, spec))
+    assert "could not answer with this folder when the model was exported (OSError: no tokenizer)" in body
+    del record["pipeline_agreement"]  # a run exported before the measure: no number is made up
+    _, body = front_matter(model_card(record, None, best, spec))
+    assert "were not compared" in body and " of 20 " not in body

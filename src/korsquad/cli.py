@@ -269,6 +269,7 @@ def train(config, tokenizer, module, record, loggers, questions):
 
     def export():
         export_model(module.model, tokenizer, folder.best_model_dir, config.model_type, settings=module.settings)
+        record.extra["pipeline_agreement"] = pipeline_agreement(folder, dm.examples["dev"])
         if config.do_eval and validation.files_hold_best:
             result = json.loads(folder.result_json.read_text())
             print(result_line(result))
@@ -276,6 +277,23 @@ def train(config, tokenizer, module, record, loggers, questions):
 
     on_first_process(export, "exporting the best model")
     return validation.files_hold_best
+
+
+def pipeline_agreement(folder, dev_examples):
+    """For the model card: how many of a sample of dev questions transformers' pipeline answers as
+    QuestionAnswerer does (korsquad.pipeline_agreement). A comparison that fails leaves the trained run as it is,
+    with one warning line, and the card says why there is no number."""
+    from .pipeline_agreement import measure
+
+    try:
+        return measure(folder.best_model_dir, dev_examples)
+    except Exception as err:  # the model is trained and exported: only this comparison is lost
+        from .logs import log
+
+        reason = f"{type(err).__name__}: {first_line(err)}"
+        log.warning(f"warning: transformers' pipeline could not be compared with QuestionAnswerer on "
+                    f"{folder.best_model_dir} ({reason}); the model card says so")
+        return {"error": reason}
 
 
 def warn_if_tokenizer_misfits(config, tokenizer, dm):

@@ -64,7 +64,7 @@ def model_card(record, result, best, spec):
             f"starting from `{base}`. It finds the answer to a question as a span of the given context.")
     lines = [f"---\n{front_matter(config, spec, name, scores, best)}---", "", f"# {name}", "", what, ""]
     lines += scores_section(config, spec, scores, result, best)
-    lines += usage_section(config)
+    lines += usage_section(config, spec, record.get("pipeline_agreement"))
     lines += training_section(config)
     lines += compute_section(record, config)
     lines += license_section(spec, display, base)
@@ -122,14 +122,43 @@ def scores_section(config, spec, scores, result, best):
     return lines + [""]
 
 
-def usage_section(config):
-    lines = ["## Usage", "", "```python", "from transformers import pipeline", "",
-             f"qa = pipeline(\"question-answering\", model=\"{config.get('push_to_hub') or 'path/to/best_model'}\")",
-             "qa(question=..., context=...)", "```", ""]
+def usage_section(config, spec, agreement):
+    """QuestionAnswerer first (it answers as the evaluation did), then transformers' pipeline with how far it
+    agreed when the model was exported (run.json's "pipeline_agreement": korsquad.pipeline_agreement)."""
+    from .pipeline_agreement import pipeline_arguments
+
+    hub = config.get("push_to_hub")
+    folder = f'snapshot_download("{hub}")' if hub else '"path/to/best_model"'
+    lines = ["## Usage", "",
+             "KorSQuAD-pl's `QuestionAnswerer` answers as the evaluation above did: with the run's windows, decoding "
+             "and no-answer threshold, so on the dev set its answers are the evaluation's.", "",
+             "```python", "from korsquad import QuestionAnswerer",
+             *(["from huggingface_hub import snapshot_download"] if hub else []), "",
+             f"qa = QuestionAnswerer({folder})",
+             "qa(question, context)  # {'answer': ..., 'char_start': ..., 'char_end': ..., 'score': ...}", "```", ""]
+    lines += [f"transformers' `pipeline` loads this folder too, without KorSQuAD-pl, but windows and decodes its own "
+              f"way. {agreement_sentence(agreement)}", ""]
+    arguments = ""
+    if all(config.get(name) is not None for name in ("max_seq_length", "max_query_length", "max_answer_length")):
+        arguments = ", " + ", ".join(f"{key}={value}" for key, value in
+                                     pipeline_arguments(config, spec.has_unanswerable).items())
+    lines += ["```python", "from transformers import pipeline", "",
+              f"qa = pipeline(\"question-answering\", model=\"{hub or 'path/to/best_model'}\")",
+              f"qa(question=..., context=...{arguments})", "```", ""]
     if config.get("model_type") in ("kobert", "distilkobert"):
         lines += ["`tokenizer.json` reproduces KoBERT's sentencepiece tokenizer (`KoBertTokenizer`, whose files "
                   "are here too), so `AutoTokenizer` loads it without custom code.", ""]
     return lines
+
+
+def agreement_sentence(agreement):
+    """What the export measured of the pipeline against QuestionAnswerer, in one sentence."""
+    if not agreement:
+        return "Its answers were not compared with `QuestionAnswerer`'s for this model."
+    if "error" in agreement:
+        return f"It could not answer with this folder when the model was exported ({agreement['error']})."
+    return (f"Called as below when the model was exported, it gave `QuestionAnswerer`'s answer on "
+            f"{agreement['same']} of {agreement['questions']} dev questions (spread over the dev set).")
 
 
 def training_section(config):
