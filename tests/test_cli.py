@@ -124,7 +124,7 @@ def count_features(data_dir):
     (["--gpu_ids", "7"], "--gpu_ids"),
     (["--data_dir", "/nonexistent"], "download_squad.py"),
     (["--batch_size", "-3"], "--batch_size must be positive"),
-    (["--learning_rate", "-1"], "--learning_rate must be positive"),
+    (["--learning_rate", "-1"], "--learning_rate must not be negative"),
     (["--warmup_ratio", "2"], "--warmup_ratio must be"),
     (["--num_train_epochs", "0"], "--num_train_epochs must be positive"),
 ])

@@ -65,7 +65,7 @@ def main(argv=None):
     except BaseException as err:
         record.fail(err)
         raise
-    record.write("finished")
+    record.write("pruned" if record.extra.get("pruned") else "finished")
     if config.do_train and is_first_process():
         from .hub import push_to_hub
         from .model_card import write_model_card
@@ -210,13 +210,15 @@ def measured_on(config, dm):
 
 def training_callbacks(config, validation):
     from .progress import TrainingLog, progress_mode
+    from .pruning import trial_callbacks
     from .resume import ExactResume, ResumedSchedule, last_checkpoints
 
     # last.ckpt, the newest state for --resume: every --save_steps steps, at each finished epoch, at --max_steps
     callbacks = [validation, *last_checkpoints(config.folder.checkpoints_dir, config.save_steps),
                  TrainingLog(config.logging_steps, peak_tflops=config.peak_tflops,
                              lines=progress_mode(config.log_level) == "lines"),
-                 ExactResume(config.seed), ResumedSchedule()]  # --resume trains on as an uninterrupted run would
+                 ExactResume(config.seed), ResumedSchedule(),  # --resume trains on as an uninterrupted run would
+                 *trial_callbacks(validation.metric)]  # a trial of a search (korsquad.experiments.search)
     if config.early_stopping_patience:
         from pytorch_lightning.callbacks import EarlyStopping
 
@@ -241,6 +243,7 @@ def train(config, tokenizer, module, record, loggers, questions):
     from .export import export_model
     from .loggers import log_settings
     from .model import compile_model
+    from .pruning import TrialPruning
     from .throughput import TokenCounter
     from .trainer import make_trainer
     from .validation import save_best_checkpoint
@@ -262,6 +265,9 @@ def train(config, tokenizer, module, record, loggers, questions):
                     weights_only=True)
     record.train_steps = trainer.global_step
     record.extra["train_tokens"] = tokens.total
+    pruned = next((c.pruned for c in trainer.callbacks if isinstance(c, TrialPruning) and c.pruned), None)
+    if pruned:
+        record.extra["pruned"] = pruned  # run.json's status becomes "pruned"
     if validation.best["step"] is None:  # no validation ran (e.g. --max_steps ended training first)
         validation.best.update(epoch=trainer.current_epoch, step=trainer.global_step)
         save_best_checkpoint(trainer, folder, validation.metric, validation.best)

@@ -147,7 +147,9 @@ OPTIONS = (
            derived="by data set: {batch_sizes}"),
     Option("eval_batch_size", int, help="evaluation batch size per device", check=positive,
            derived="2 x batch_size"),
-    Option("learning_rate", float, help="peak learning rate of AdamW", check=positive, by_data_set=True),
+    # 0 is allowed: it trains nothing, the untrained model's scores under the training's own evaluation (a
+    # baseline, or a search's control trial that its pruner stops)
+    Option("learning_rate", float, help="peak learning rate of AdamW", check=non_negative, by_data_set=True),
     Option("adam_epsilon", float, help="AdamW epsilon", check=positive, derived="by data set and model type: "
                                                                               "{adam_epsilons}"),
     Option("weight_decay", float, help="AdamW weight decay (never on biases and LayerNorm weights)",

@@ -11,7 +11,7 @@ from .jsonio import atomic_write_bytes
 # korsquad.config.read_config_file).
 RECORD_KEYS = frozenset({"config", "status", "started_at", "finished_at", "wall_time_s", "hardware", "train_steps",
                          "train_tokens", "num_parameters", "error", "evaluation", "inherited_from", "invocations",
-                         "dev_data", "pipeline_agreement"})
+                         "dev_data", "pipeline_agreement", "pruned"})
 # run.json's "config" (and a checkpoint's settings) holds, beside the settings, what they were resolved to: the
 # Lightning devices, the number of processes, and the absolute path of --model_name_or_path, resolved once against
 # the working directory of the command that was given it (korsquad.checkpoints.recorded_model_path). A replay through
