@@ -6,7 +6,8 @@ import json
 import pytest
 
 from conftest import FIXTURES, data_dir_with, run_cli
-from korsquad.pruning import TRIAL_VARIABLE, Pruning, TrialLink, trial_callbacks
+from korsquad.pruning import trial_callbacks
+from korsquad.trial_link import Pruning, TrialLink
 
 optuna = pytest.importorskip("optuna")
 
@@ -19,7 +20,7 @@ def test_a_training_that_is_no_trial_gets_no_pruning_callback():
     assert trial_callbacks("f1", environ={}) == []
 
 
-def test_the_trial_link_travels_through_the_environment():
+def test_a_training_that_is_a_trial_reports_its_primary_metric_to_it():
     link = TrialLink("sqlite:///x.db", "study", 7, Pruning(startup_trials=3, warmup_steps=10))
     (callback,) = trial_callbacks("f1", environ=link.to_env())
     assert callback.link == link and callback.metric == "f1"
@@ -56,12 +57,3 @@ def test_a_trial_that_learns_nothing_is_stopped_at_its_first_validation(tiny_ber
     assert record["train_steps"] == 1 < STEPS  # stopped before its last validation
     assert list(trial.intermediate_values) == [1]
     assert (tmp_path / "model" / "squad_v1.1" / "trial" / "best_model").is_dir()  # a clean end: exported
-
-
-@pytest.mark.slow
-def test_a_trial_above_the_median_trains_to_its_end_reporting_every_validation(tiny_bert, tmp_path):
-    link = study_with_finished_trials(tmp_path, -1.0)
-    record, trial = train_trial(tiny_bert, tmp_path, link, "1e-3")
-    assert record["status"] == "finished" and "pruned" not in record
-    assert record["train_steps"] == STEPS
-    assert sorted(trial.intermediate_values) == list(range(1, STEPS + 1))

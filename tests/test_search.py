@@ -137,6 +137,7 @@ def test_two_workers_share_one_study_and_its_best_config_replays_to_the_same_sco
     study = load_study(tmp_path)
     assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
+    assert all(sorted(t.intermediate_values) == [1, 2] for t in study.trials if t.state.name == "COMPLETE")
     assert len({t.params["learning_rate"] for t in study.trials}) == 4  # distinct trials
     started = sum(out.count(": started (new)") for out, _ in outputs)
     assert started == 4  # no trial run twice, by one worker or by both

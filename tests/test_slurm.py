@@ -104,7 +104,8 @@ def test_the_cells_run_as_jobs_and_a_second_run_reads_their_state_from_the_run_f
         assert cell in (job / f"{entry['job_id']}_0_log.out").read_text()  # the runner in the job said so
         run = json.loads((tmp_path / "out" / cell / "run.json").read_text())
         assert run["status"] == "finished" and len(run["invocations"]) == 1
-    assert "| tiny |" in first.stdout  # the results table
+    rows = [line for line in first.stdout.splitlines() if line.startswith("| bert |")]
+    assert len(rows) == 1 and rows[0].endswith("| 2 |")  # the results table: the model's row over both seeds
 
     again = experiment_command(path, "--launcher", "slurm")
     assert again.returncode == 0, again.stderr[-3000:]

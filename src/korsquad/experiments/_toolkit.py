@@ -10,11 +10,12 @@ from ..report import read_run
 from ..report_tables import MISSING, format_mean_sd, format_wall_time, mean_sd, score_columns
 from ..runconfig import default_run_name, is_plain_name
 from ..runfolder import RunFolder
+from ..trial_link import Pruning, TrialLink, open_storage
 
 # The module that run_qa.py runs: each cell is `python -m RUN_QA_MODULE ...` in a process of its own.
 RUN_QA_MODULE = "korsquad.cli"
 
-__all__ = ["MISSING", "OPTIONS_BY_NAME", "REGISTRY", "RUN_QA_MODULE", "ArgumentParser", "RunFolder", "UsageError",
-           "atomic_write_bytes", "atomic_write_json", "default_run_name", "exit_on_usage_error", "format_mean_sd",
-           "format_wall_time", "is_plain_name", "load_record", "mean_sd", "read_run", "score_columns",
-           "typed_settings"]
+__all__ = ["MISSING", "OPTIONS_BY_NAME", "REGISTRY", "RUN_QA_MODULE", "ArgumentParser", "Pruning", "RunFolder",
+           "TrialLink", "UsageError", "atomic_write_bytes", "atomic_write_json", "default_run_name",
+           "exit_on_usage_error", "format_mean_sd", "format_wall_time", "is_plain_name", "load_record", "mean_sd",
+           "open_storage", "read_run", "score_columns", "typed_settings"]

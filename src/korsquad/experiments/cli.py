@@ -7,6 +7,7 @@ interrupted."""
 import signal
 import sys
 
+from . import search, slurm
 from ._toolkit import ArgumentParser, UsageError, exit_on_usage_error
 from .launcher import LocalLauncher, parse_gpu_ids
 from .spec import load_experiment
@@ -41,8 +42,14 @@ def finish(experiment, cells, failed):
     return 1
 
 
+def slurm_launch(experiment, cells, args):
+    from .slurm import launch
+
+    return launch(experiment, cells, args)
+
+
 # --launcher NAME: a function (experiment, cells, parsed args) -> exit status
-LAUNCHERS = {"local": local_launch}
+LAUNCHERS = {"local": local_launch, "slurm": slurm_launch}
 
 
 class interrupt_on_sigterm:
@@ -77,6 +84,8 @@ def build_parser():
                                           "one cell at a time, with its own device settings)")
     parser.add_argument("--retries", type=int, default=1, help="times a failed cell is tried again (not after bad "
                                                                "input, exit status 2; default 1)")
+    search.add_arguments(parser)
+    slurm.add_arguments(parser)
     return parser
 
 
@@ -87,6 +96,8 @@ def main(argv=None):
         raise UsageError(f"--retries must not be negative, not {args.retries}")
     experiment = load_experiment(args.file, args.output_dir)
     cells = experiment.cells
+    if experiment.search is not None:
+        return search.main(experiment, args)
     if args.dry_run or args.status:
         states = {cell: cell_state(cell) for cell in cells}
         print(summary_line(experiment, cells, states))

@@ -7,7 +7,7 @@
         num_train_epochs: {choices: [2, 3]}
         batch_size: {choices: [16, 32]}
         warmup_ratio: {uniform: [0.0, 0.1]}        # also {int: [low, high]}
-      pruner: {startup_trials: 2, warmup_steps: 0} # the median pruner (korsquad.pruning.Pruning)
+      pruner: {startup_trials: 2, warmup_steps: 0} # the median pruner (korsquad.trial_link.Pruning)
 
 Each cell the file gives becomes a study named after it that maximizes the data set's primary metric (the
 registry's Metric record: larger is better), sampled by TPE and pruned by the median pruner, which every trial's
@@ -30,7 +30,7 @@ import dataclasses
 import sys
 import time
 
-from ._toolkit import UsageError, atomic_write_bytes
+from ._toolkit import Pruning, TrialLink, UsageError, atomic_write_bytes, open_storage
 
 SPACE_KINDS = ("log_uniform", "uniform", "int", "choices")
 BLOCK_KEYS = ("n_trials", "space", "pruner")
@@ -64,12 +64,11 @@ class Param:
 class Search:
     n_trials: int
     space: tuple  # of Param
-    pruning: object  # korsquad.pruning.Pruning
+    pruning: object  # korsquad.trial_link.Pruning
 
 
 def check_block(raw, where, grid_keys=()):
     """The Search a `search:` block states; a bad block is one UsageError naming `where` and the key."""
-    from ..pruning import Pruning
     from .spec import check_keys, mapping
 
     block = mapping(raw, where)
@@ -204,7 +203,6 @@ def open_studies(experiment, search, url):
 def open_study(cell, search, url, create=True):
     import optuna
 
-    from ..pruning import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the trials table says what its per-trial lines say
     storage = open_storage(url)
@@ -217,7 +215,6 @@ def open_study(cell, search, url, create=True):
 def work_on(study, cell, search, url, folder, gpu_ids=None, env=None):
     """Run trials of `study` until it has n_trials of them and none is left without a worker; `folder` holds the
     study's lock, `gpu_ids` are the trials' GPUs, `env` more environment for their run_qa.py."""
-    from ..pruning import TrialLink
     from .state import cell_state
 
     while True:
@@ -253,10 +250,9 @@ def run_trial(trial, lock, gpu_ids, env):
     from .lock import HEARTBEAT_S
     from .record import log_path
     from .runner import CellRun
-    from .spawn import EnvSpawn
 
     try:
-        run = CellRun(trial, lock, gpu_ids, spawn=EnvSpawn(env)).start()
+        run = CellRun(trial, lock, gpu_ids, env=env).start()
         print(f"{trial.label}: started ({run.mode}); log {log_path(trial)}", flush=True)
         beat = time.monotonic()
         try:

@@ -279,8 +279,7 @@ def run_cell_job(cell, retries):
     --resume of an interrupted run, retries, its record), the same commands on the other nodes."""
     import submitit
 
-    from .launcher import LocalLauncher
-    from .spawn import EnvSpawn
+    from .launcher import run_cell
 
     job = submitit.JobEnvironment()
     env = dict.fromkeys(TASK_VARIABLES)  # None: removed from run_qa.py's environment
@@ -294,9 +293,8 @@ def run_cell_job(cell, retries):
         publish = Publisher(launch_file)
         gpus_per_node = cell.gpus // job.num_nodes
         cell = dataclasses.replace(cell, gpus=gpus_per_node, settings=dict(cell.settings, num_nodes=job.num_nodes))
-    launcher = LocalLauncher(visible_gpus(), retries, spawn=EnvSpawn(env, on_launch=publish))
     try:
-        (outcome,) = launcher.run([cell])
+        outcome = run_cell(cell, visible_gpus(), retries, env=env, on_launch=publish)
     finally:
         if publish is not None:
             publish.end()
@@ -332,10 +330,10 @@ def follow(launch_file, env):
     ended."""
     import subprocess
 
-    from .spawn import amended
-
     done, waited = 0, 0.0
-    child_env = amended(None, env)
+    child_env = {**os.environ, **{name: value for name, value in env.items() if value is not None}}
+    for name in [name for name, value in env.items() if value is None]:
+        child_env.pop(name, None)
     while True:
         record = load_record(launch_file) or {}
         if record.get("attempt", 0) > done:

@@ -114,6 +114,14 @@ def load_experiment(path, output_dir=None):
         sizes=sizes, models=models, grid=grid, search=read_block(data.get("search"), f"{where}: search"),
         slurm=read_block(data.get("slurm"), f"{where}: slurm"))
     check_cells(experiment, where)
+    if experiment.search is not None:
+        from .search import check_block
+
+        check_block(experiment.search, f"{where}: search", tuple(grid))
+    if experiment.slurm is not None:
+        from .slurm import check_block
+
+        check_block(experiment.slurm, f"{where}: slurm")
     return experiment
 
 

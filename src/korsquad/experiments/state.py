@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from typing import Optional
 
-from ._toolkit import REGISTRY, format_wall_time, read_run
+from ._toolkit import REGISTRY, format_wall_time, load_record, read_run
 from .lock import CellLock, held_elsewhere
 from .record import read_attempts, was_interrupted
 
@@ -41,6 +41,8 @@ def cell_state(cell, held_here=False):
         metric = REGISTRY[cell.data_name].metric
         scores = {key: run.result[key] for key in (metric.exact_key, metric.primary_key)}
         return CellState("done", scores, run.info.get("wall_time_s"))
+    if run.info.get("status") == "pruned":  # a search's trial that its pruner stopped: ended, never continued
+        return CellState("done", best_scores(cell), run.info.get("wall_time_s"), detail="pruned")
     holder = None if held_here else held_elsewhere(CellLock.of(cell).path)
     if holder is not None:
         return CellState("running", detail=f"{holder.describe()}{elapsed(holder.since)}")
@@ -59,6 +61,14 @@ def cell_state(cell, held_here=False):
     if last is not None and last.get("exit_code") == 0:
         return CellState("failed", detail=f"ended without a result: {run.problem}")
     return CellState("pending", detail="not started")
+
+
+def best_scores(cell):
+    """A pruned trial's scores: result.json holds its best validation's (korsquad.pruning), else None."""
+    metric = REGISTRY[cell.data_name].metric
+    result = load_record(cell.folder.result_json) or {}
+    keys = (metric.exact_key, metric.primary_key)
+    return {key: result[key] for key in keys} if all(isinstance(result.get(k), (int, float)) for k in keys) else None
 
 
 def format_scores(scores):
