@@ -203,7 +203,6 @@ def open_studies(experiment, search, url):
 def open_study(cell, search, url, create=True):
     import optuna
 
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the trials table says what its per-trial lines say
     storage = open_storage(url)
     if not create:
@@ -277,6 +276,7 @@ def claim_trial(study, cell, search, folder):
     import optuna
 
     from .lock import CellLock
+    from .runner import end_leftovers
 
     with study_lock(folder / f"{study.study_name}.lock"):
         for frozen in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
@@ -284,6 +284,8 @@ def claim_trial(study, cell, search, folder):
             lock = CellLock.of(trial)
             if lock.acquire():
                 print(f"{study.study_name}: trial {frozen.number} lost its worker: continuing it", file=sys.stderr)
+                if lock.taken_over is not None and lock.taken_over.on_this_host:
+                    end_leftovers(lock.taken_over.token)  # DDP processes of the killed worker's training
                 return frozen.number, trial, lock
         if len(study.get_trials(deepcopy=False)) >= search.n_trials:
             return None

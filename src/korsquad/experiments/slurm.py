@@ -179,6 +179,9 @@ def submit(experiment, settings, calls, jobs):
             print(f"{label}: job {job.job_id} ({shape[0]} node(s), {shape[1]} GPU(s) per node)")
             submitted.append((label, job))
     jobs.add({label: job.job_id for label, job in submitted})
+    placeholder = slurm_dir(experiment) / "%j"  # submitit leaves the folder pattern itself as an empty folder
+    if placeholder.is_dir() and not any(placeholder.iterdir()):
+        placeholder.rmdir()
     return submitted
 
 

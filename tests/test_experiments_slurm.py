@@ -2,6 +2,7 @@
 submitit's LocalExecutor (`--slurm_cluster local`), the same code path without a cluster."""
 
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -10,13 +11,20 @@ from argparse import Namespace
 import pytest
 import yaml
 
-from conftest import FIXTURES, data_dir_with
+from conftest import FIXTURES, ROOT, data_dir_with
 from korsquad.errors import UsageError
 from korsquad.experiments.slurm import (Publisher, SlurmSettings, check_block, executor_parameters, follow,
                                         job_shape, settings_of)
-from test_search import TINY_SETTINGS, experiment_command
 
 submitit = pytest.importorskip("submitit")
+
+TINY_SETTINGS = {"accelerator": "cpu", "max_seq_length": 128, "doc_stride": 64, "max_query_length": 32,
+                 "batch_size": 8, "max_steps": 1, "logger": "none"}
+
+
+def experiment_command(path, *flags):
+    return subprocess.run([sys.executable, "-m", "korsquad.experiments", str(path), *flags], cwd=ROOT, text=True,
+                          capture_output=True, timeout=600)
 
 
 @pytest.mark.parametrize("block, message", [
@@ -91,7 +99,7 @@ def test_the_cells_run_as_jobs_and_a_second_run_reads_their_state_from_the_run_f
     path = tmp_path / "table.yaml"
     path.write_text(yaml.safe_dump({
         "output_dir": str(tmp_path / "out"), "data_sets": ["squad_v1.1"], "seeds": [1, 2],
-        "settings": dict(TINY_SETTINGS, data_dir=str(data_dir), max_steps=1),
+        "settings": dict(TINY_SETTINGS, data_dir=str(data_dir)),
         "models": [{"name": "tiny", "model_type": "bert", "model_name_or_path": str(tiny_bert)}],
         "slurm": {"cluster": "local", "gpus_per_node": 0, "time_min": 20}}))
     first = experiment_command(path, "--launcher", "slurm")
