@@ -68,6 +68,21 @@ def test_a_malformed_search_block_stops_the_command_before_anything_runs(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_without_optuna_a_search_is_one_error_line_naming_the_extra(tmp_path, tiny_bert, monkeypatch, capsys):
+    import importlib.util
+
+    from korsquad.experiments.cli import main
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else find_spec(name, *a))
+    path = write_experiment(tmp_path, tiny_bert, GOOD)
+    with pytest.raises(SystemExit) as end:
+        main([str(path)])
+    assert end.value.code == 2
+    assert capsys.readouterr().err == "error: a search: block needs optuna: pip install 'korsquad[search]'\n"
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_trials_table_marks_the_best_trial_and_shows_a_pruned_ones_last_score():
     study = optuna.create_study(direction="maximize")
     distribution = optuna.distributions.FloatDistribution(1e-5, 1e-3, log=True)

@@ -92,6 +92,24 @@ def test_the_other_nodes_run_each_command_node_0_publishes_until_it_ends(tmp_pat
     assert result == [{"status": "follower", "error": None}]
 
 
+def test_without_submitit_the_slurm_launcher_is_one_error_line_naming_the_extra(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from korsquad.experiments.cli import main
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "submitit" else find_spec(name, *a))
+    path = tmp_path / "table.yaml"
+    path.write_text(yaml.safe_dump({"output_dir": str(tmp_path / "out"), "data_sets": ["squad_v1.1"],
+                                    "models": [{"model_type": "bert", "model_name_or_path": "m"}]}))
+    with pytest.raises(SystemExit) as end:
+        main([str(path), "--launcher", "slurm"])
+    assert end.value.code == 2
+    assert capsys.readouterr().err == "error: --launcher slurm needs submitit: pip install 'korsquad[slurm]'\n"
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_the_cells_run_as_jobs_and_a_second_run_reads_their_state_from_the_run_folders(tiny_bert, tmp_path):
     squad = FIXTURES / "squad_v1_tiny.json"

@@ -141,6 +141,7 @@ def main(experiment, args):
     """`korsquad experiment FILE` for a file with a search: block (korsquad.experiments.cli)."""
     if args.dry_run:
         return dry_run(experiment, args)
+    require_optuna()
     if args.status:
         return status(experiment, args)
     if args.launcher == "slurm":
@@ -151,6 +152,14 @@ def main(experiment, args):
         print("interrupted: the trial in flight stays in the study and is continued by the next worker (run the "
               "same command again)", file=sys.stderr)
         return 130
+
+
+def require_optuna():
+    """optuna is an optional extra: its absence is one error line, before anything is read or written."""
+    import importlib.util
+
+    if importlib.util.find_spec("optuna") is None:
+        raise UsageError("a search: block needs optuna: pip install 'korsquad[search]'")
 
 
 def run_on_slurm(experiment, args):

@@ -121,6 +121,14 @@ def job_shape(gpus, settings):
     return gpus // per_node, per_node
 
 
+def require_submitit():
+    """submitit is an optional extra: its absence is one error line, before anything is read or written."""
+    import importlib.util
+
+    if importlib.util.find_spec("submitit") is None:
+        raise UsageError("--launcher slurm needs submitit: pip install 'korsquad[slurm]'")
+
+
 def slurm_dir(experiment):
     return Path(experiment.output_dir) / SLURM_DIR
 
@@ -131,6 +139,7 @@ def launch(experiment, cells, args):
     when every cell is done, 1 otherwise (a summary names each cell not done with its error line)."""
     from .state import cell_state
 
+    require_submitit()
     settings = settings_of(experiment, args)
     jobs = JobBook(slurm_dir(experiment), settings.cluster)
     todo, skipped = [], []
@@ -153,6 +162,7 @@ def launch(experiment, cells, args):
 
 def launch_workers(experiment, args, count, gpus, function, arguments):
     """Submit `count` jobs of `function(*arguments)` (a search's workers) as one array, wait unless told not to."""
+    require_submitit()
     settings = settings_of(experiment, args)
     jobs = JobBook(slurm_dir(experiment), settings.cluster)
     calls = [(f"worker {index}", job_shape(gpus, settings), function, arguments) for index in range(count)]
@@ -164,10 +174,8 @@ def launch_workers(experiment, args, count, gpus, function, arguments):
 
 def submit(experiment, settings, calls, jobs):
     """[(label, job)] of `calls` (label, (nodes, gpus per node), function, arguments): one array per shape."""
-    try:
-        import submitit
-    except ImportError:
-        raise UsageError("--launcher slurm needs submitit: pip install 'korsquad[slurm]'") from None
+    import submitit
+
     submitted = []
     for shape in dict.fromkeys(shape for _, shape, _, _ in calls):
         group = [(label, fn, fn_args) for label, s, fn, fn_args in calls if s == shape]
