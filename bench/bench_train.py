@@ -75,16 +75,16 @@ def clocks(device):
 
 
 # ---- the bare loop -------------------------------------------------------------------------------------------
-def adamw_like_qamodule(model, total_steps, learning_rate=5e-5):
-    """AdamW with QAModule's parameter groups (no decay on biases and norm layers) and linear schedule."""
-    optimizer = torch.optim.AdamW(optim.parameter_groups(model, 0.0), lr=learning_rate, eps=1e-8)
+def adamw_like_qamodule(model, total_steps, precision, learning_rate=5e-5, clip=1.0):
+    """QAModule's AdamW (no decay on biases and norm layers; fused where Lightning allows it) and linear schedule."""
+    optimizer = optim.adamw(model, learning_rate, 1e-8, 0.0, fused=optim.fused_allowed(precision, clip))
     return optimizer, optim.build_scheduler("linear", optimizer, 0, total_steps)
 
 
 def run_bare(model, batches, device, precision, warmup, clip=1.0):
     """(wall, CPU) seconds for the steps after `warmup` of a plain training loop."""
     model.to(device).train()
-    optimizer, scheduler = adamw_like_qamodule(model, len(batches))
+    optimizer, scheduler = adamw_like_qamodule(model, len(batches), precision, clip=clip)
     params = [p for p in model.parameters() if p.requires_grad]
     dtype = MIXED.get(precision)
     start = None

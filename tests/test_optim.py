@@ -6,7 +6,7 @@ import pytest
 import torch
 from tiny_models import tiny_qa_model
 
-from korsquad.optim import SCHEDULERS, build_scheduler, parameter_groups, warmup_steps
+from korsquad.optim import SCHEDULERS, adamw, build_scheduler, parameter_groups, warmup_steps
 
 BASE_LR, WARMUP, TOTAL = 0.1, 2, 10
 LR_END = 1e-7  # transformers' polynomial default, reached at the last step (power 1)
@@ -52,6 +52,48 @@ def test_norms_that_do_not_subclass_layernorm_and_named_attention_biases_get_no_
     no_decay = no_decay_names(deberta)
     assert {"deberta.embeddings.LayerNorm.weight", "deberta.encoder.layer.0.attention.self.q_bias"} <= no_decay
     assert "transformer.layer.0.rel_attn.r_w_bias" in no_decay_names(tiny_qa_model("xlnet"))
+
+
+def test_the_optimizer_is_fused_adamw_and_updates_as_torchs_default_adamw():
+    import copy
+
+    model = tiny_qa_model("bert")
+    twin = copy.deepcopy(model)
+    fused = adamw(model, 1e-3, 1e-8, 0.01)
+    default = torch.optim.AdamW(parameter_groups(twin, 0.01), lr=1e-3, eps=1e-8)  # a loop over the tensors on CPU
+    assert fused.defaults["fused"] and [g["weight_decay"] for g in fused.param_groups] == [0.01, 0.0]
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        for a, b in zip(model.parameters(), twin.parameters()):
+            a.grad = torch.randn(a.shape, generator=generator)
+            b.grad = a.grad.clone()
+        fused.step()
+        default.step()
+    for (name, a), b in zip(model.named_parameters(), twin.parameters()):
+        assert torch.allclose(a, b, rtol=0, atol=1e-6), name
+    assert not torch.equal(model.qa_outputs.weight, tiny_qa_model("bert").qa_outputs.weight)  # it moved
+
+
+@pytest.mark.parametrize("precision, clip, fused", [("32-true", 1.0, True), ("bf16-mixed", 0.0, True),
+                                                   ("bf16-mixed", 1.0, False), ("16-mixed", 1.0, False)])
+def test_fused_only_where_lightning_accepts_it(tmp_path, precision, clip, fused):
+    """Lightning refuses to clip the gradients of a fused optimizer under mixed precision: foreach there, and a
+    step of each trains (16-mixed runs as bf16-mixed on a CPU)."""
+    import pytorch_lightning as pl
+    from test_throughput import padded_batches, tiny_module
+    from torch.utils.data import DataLoader
+
+    from korsquad.optim import fused_allowed
+
+    assert fused_allowed(precision, clip) is fused
+    module = tiny_module()
+    trainer = pl.Trainer(accelerator="cpu", precision=precision, gradient_clip_val=clip or None, max_steps=1,
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(module, DataLoader(padded_batches(1)[0], batch_size=None))
+    (optimizer,) = trainer.optimizers
+    assert bool(optimizer.defaults["fused"]) is fused and bool(optimizer.defaults["foreach"]) is not fused
+    assert trainer.global_step == 1
 
 
 def definition(name, step):

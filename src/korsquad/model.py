@@ -4,7 +4,6 @@ and per-feature evaluation logits (korsquad.inference; korsquad.validation gathe
 import warnings
 
 import pytorch_lightning as pl
-import torch
 from transformers import AutoConfig, AutoModelForQuestionAnswering
 
 from . import optim
@@ -56,9 +55,10 @@ class QAModule(pl.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        optimizer = torch.optim.AdamW(optim.parameter_groups(self.model, hp.weight_decay), lr=hp.learning_rate,
-                                      eps=hp.adam_epsilon)
-        total = int(self.trainer.estimated_stepping_batches)  # right under DDP and gradient accumulation
+        trainer = self.trainer
+        optimizer = optim.adamw(self.model, hp.learning_rate, hp.adam_epsilon, hp.weight_decay,
+                                fused=optim.fused_allowed(str(trainer.precision), trainer.gradient_clip_val))
+        total = int(trainer.estimated_stepping_batches)  # right under DDP and gradient accumulation
         warmup = optim.warmup_steps(total, hp.warmup_ratio, hp.warmup_steps)
         scheduler = optim.build_scheduler(hp.lr_scheduler, optimizer, warmup, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
