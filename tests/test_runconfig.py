@@ -102,7 +102,7 @@ def test_resume_refuses_what_changes_what_is_trained_naming_each(tmp_path):
 
 
 def test_resume_compares_precision_auto_as_the_precision_it_chooses(tmp_path, monkeypatch):
-    from test_cpu import SKYLAKE, ZEN4
+    from cpu_samples import SKYLAKE, ZEN4
 
     from korsquad import cpu
 
