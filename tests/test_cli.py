@@ -141,12 +141,14 @@ def test_bad_input_is_one_line_and_exit_2(tiny_bert, squad_dir, flags, message):
 
 
 def test_a_missing_data_file_is_reported_before_torch_loads(tiny_bert, tmp_path):
-    """Importing torch, Lightning and transformers takes seconds; a mistyped path should not wait for them."""
+    """Importing torch, Lightning and transformers takes seconds; a mistyped path should not wait for them. With the
+    default flags: --accelerator auto and --precision auto need torch (is there CUDA?), the default batch size the
+    model's config.json."""
     probe = ("import sys\nfrom korsquad import cli\ntry:\n    cli.main(sys.argv[1:])\nexcept SystemExit as e:\n"
              "    print(e.code, 'torch' in sys.modules, 'pytorch_lightning' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", probe, "--model_type", "bert", "--model_name_or_path",
                              str(tiny_bert), "--data_name", "squad_v1.1", "--data_dir", str(tmp_path / "none"),
-                             "--do_train", "--accelerator", "cpu", "--batch_size", "4"],
+                             "--do_train"],
                             capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["2", "False", "False"], result.stderr
     assert "download_squad.py" in result.stderr

@@ -13,18 +13,18 @@ from pathlib import Path
 from . import cpu
 from .distributed import is_first_on_machine, is_first_process, on_first_process
 from .errors import UsageError, exit_on_usage_error, first_line
-from .runconfig import resolve_offline, with_model_defaults
+from .runconfig import resolve_offline, with_late_defaults
 from .runfolder import EVAL_SPLIT, PREDICT_SPLIT
 
 
 @exit_on_usage_error
 def main(argv=None):
     # Every check first, then the first write: a refused command (exit 2) leaves the run folder as it found it.
-    config = resolve_offline(argv)
+    config = resolve_offline(argv)  # no network, no torch: the checks below answer at once
     cpu.warn_if_bf16_emulated(config)
     replaces_old_run = check_inputs(config)
     questions = read_questions(config)
-    config = with_model_defaults(config)  # the first step that may ask the Hub (the model's config.json)
+    config = with_late_defaults(config)  # the first step that may ask the Hub (the model's config.json)
     # torch, Lightning and transformers load only now: a bad flag or a missing file is reported at once
     import pytorch_lightning as pl
 

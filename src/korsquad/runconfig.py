@@ -41,7 +41,7 @@ NOT_RESUMED = ("output_dir", "run_name", "resume", "overwrite_output_dir", "chec
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """Every setting of a run, resolved and checked (`precision` too: --precision auto is resolved to the precision
-    it chooses here); `trainer_devices`, `accelerator_kind` and `world_size` are
+    it chooses here; resolve_offline leaves that and the batch sizes to with_late_defaults); `trainer_devices`, `accelerator_kind` and `world_size` are
     derived from --gpu_ids / --accelerator / --devices / --num_nodes; `window` and `decoding` are the records of
     the window and decoding settings (korsquad.settings), the only form in which they leave the configuration."""
 
@@ -93,12 +93,13 @@ class RunConfig:
 # ---- resolving ---------------------------------------------------------------------------------------------
 def resolve(argv=None):
     """Flags (and --config file, and an evaluation's training record) -> RunConfig, or UsageError."""
-    return with_model_defaults(resolve_offline(argv))
+    return with_late_defaults(resolve_offline(argv))
 
 
 def resolve_offline(argv=None):
-    """resolve() without the defaults that need the model's config.json (the batch sizes, when not given, are left
-    None): it asks no network, so run_qa.py checks its data files and run folder before the Hub is asked."""
+    """resolve() without the defaults that need the model's config.json or torch (with_late_defaults: the batch
+    sizes not given are left None, --precision auto is left auto unless a --resume compares it): it asks no network
+    and, for a training, imports no torch, so run_qa.py checks its data files and run folder at once."""
     given = parse_command_line(argv)
     from_file = read_config_file(given.pop("config")) if "config" in given else {}
     explicit = dict(from_file, **given)
@@ -134,8 +135,9 @@ def resolve_offline(argv=None):
     except InvalidSetting as err:
         raise UsageError(f"--{err}") from None
     accelerator, devices, world = resolve_devices(values)
-    precision_note = resolve_precision(values, accelerator, devices)
-    if resumed is not None:
+    precision_note = None
+    if resumed is not None:  # compared as the precision it chooses here (otherwise with_late_defaults chooses)
+        precision_note = resolve_precision(values, accelerator, devices)
         refuse_resume_changes(resumed, explicit, world, values)
     return RunConfig(MappingProxyType(values), devices, accelerator, world, window, decoding, source, model_path,
                      precision_note)
@@ -321,18 +323,22 @@ def fill_data_set_defaults(values):
         values["adam_epsilon"] = spec.adam_epsilon(values["model_type"])
 
 
-def with_model_defaults(config):
-    """The config with the batch sizes not given: the data set's, by the model's width (its config.json, which may
-    come from the Hub)."""
-    if config.batch_size is not None and config.eval_batch_size is not None:
+def with_late_defaults(config):
+    """The config with what resolve_offline leaves: --precision auto's choice (torch, seconds to import, tells
+    whether CUDA runs it) and the batch sizes not given, the data set's by the model's width (its config.json,
+    which may come from the Hub)."""
+    if config.precision != "auto" and config.batch_size is not None and config.eval_batch_size is not None:
         return config
     values = dict(config.values)
+    precision_note = config.precision_note
+    if values["precision"] == "auto":
+        precision_note = resolve_precision(values, config.accelerator_kind, config.trainer_devices)
     if values["batch_size"] is None:
         large = model_hidden_size(config.model_files) >= LARGE_HIDDEN_SIZE
         values["batch_size"] = config.spec.defaults["batch_size_large" if large else "batch_size"]
     if values["eval_batch_size"] is None:
         values["eval_batch_size"] = 2 * values["batch_size"]
-    return dataclasses.replace(config, values=MappingProxyType(values))
+    return dataclasses.replace(config, values=MappingProxyType(values), precision_note=precision_note)
 
 
 def model_hidden_size(model_files):
