@@ -165,7 +165,7 @@ def closed_port():
 @pytest.mark.parametrize("case, flags, message", [
     ("data file", ["--do_train"], "train.json not found"),
     ("dev file of an evaluation", ["--do_eval", "--checkpoint", "bert-base-uncased"], "dev.json not found"),
-    ("flag", ["--do_train", "--data_dir", "DATA", "--learning_rate", "-1"], "--learning_rate must be positive"),
+    ("flag", ["--do_train", "--data_dir", "DATA", "--learning_rate", "-1"], "--learning_rate must not be negative"),
     ("run folder", ["--do_train", "--data_dir", "DATA", "--output_dir", "USED"], "already holds a training run"),
 ])
 def test_every_check_without_network_comes_before_the_hub_is_asked(squad_dir, tmp_path, case, flags, message):
