@@ -83,6 +83,17 @@ def test_without_optuna_a_search_is_one_error_line_naming_the_extra(tmp_path, ti
     assert not (tmp_path / "out").exists()
 
 
+def test_a_dry_run_prints_the_space_and_a_trials_command_and_runs_nothing(tmp_path, tiny_bert):
+    path = write_experiment(tmp_path, tiny_bert, GOOD)
+    result = experiment_command(path, "--dry_run")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("search: 4 trials per study over ")
+    assert "learning_rate log_uniform [1e-05, 0.0001]" in result.stdout
+    assert "study tiny-seed42 (maximize f1)" in result.stdout
+    assert "--run_name tiny-seed42-trial0" in result.stdout and "korsquad.cli" in result.stdout
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_trials_table_marks_the_best_trial_and_shows_a_pruned_ones_last_score():
     study = optuna.create_study(direction="maximize")
     distribution = optuna.distributions.FloatDistribution(1e-5, 1e-3, log=True)
@@ -188,6 +199,9 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_next_one_resumes_its_tr
     worker.communicate()
     finished = digest_files(trial_dir(tmp_path, 0))
     assert [t.state.name for t in load_study(tmp_path).trials] == ["COMPLETE", "RUNNING"]
+    status = experiment_command(path, "--status")
+    assert status.returncode == 0 and "tiny-seed42: 2 of 2 trials" in status.stdout
+    assert "| 0 | complete (best) |" in status.stdout and "| 1 | running |" in status.stdout
 
     again = experiment_command(path)
     assert again.returncode == 0, again.stderr[-3000:]
