@@ -186,17 +186,30 @@ def digest_files(folder):
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.slow
-def test_a_killed_worker_loses_no_finished_trial_and_the_next_one_resumes_its_trial(tiny_bert, tmp_path):
-    path = write_experiment(tmp_path, tiny_bert, {"n_trials": 2, "space": {"learning_rate": {
-        "log_uniform": [1e-4, 1e-2]}}}, max_steps=6, save_steps=1)
-    worker = experiment_process(path)
-    deadline = time.monotonic() + 600
-    while not (trial_dir(tmp_path, 1) / "checkpoints" / "last.ckpt").is_file():  # trial 0 ended, trial 1 saved
+def wait_for_last_checkpoint(worker, run_dir, timeout=600):
+    deadline = time.monotonic() + timeout
+    while not (run_dir / "checkpoints" / "last.ckpt").is_file():
         assert worker.poll() is None and time.monotonic() < deadline, worker.communicate()
         time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_stopped_or_killed_worker_loses_no_finished_trial_and_the_next_one_resumes_its_trial(tiny_bert, tmp_path):
+    path = write_experiment(tmp_path, tiny_bert, {"n_trials": 2, "space": {"learning_rate": {
+        "log_uniform": [1e-4, 1e-2]}}}, max_steps=6, save_steps=1)
+    # SIGTERM (a scheduler's time limit, `kill`) during trial 0: its training is stopped and recorded as interrupted
+    worker = experiment_process(path)
+    wait_for_last_checkpoint(worker, trial_dir(tmp_path, 0))
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=120)
+    assert worker.returncode == 130, stderr[-3000:]
+    assert [t.state.name for t in load_study(tmp_path).trials] == ["RUNNING"]
+    # SIGKILL during trial 1, after the next worker continued trial 0 to its end
+    worker = experiment_process(path)
+    wait_for_last_checkpoint(worker, trial_dir(tmp_path, 1))
     os.killpg(worker.pid, signal.SIGKILL)
-    worker.communicate()
+    _, stderr = worker.communicate()
+    assert "trial 0 lost its worker: continuing it" in stderr
     finished = digest_files(trial_dir(tmp_path, 0))
     assert [t.state.name for t in load_study(tmp_path).trials] == ["COMPLETE", "RUNNING"]
     status = experiment_command(path, "--status")
@@ -205,9 +218,10 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_next_one_resumes_its_tr
 
     again = experiment_command(path)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert [t.number for t in load_study(tmp_path).trials] == [0, 1]  # the killed trial went on, no new one
+    assert [t.number for t in load_study(tmp_path).trials] == [0, 1]  # the stopped trials went on, no new one
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in load_study(tmp_path).trials)
     assert digest_files(trial_dir(tmp_path, 0)) == finished  # byte for byte
-    resumed = invocations(trial_dir(tmp_path, 1))
-    assert len(resumed) == 2 and "--resume" in resumed[1]["argv"]
+    for number in (0, 1):
+        resumed = invocations(trial_dir(tmp_path, number))
+        assert len(resumed) == 2 and "--resume" in resumed[1]["argv"]
     assert "trial 1 lost its worker: continuing it" in again.stderr

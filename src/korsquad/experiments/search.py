@@ -146,8 +146,11 @@ def main(experiment, args):
         return status(experiment, args)
     if args.launcher == "slurm":
         return run_on_slurm(experiment, args)
+    from .cli import interrupt_on_sigterm
+
     try:
-        return run(experiment, args)
+        with interrupt_on_sigterm():
+            return run(experiment, args)
     except KeyboardInterrupt:
         print("interrupted: the trial in flight stays in the study and is continued by the next worker (run the "
               "same command again)", file=sys.stderr)
@@ -269,9 +272,9 @@ def run_trial(trial, lock, gpu_ids, env):
                 if time.monotonic() - beat > HEARTBEAT_S:
                     lock.heartbeat()
                     beat = time.monotonic()
-        except BaseException:  # the worker interrupted (Ctrl-C): the trial stays RUNNING for the next worker
+        except BaseException:  # the worker interrupted (Ctrl-C, SIGTERM): the trial stays RUNNING for the next one
             run.stop()
-            run.finish()
+            run.finish(interrupted=True)
             raise
         run.finish()
     finally:
