@@ -127,6 +127,24 @@ def tree_bytes(folder):
             for path in sorted(Path(folder).rglob("*"))}
 
 
+# run_qa.py flags of a quick CPU run: short windows, small batches, a logging point every step
+QUICK = ["--accelerator", "cpu", "--max_seq_length", "128", "--doc_stride", "64", "--max_query_length", "32",
+         "--batch_size", "8", "--logging_steps", "1"]
+
+
+def scalars(run_dir, tag):
+    """(step, value) of every TensorBoard scalar `tag` a run folder's logs hold."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    values = []
+    for events in sorted((run_dir / "logs").rglob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        if tag in acc.Tags()["scalars"]:
+            values += [(e.step, e.value) for e in acc.Scalars(tag)]
+    return values
+
+
 def data_dir_with(tmp_path, data_name, train=None, dev=None):
     """A --data_dir holding the given files as <data_name>/train.json and dev.json."""
     folder = tmp_path / "data" / data_name

@@ -7,28 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import (FIXTURES, copy_run, data_dir_with, kobert_qa_model, minilm_path, run_cli, shared_file,
-                      squad_run_stdout, train_on_korquad_tiny, tree_bytes, wrong_modes)
+from conftest import (FIXTURES, QUICK, copy_run, data_dir_with, kobert_qa_model, minilm_path, run_cli, scalars,
+                      shared_file, squad_run_stdout, train_on_korquad_tiny, tree_bytes, wrong_modes)
 
 OFFICIAL_V1_KEYS = {"exact_match", "f1"}
-QUICK = ["--accelerator", "cpu", "--max_seq_length", "128", "--doc_stride", "64", "--max_query_length", "32",
-         "--batch_size", "8", "--logging_steps", "1"]
 
 
 def read_json(path):
     return json.loads(Path(path).read_text())
-
-
-def scalars(run_dir, tag):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    values = []
-    for events in sorted((run_dir / "logs").rglob("events.out.tfevents.*")):
-        acc = EventAccumulator(str(events))
-        acc.Reload()
-        if tag in acc.Tags()["scalars"]:
-            values += [(e.step, e.value) for e in acc.Scalars(tag)]
-    return values
 
 
 @pytest.fixture(scope="module")

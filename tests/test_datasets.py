@@ -3,12 +3,12 @@
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from korsquad import metrics
 from korsquad.datasets import REGISTRY, get_spec, names
 from korsquad.errors import UsageError
 
-ROOT = Path(__file__).resolve().parents[1]
 KLUE_RAW = "https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benchmark/klue-mrc-v1.1/"
 
 

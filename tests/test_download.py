@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import wrong_modes
+from conftest import FIXTURES, ROOT, SHARED_DATA, wrong_modes
 
 from korsquad import download, zip_parts
 from korsquad.datasets import REGISTRY, RemoteFile, get_spec, names
@@ -31,8 +31,6 @@ from korsquad.download import DownloadOptions, build_parser, download_dataset, f
 from korsquad.errors import UsageError
 from korsquad.readers import read_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FAST = DownloadOptions(timeout=5.0, retries=2, retry_wait=0.01, progress=False)
 OFFICIAL = "https://official.invalid/dataset/"  # never contacted: every test passes a mirror
 
@@ -541,7 +539,7 @@ def test_cli_404_exits_2_with_one_line(serve, tmp_path):
 
 
 def test_cli_downloads_the_real_korquad_dev_file_and_skips_it_next_time(serve, tmp_path):
-    real = SHARED / "korquad_v1.0" / "dev.json"
+    real = SHARED_DATA / "korquad_v1.0" / "dev.json"
     if not real.is_file():
         pytest.skip(f"{real} is absent (the shared real data is not on this machine)")
     behaviour = Behaviour({"KorQuAD_v1.0_dev.json": real.read_bytes()})
@@ -559,7 +557,7 @@ def test_cli_downloads_the_real_korquad_dev_file_and_skips_it_next_time(serve, t
 
 def test_cli_downloads_klue_mrc_under_a_sidecar_and_skips_it_next_time(serve, tmp_path):
     # The official raw URLs end in klue-mrc-v1.1_<split>.json; no checksum is published, so a sidecar records one.
-    fixture = ROOT / "tests" / "fixtures" / "klue_mrc_tiny.json"
+    fixture = FIXTURES / "klue_mrc_tiny.json"
     train = json.dumps({"data": []}).encode()
     behaviour = Behaviour({"klue-mrc-v1.1_dev.json": fixture.read_bytes(), "klue-mrc-v1.1_train.json": train})
     mirror = serve(behaviour)

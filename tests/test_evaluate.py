@@ -3,17 +3,15 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, SHARED_DATA
 
 from korsquad.datasets import get_spec
 from korsquad.evaluate import evaluate_predictions
 from korsquad.readers import read_examples
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder {SHARED} is absent")
+needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"real data folder {SHARED_DATA} is absent")
 
 SQUAD_V2_BERT_SINGLE = {
     "exact": 78.74168280973637, "f1": 81.77528052374723, "total": 11873,
@@ -52,16 +50,16 @@ def write_json(path, obj):
     ("logreg_baseline", {"exact_match": 40.14191106906339, "f1": 50.98153647324461}),  # 13 unanswered
 ])
 def test_squad_v1_leaderboard_predictions(tmp_path, predictions, expected):
-    proc = run_evaluate(tmp_path, "--data_name", "squad_v1.1", SHARED / "squad_v1.1/dev.json",
-                        SHARED / f"squad_v1.1/predictions/{predictions}.dev.json")
+    proc = run_evaluate(tmp_path, "--data_name", "squad_v1.1", SHARED_DATA / "squad_v1.1/dev.json",
+                        SHARED_DATA / f"squad_v1.1/predictions/{predictions}.dev.json")
     assert_same_result(last_json_line(proc), expected)
 
 
 @needs_shared
 def test_squad_v2_leaderboard_predictions_and_out_file(tmp_path):
     out_file = tmp_path / "results" / "eval.json"
-    proc = run_evaluate(tmp_path, "--data_name", "squad_v2.0", SHARED / "squad_v2.0/dev.json",
-                        SHARED / "squad_v2.0/predictions/bert_single.dev.json", "--out_file", out_file)
+    proc = run_evaluate(tmp_path, "--data_name", "squad_v2.0", SHARED_DATA / "squad_v2.0/dev.json",
+                        SHARED_DATA / "squad_v2.0/predictions/bert_single.dev.json", "--out_file", out_file)
     result = last_json_line(proc)
     assert_same_result(result, SQUAD_V2_BERT_SINGLE)
     assert json.loads(out_file.read_text(encoding="utf-8")) == result
@@ -69,7 +67,7 @@ def test_squad_v2_leaderboard_predictions_and_out_file(tmp_path):
 
 @needs_shared
 def test_korquad_v1_first_gold_answers_score_100(tmp_path):
-    dev = SHARED / "korquad_v1.0/dev.json"
+    dev = SHARED_DATA / "korquad_v1.0/dev.json"
     data = json.loads(dev.read_text(encoding="utf-8"))["data"]
     first_golds = {qa["id"]: qa["answers"][0]["text"]
                    for article in data for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
@@ -82,7 +80,7 @@ def test_korquad_v1_first_gold_answers_score_100(tmp_path):
 @needs_shared
 def test_korquad_v2_raw_html_answers_match_their_gold(tmp_path):
     # The golds are "시나위" and "<a>신중현</a>"; the raw HTML answers carry attributes the gold lacks.
-    dev = SHARED / "korquad_v2.1/dev.sample.json"
+    dev = SHARED_DATA / "korquad_v2.1/dev.sample.json"
     data = json.loads(dev.read_text(encoding="utf-8"))["data"]
     html_answers = {qa["id"]: qa["answer"]["html_answer_text"] for doc in data for qa in doc["qas"]}
     predictions = write_json(tmp_path / "predictions.json", html_answers)
@@ -92,7 +90,7 @@ def test_korquad_v2_raw_html_answers_match_their_gold(tmp_path):
 
 @needs_shared
 def test_in_memory_scoring_matches_the_command(tmp_path):
-    dev = SHARED / "squad_v2.0/dev.sample.json"
+    dev = SHARED_DATA / "squad_v2.0/dev.sample.json"
     examples = read_examples(dev, get_spec("squad_v2.0"))
     # answer every other question with its first gold, leave the rest empty
     predictions = {ex.id: (ex.answers[0].text if ex.answers and i % 2 else "") for i, ex in enumerate(examples)}

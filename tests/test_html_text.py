@@ -1,15 +1,14 @@
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FIXTURES, SHARED_DATA
 
 from korsquad.html_text import html_to_text, to_original_span, to_original_spans, to_text_span
 from korsquad.metrics import normalize_korquad_v2
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-KORQUAD_V2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "korquad_v2.1"
+KORQUAD_V2 = SHARED_DATA / "korquad_v2.1"
 
 
 def text_of(html):

@@ -7,8 +7,7 @@ import os
 
 import pytest
 import yaml
-from conftest import FIXTURES, data_dir_with, mlflow_installed, run_cli
-from test_cli import scalars
+from conftest import FIXTURES, data_dir_with, mlflow_installed, run_cli, scalars
 
 from korsquad.runconfig import resolve
 from korsquad.errors import UsageError

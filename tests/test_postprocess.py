@@ -4,18 +4,17 @@ import json
 import math
 import sys
 import tracemalloc
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 
 from korsquad import metrics
 from korsquad.runfolder import RunFolder
 from korsquad.postprocess import (NO_SPAN_ODDS, Decoded,
                                   decode, example_chunks, tuned_thresholds, write_outputs)
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 # ---------------------------------------------------------------------------------------------------------------

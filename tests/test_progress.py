@@ -9,8 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
-from conftest import FIXTURES, data_dir_with, run_cli
-from test_cli import QUICK, scalars
+from conftest import FIXTURES, QUICK, data_dir_with, run_cli, scalars
 
 from korsquad import progress
 from korsquad.progress import LineTimer, LossWindow, TrainingLog, format_line, progress_mode
@@ -65,7 +64,7 @@ def test_a_tiny_fit_logs_the_window_mean_of_accumulated_micro_batches(tmp_path):
     """6 optimizer steps of 2 micro-batches, logged every 2 steps: 3 logging points, each the mean of its 4
     micro-batch losses, with the learning rate of that step; every scalar of a point in one call at that step."""
     import pytorch_lightning as pl
-    from test_throughput import padded_batches, tiny_module
+    from tiny_models import padded_batches, tiny_module
     from torch.utils.data import DataLoader
 
     seen = []

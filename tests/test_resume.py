@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -23,7 +22,6 @@ from korsquad.featureset import FeatureSet
 from korsquad.resume import ExactResume, batch_seed
 from korsquad.sampling import GroupedBatchSampler, ShuffledBatchSampler, group_by_length_sampler
 
-TESTS = Path(__file__).resolve().parent
 
 
 # ---- the training loader on its own ----------------------------------------------------------------------------
@@ -171,7 +169,7 @@ def kill_after_save(args, step, marker, timeout=300):
     """Run the CLI until it has written last.ckpt at global step `step`, then SIGKILL it (all its processes)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", KORSQUAD_HALT_AT_STEP=str(step), KORSQUAD_HALT_MARKER=str(marker),
                **ONE_THREAD)
-    proc = subprocess.Popen([sys.executable, str(TESTS / "halting_run_qa.py"), *map(str, args)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "halting_run_qa.py"), *map(str, args)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + timeout
     try:

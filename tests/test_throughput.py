@@ -8,26 +8,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
+from tiny_models import TINY_BERT, TINY_SETTINGS, padded_batches, tiny_module
 
 from korsquad import throughput
 from korsquad.progress import TrainingLog
 from korsquad.throughput import (ThroughputWindow, lookup_peak_tflops, non_embedding_parameters, number_format,
                                  training_flops)
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(vocab_size=120, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
-            max_position_embeddings=64, type_vocab_size=2)
-
-SETTINGS = dict(learning_rate=5e-5, adam_epsilon=1e-8, weight_decay=0.0, warmup_ratio=0.0, warmup_steps=0)
-
-
-def tiny_module():
-    from transformers import BertConfig
-
-    from korsquad.model import QAModule
-
-    torch.manual_seed(0)
-    return QAModule("tiny", **SETTINGS, hf_config=BertConfig(**TINY).to_dict())
 
 
 @pytest.mark.parametrize("name, fmt, peak", [
@@ -62,7 +49,7 @@ def test_number_format_follows_precision():
 def test_flops_count_real_tokens_and_the_attention_term():
     from transformers import BertConfig, BertForQuestionAnswering
 
-    config = BertConfig(**TINY)
+    config = BertConfig(**TINY_BERT)
     model = BertForQuestionAnswering(config)
     tables = (config.vocab_size + config.max_position_embeddings + config.type_vocab_size) * config.hidden_size
     assert non_embedding_parameters(model) == sum(p.numel() for p in model.parameters()) - tables
@@ -88,24 +75,6 @@ def test_unknown_gpu_warns_and_logs_no_mfu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Mystery Accelerator 9000")
     with pytest.warns(UserWarning, match="--peak_tflops"):
         assert ThroughputWindow()._peak_flops(fake_trainer("cuda")) is None
-
-
-def padded_batches(n_batches, batch_size=4, width=24, seed=0):
-    """Batches padded to `width` whose real lengths vary; (batches, real lengths per batch)."""
-    rng = np.random.default_rng(seed)
-    batches, lengths = [], []
-    for _ in range(n_batches):
-        real = rng.integers(4, width + 1, size=batch_size)
-        mask = torch.from_numpy((np.arange(width)[None, :] < real[:, None]).astype(np.int64))
-        batches.append({
-            "input_ids": torch.from_numpy(rng.integers(5, TINY["vocab_size"], size=(batch_size, width))) * mask,
-            "attention_mask": mask,
-            "token_type_ids": torch.zeros(batch_size, width, dtype=torch.long),
-            "start_positions": torch.zeros(batch_size, dtype=torch.long),
-            "end_positions": torch.ones(batch_size, dtype=torch.long),
-        })
-        lengths.append(real)
-    return batches, lengths
 
 
 def fit_and_read_scalars(tmp_path, monitor, batches):
@@ -197,7 +166,7 @@ def test_validation_time_is_left_out_of_the_throughput(tmp_path, monkeypatch):
                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                          default_root_dir=tmp_path)
     monkeypatch.setattr(trainer.logger, "log_metrics", lambda metrics, step: logged.append((step, metrics)))
-    module = WithValidation("tiny", **SETTINGS, hf_config=tiny_module().hparams.hf_config)
+    module = WithValidation("tiny", **TINY_SETTINGS, hf_config=tiny_module().hparams.hf_config)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer.fit(module, DataLoader(batches, batch_size=None), DataLoader(batches[:1], batch_size=None))

@@ -2,6 +2,7 @@
 two layers, and otherwise the architecture options of the real checkpoints (DeBERTa's relative attention, ELECTRA's
 and ALBERT's smaller embeddings), so that they use the same parameters a real model does."""
 
+import numpy as np
 import torch
 
 VOCAB_SIZE = 100
@@ -85,3 +86,38 @@ def _first_id(config, names, default):
     """The first of the config's <name>_token_id that is set (BERT's config names none)."""
     ids = [getattr(config, f"{name}_token_id", None) for name in names]
     return next((i for i in ids if i is not None), default)
+
+
+# A BERT of 16 hidden units for Lightning runs in-process (korsquad.training), and its optimizer settings
+TINY_BERT = dict(vocab_size=120, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                 max_position_embeddings=64, type_vocab_size=2)
+
+TINY_SETTINGS = dict(learning_rate=5e-5, adam_epsilon=1e-8, weight_decay=0.0, warmup_ratio=0.0, warmup_steps=0)
+
+
+def tiny_module():
+    """A QAModule around a fresh TINY_BERT, seeded."""
+    from transformers import BertConfig
+
+    from korsquad.model import QAModule
+
+    torch.manual_seed(0)
+    return QAModule("tiny", **TINY_SETTINGS, hf_config=BertConfig(**TINY_BERT).to_dict())
+
+
+def padded_batches(n_batches, batch_size=4, width=24, seed=0):
+    """Batches padded to `width` whose real lengths vary; (batches, real lengths per batch)."""
+    rng = np.random.default_rng(seed)
+    batches, lengths = [], []
+    for _ in range(n_batches):
+        real = rng.integers(4, width + 1, size=batch_size)
+        mask = torch.from_numpy((np.arange(width)[None, :] < real[:, None]).astype(np.int64))
+        batches.append({
+            "input_ids": torch.from_numpy(rng.integers(5, TINY_BERT["vocab_size"], size=(batch_size, width))) * mask,
+            "attention_mask": mask,
+            "token_type_ids": torch.zeros(batch_size, width, dtype=torch.long),
+            "start_positions": torch.zeros(batch_size, dtype=torch.long),
+            "end_positions": torch.ones(batch_size, dtype=torch.long),
+        })
+        lengths.append(real)
+    return batches, lengths
