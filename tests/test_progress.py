@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
-from conftest import FIXTURES, QUICK, data_dir_with, run_cli, scalars
+from conftest import FIXTURES, data_dir_with, run_cli, scalars
 
 from korsquad import progress
 from korsquad.progress import LineTimer, LossWindow, TrainingLog, format_line, progress_mode

@@ -4,7 +4,6 @@ share of answers its tokens spell exactly, and the warning below the bar."""
 import json
 import shlex
 
-import numpy as np
 import pytest
 from conftest import FIXTURES, minilm_path
 
