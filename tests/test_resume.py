@@ -169,8 +169,8 @@ def kill_after_save(args, step, marker, timeout=300):
     """Run the CLI until it has written last.ckpt at global step `step`, then SIGKILL it (all its processes)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", KORSQUAD_HALT_AT_STEP=str(step), KORSQUAD_HALT_MARKER=str(marker),
                **ONE_THREAD)
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "halting_run_qa.py"), *map(str, args)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "halting_run_qa.py"), *map(str, args)], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + timeout
     try:
         while not marker.exists() and proc.poll() is None and time.time() < deadline:
