@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -21,7 +20,6 @@ from korsquad.experiments.lock import CellLock, held_elsewhere
 from korsquad.experiments.record import read_attempts
 from korsquad.experiments.spec import load_experiment
 
-TESTS = Path(__file__).resolve().parent
 # 16 questions (32 windows) in batches of 4: 8 steps, last.ckpt every 2 (the third cell is killed after step 2's)
 TINY_SETTINGS = {"accelerator": "cpu", "max_seq_length": 128, "doc_stride": 64, "max_query_length": 32,
                  "batch_size": 4, "num_train_epochs": 1, "save_steps": 2, "max_train_samples": 16,
@@ -87,7 +85,7 @@ def killed_and_rerun(tiny_bert, tiny_distilbert, squad_dir, tmp_path_factory):
     third, marker = cells[2], tmp / "halted"
     env = dict(os.environ, KORSQUAD_HALT_AT_STEP="2", KORSQUAD_HALT_MARKER=str(marker),
                KORSQUAD_HALT_RUN_NAME=third.name, **ONE_THREAD)
-    first = subprocess.Popen([sys.executable, str(TESTS / "halting_experiment.py"), str(path)], cwd=ROOT, env=env,
+    first = subprocess.Popen([sys.executable, str(ROOT / "tests" / "halting_experiment.py"), str(path)], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 600
     try:

@@ -6,12 +6,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from korsquad.errors import UsageError
 from korsquad.experiments.cli import main
 from korsquad.experiments.spec import load_experiment
 
-ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
 
 

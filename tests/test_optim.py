@@ -80,7 +80,7 @@ def test_fused_only_where_lightning_accepts_it(tmp_path, precision, clip, fused)
     """Lightning refuses to clip the gradients of a fused optimizer under mixed precision: foreach there, and a
     step of each trains (16-mixed runs as bf16-mixed on a CPU)."""
     import pytorch_lightning as pl
-    from test_throughput import padded_batches, tiny_module
+    from tiny_models import padded_batches, tiny_module
     from torch.utils.data import DataLoader
 
     from korsquad.optim import fused_allowed

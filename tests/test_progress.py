@@ -121,7 +121,7 @@ def test_off_a_terminal_a_line_comes_at_least_every_minute_training_and_validati
     logging point, one whenever a minute passed since the last line (without the loss, which would need every
     process), and the validation scores."""
     import pytorch_lightning as pl
-    from test_throughput import padded_batches, tiny_module
+    from tiny_models import padded_batches, tiny_module
     from torch.utils.data import DataLoader
 
     clock = FakeClock()
