@@ -7,8 +7,8 @@ python download_korquad.py [--download_dir ./data] [--data_name korquad_v1.0 kor
 
 import sys
 
-from korsquad.download import run_cli
-from korsquad.errors import exit_on_usage_error
+from korsquad.common.errors import exit_on_usage_error
+from korsquad.data.download import run_cli
 
 
 @exit_on_usage_error

@@ -6,8 +6,8 @@ python download_squad.py [--download_dir ./data] [--data_name squad_v1.1 squad_v
 
 import sys
 
-from korsquad.download import run_cli
-from korsquad.errors import exit_on_usage_error
+from korsquad.common.errors import exit_on_usage_error
+from korsquad.data.download import run_cli
 
 
 @exit_on_usage_error

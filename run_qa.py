@@ -3,7 +3,7 @@
 
 import sys
 
-from korsquad.cli import main
+from korsquad.cli.run import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -32,9 +32,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from korsquad import QuestionAnswerer  # noqa: E402
-from korsquad.datasets import get_spec  # noqa: E402
-from korsquad.readers import read_examples  # noqa: E402
-from korsquad.runfolder import RunFolder  # noqa: E402
+from korsquad.data.datasets import get_spec  # noqa: E402
+from korsquad.data.readers import read_examples  # noqa: E402
+from korsquad.runs.folder import RunFolder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE_BATCH_SIZE = 16
@@ -64,7 +64,7 @@ def run_settings(folder):
 
 
 def dev_file(config):
-    from korsquad.datasets import split_file
+    from korsquad.data.datasets import split_file
 
     return config.get("dev_file") or split_file(get_spec(config["data_name"]), config["data_dir"], "dev")
 

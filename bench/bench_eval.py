@@ -35,15 +35,15 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from korsquad.batching import FeatureBatcher  # noqa: E402
-from korsquad.datamodule import QADataModule  # noqa: E402
-from korsquad.settings import DecodingSettings, WindowSettings  # noqa: E402
-from korsquad.datasets import get_spec  # noqa: E402
-from korsquad.inference import feature_logits, uses_token_type_ids  # noqa: E402
-from korsquad.model import QAModule  # noqa: E402
-from korsquad.runfolder import RunFolder  # noqa: E402
-from korsquad.tokenization import load_tokenizer  # noqa: E402
-from korsquad.validation import Evaluator, ValidationCallback  # noqa: E402
+from korsquad.data.datasets import get_spec  # noqa: E402
+from korsquad.decoding.inference import feature_logits, uses_token_type_ids  # noqa: E402
+from korsquad.features.batching import FeatureBatcher  # noqa: E402
+from korsquad.features.tokenization import load_tokenizer  # noqa: E402
+from korsquad.runs.folder import RunFolder  # noqa: E402
+from korsquad.runs.settings import DecodingSettings, WindowSettings  # noqa: E402
+from korsquad.training.datamodule import QADataModule  # noqa: E402
+from korsquad.training.qa_module import QAModule  # noqa: E402
+from korsquad.training.validation import Evaluator, ValidationCallback  # noqa: E402
 
 SHARED_XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad_v1.1" / "xquad.en.json"
 

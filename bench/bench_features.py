@@ -1,4 +1,5 @@
-"""Speed and memory of korsquad.windows.build_features against transformers' squad_convert_examples_to_features.
+"""Speed and memory of korsquad.features.windows.build_features against transformers'
+squad_convert_examples_to_features.
 
     python bench/bench_features.py [--data FILE] [--phases baseline,fast,slow,cache]
 
@@ -7,7 +8,7 @@ On SQuAD 1.1 dev (../shared/data, 10,570 questions; max_seq_length 384, doc_stri
   slow MiniLM BertTokenizer (its vocab.txt), evaluation mode, no tensors;
 - fast: build_features with BertTokenizerFast over the same vocabulary;
 - slow: build_features with the same slow BertTokenizer as the baseline;
-- cache: the fast features saved with korsquad.cache and loaded back (load_features verifies every file's
+- cache: the fast features saved with korsquad.features.cache and loaded back (load_features verifies every file's
   sha256; every column is then read into memory), compared with building them.
 Reading the JSON is not timed in any phase. Each phase runs in a child process of its own, so that its peak RSS
 (`ru_maxrss`, children included for the baseline's worker pool) is its own.
@@ -56,10 +57,10 @@ def run_baseline(data):
 def _build(data, fast):
     from transformers import BertTokenizer, BertTokenizerFast
 
-    from korsquad.datasets import get_spec
-    from korsquad.windows import build_features
-    from korsquad.settings import WindowSettings
-    from korsquad.readers import read_examples
+    from korsquad.data.datasets import get_spec
+    from korsquad.data.readers import read_examples
+    from korsquad.features.windows import build_features
+    from korsquad.runs.settings import WindowSettings
 
     tokenizer = (BertTokenizerFast if fast else BertTokenizer)(_vocab(), do_lower_case=True)
     examples = read_examples(data, get_spec("squad_v1.1"))
@@ -79,11 +80,11 @@ def run_slow(data):
 
 
 def run_cache(data):
-    """cache_speedup: building the fast features vs loading them from korsquad.cache (None without it)."""
+    """cache_speedup: building the fast features vs loading them from korsquad.features.cache (None without it)."""
     import numpy as np
 
     try:
-        from korsquad.cache import load_features, save_features
+        from korsquad.features.cache import load_features, save_features
     except ImportError:
         return dict(seconds=None, build_seconds=None, peak_rss_mb=peak_rss_mb())
     features, build_seconds, _ = _build(data, fast=True)

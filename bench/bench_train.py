@@ -28,11 +28,11 @@ from torch.utils.data import DataLoader
 from transformers import AutoModelForQuestionAnswering
 from transformers.utils import logging as hf_logging
 
-from korsquad import optim
-from korsquad.model import QAModule, compile_model
-from korsquad.progress import TrainingLog
-from korsquad.runconfig import resolve
-from korsquad.trainer import make_trainer
+from korsquad.config.runconfig import resolve
+from korsquad.training import optim
+from korsquad.training.progress import TrainingLog
+from korsquad.training.qa_module import QAModule, compile_model
+from korsquad.training.trainer import make_trainer
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -154,8 +154,8 @@ def toolkit_config(device, precision, steps, logging_steps, extra_flags=()):
 def run_toolkit(template, batches, device, precision, warmup, compile_options=None, logging_steps=50,
                 capture=None, extra_flags=()):
     """(wall, CPU) seconds for the steps after `warmup` of Trainer.fit on a QAModule holding a copy of `template`,
-    with the Trainer run_qa.py builds (korsquad.trainer.make_trainer: progress bar, clipping, precision) plus its
-    TensorBoard logger and training log; `capture` (a MetricsCapture) receives what is logged."""
+    with the Trainer run_qa.py builds (korsquad.training.trainer.make_trainer: progress bar, clipping, precision) plus
+    its TensorBoard logger and training log; `capture` (a MetricsCapture) receives what is logged."""
     config = toolkit_config(device, precision, len(batches), logging_steps, extra_flags)
     module = QAModule("bench", learning_rate=config.learning_rate, adam_epsilon=config.adam_epsilon,
                       weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,

@@ -8,7 +8,7 @@ download), 384 tokens, batch 32, bf16-mixed, for
   toolkit_compile  the toolkit with --compile (torch.compile of the model)
 
 Samples/s and MFU (FLOPs of the real tokens, 6 x non-embedding parameters + 12 x layers x hidden x 384 per token,
-over the GPU's dense bf16 peak; korsquad.throughput) of each, a table, and one JSON object on the last line.
+over the GPU's dense bf16 peak; korsquad.training.throughput) of each, a table, and one JSON object on the last line.
 Runs are interleaved (all variants, then all again; the fastest round of each counts) and the first steps of each
 run, where compilation happens, are not timed. Planned for about 3 minutes on an H100, most of it compilation (not
 yet run on one); `--smoke` runs tiny shapes on CPU in seconds (a check that the script works, not a measurement).
@@ -32,7 +32,7 @@ from transformers import AutoModelForQuestionAnswering, BertConfig
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_train import MetricsCapture, run_bare, run_toolkit, synthetic_batches  # noqa: E402
 
-from korsquad.throughput import (  # noqa: E402
+from korsquad.training.throughput import (  # noqa: E402
     layers_and_hidden, lookup_peak_tflops, non_embedding_parameters, number_format, training_flops)
 
 VARIANTS = ("bare", "toolkit", "toolkit_compile", "toolkit_fsdp")

@@ -64,8 +64,8 @@ def fast(bert_pair):
 @pytest.fixture(scope="session")
 def squad_tiny():
     """The examples of fixtures/squad_tiny.json (SQuAD 2.0, read as training reads them)."""
-    from korsquad.datasets import get_spec
-    from korsquad.readers import read_examples
+    from korsquad.data.datasets import get_spec
+    from korsquad.data.readers import read_examples
 
     return read_examples(FIXTURES / "squad_tiny.json", get_spec("squad_v2.0"), training=True)
 

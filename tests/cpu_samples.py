@@ -1,4 +1,5 @@
-"""/proc/cpuinfo texts of CPUs with and without native bfloat16, for the tests that fake what korsquad.cpu reads."""
+"""/proc/cpuinfo texts of CPUs with and without native bfloat16, for the tests that fake what korsquad.common.cpu
+reads."""
 
 ZEN4 = """processor\t: 0
 vendor_id\t: AuthenticAMD

@@ -3,8 +3,8 @@ a tiny example, and readers of a FeatureSet's windows and labels."""
 
 import numpy as np
 
-from korsquad.readers import Answer, Example
-from korsquad.settings import WindowSettings
+from korsquad.data.readers import Answer, Example
+from korsquad.runs.settings import WindowSettings
 
 SQUAD = WindowSettings(max_seq_length=384, doc_stride=128, max_query_length=64)
 

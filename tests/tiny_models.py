@@ -99,7 +99,7 @@ def tiny_module():
     """A QAModule around a fresh TINY_BERT, seeded."""
     from transformers import BertConfig
 
-    from korsquad.model import QAModule
+    from korsquad.training.qa_module import QAModule
 
     torch.manual_seed(0)
     return QAModule("tiny", **TINY_SETTINGS, hf_config=BertConfig(**TINY_BERT).to_dict())

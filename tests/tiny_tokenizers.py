@@ -37,7 +37,7 @@ def train_kobert(folder, texts, vocab_size, pieces=(), algorithm="bpe", shuffle_
     `shuffle_vocab` orders vocab.txt unlike the sentencepiece ids, as KoBERT's is."""
     import sentencepiece as spm
 
-    from korsquad.tokenization import kobert_tokenizer_class
+    from korsquad.features.tokenization import kobert_tokenizer_class
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

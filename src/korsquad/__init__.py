@@ -7,7 +7,7 @@ __all__ = ["QuestionAnswerer", "__version__"]
 def __getattr__(name):
     """`from korsquad import QuestionAnswerer` loads torch and transformers only when it is asked for."""
     if name == "QuestionAnswerer":
-        from .answerer import QuestionAnswerer
+        from .serving.answerer import QuestionAnswerer
 
         return QuestionAnswerer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

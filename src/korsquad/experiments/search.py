@@ -7,11 +7,11 @@
         num_train_epochs: {choices: [2, 3]}
         batch_size: {choices: [16, 32]}
         warmup_ratio: {uniform: [0.0, 0.1]}        # also {int: [low, high]}
-      pruner: {startup_trials: 2, warmup_steps: 0} # the median pruner (korsquad.trial_link.Pruning)
+      pruner: {startup_trials: 2, warmup_steps: 0} # the median pruner (korsquad.training.trial_link.Pruning)
 
 Each cell the file gives becomes a study named after it that maximizes the data set's primary metric (the
 registry's Metric record: larger is better), sampled by TPE and pruned by the median pruner, which every trial's
-training feeds with its validations (--eval_steps; korsquad.pruning). Trial N of a study is the cell with the
+training feeds with its validations (--eval_steps; korsquad.training.pruning). Trial N of a study is the cell with the
 trial's settings, `<cell>-trial<N>`, run by the core's runner like any cell (its lock, its --resume, its
 retries), with the trial named in its environment.
 
@@ -64,7 +64,7 @@ class Param:
 class Search:
     n_trials: int
     space: tuple  # of Param
-    pruning: object  # korsquad.trial_link.Pruning
+    pruning: object  # korsquad.training.trial_link.Pruning
 
 
 def check_block(raw, where, grid_keys=()):

@@ -13,8 +13,8 @@
          adam_epsilon: 1e-6, reference: {exact_match: 83.92, f1: 92.92}}
     grid: {learning_rate: [3e-5, 5e-5]}                  # optional: every combination is a cell
 
-Every setting key is a run_qa.py flag name checked as `--config` checks it (korsquad.config.typed_settings) and by
-the flag's own range check; the keys that name a cell's place and job (data set, seed, run folder, training and
+Every setting key is a run_qa.py flag name checked as `--config` checks it (korsquad.config.options.typed_settings) and
+by the flag's own range check; the keys that name a cell's place and job (data set, seed, run folder, training and
 evaluation, resuming, GPUs) belong to the experiment and are refused in the file. Any problem is one UsageError
 naming the file and the key.
 """

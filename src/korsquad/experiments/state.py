@@ -1,5 +1,5 @@
 """Where a cell stands, read from disk by any process on any machine: its run folder (run_qa.py's run.json and
-result.json, as korsquad.report reads them), its lock and its record of attempts.
+result.json, as korsquad.analysis.report reads them), its lock and its record of attempts.
 
 - done: run.json says finished and result.json holds the data set's scores;
 - running: another process holds its lock (this one's cells are known to the launcher);
@@ -64,7 +64,7 @@ def cell_state(cell, held_here=False):
 
 
 def best_scores(cell):
-    """A pruned trial's scores: result.json holds its best validation's (korsquad.pruning), else None."""
+    """A pruned trial's scores: result.json holds its best validation's (korsquad.training.pruning), else None."""
     metric = REGISTRY[cell.data_name].metric
     result = load_record(cell.folder.result_json) or {}
     keys = (metric.exact_key, metric.primary_key)

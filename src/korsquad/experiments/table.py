@@ -3,7 +3,7 @@ per model (and grid combination) of each data set, in the file's order, with mod
 class, then EM and F1 as mean ± sample standard deviation over the seeds with results (n of them), and where the
 file gives a model's `reference:` scores, those and the difference of the mean from them. The cells without
 results follow, each with its state. Pure functions of the experiment and its cells' states (korsquad.
-experiments.state); the score columns are the data set's metric's (korsquad.report_tables).
+experiments.state); the score columns are the data set's metric's (korsquad.analysis.report_tables).
 """
 
 import itertools
