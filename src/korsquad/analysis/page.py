@@ -18,8 +18,7 @@ from pathlib import Path
 
 from ..common.errors import ArgumentParser, UsageError, exit_on_usage_error
 from ..common.jsonio import atomic_write_bytes, load_json
-from ..config.options import DEFAULT_DATA_DIR
-from ..data.datasets import get_spec
+from ..data.datasets import DEFAULT_DATA_DIR, get_spec
 from ..data.readers import read_examples
 from ..data.scoring import check_na_probs, check_predictions
 from ..runs.evaluations import evaluated_dev_data

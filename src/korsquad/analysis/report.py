@@ -34,10 +34,9 @@ from typing import Optional
 
 from ..common.errors import ArgumentParser, UsageError, exit_on_usage_error
 from ..common.jsonio import atomic_write_bytes, load_json
-from ..config.options import DEFAULT_OUTPUT_DIR
 from ..data.datasets import REGISTRY
 from ..runs.evaluations import evaluation_settings
-from ..runs.folder import RunFolder, run_folders
+from ..runs.folder import DEFAULT_OUTPUT_DIR, RunFolder, run_folders
 from .report_figures import write_figures
 from .report_tables import data_set_section, failures_list, required_keys
 

@@ -12,17 +12,14 @@ from pathlib import Path
 
 from ..common.errors import ArgumentParser, UsageError
 from ..common.jsonio import load_json
-from ..data.datasets import REGISTRY
+from ..data.datasets import DEFAULT_DATA_DIR, REGISTRY
 from ..features.model_types import MODEL_TYPES
+from ..runs.folder import DEFAULT_OUTPUT_DIR
 from ..runs.record import RECORD_KEYS, RESOLVED_KEYS
 from ..training.loggers import check_logger_names
 from ..training.optim import SCHEDULERS
 
 STRATEGIES = ("ddp", "fsdp", "deepspeed")
-# Where the data sets and the run folders are unless told: the download tools, the report and the inspector read
-# them from here too.
-DEFAULT_DATA_DIR = "./data"
-DEFAULT_OUTPUT_DIR = "./model"
 LARGE_HIDDEN_SIZE = 1024  # models at least this wide train with the registry's batch_size_large
 # Settings a replayed run.json never passes on: they act on the run folder it came from (delete it, continue it)
 # or upload it again; a replay gives them itself if it wants them.

@@ -18,7 +18,7 @@ from ..common.exports import lazy_exports
 # alone loads none of its modules).
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "codepoints": ["codepoints", "whitespace_mask"],
-    "datasets": ["REGISTRY", "get_spec", "split_file"],
+    "datasets": ["DEFAULT_DATA_DIR", "REGISTRY", "get_spec", "split_file"],
     "download": ["run_cli"],
     "html_text": ["html_to_text", "to_text_span"],
     "metrics": ["KEY_NAMES", "TUNED_FLAG"],

@@ -21,6 +21,9 @@ from ..common.errors import UsageError, exit_on_usage_error
 from .metrics import KLUE_MRC, KORQUAD_V1, KORQUAD_V2, SQUAD_V1, SQUAD_V2
 from .readers import KORQUAD2_PAGES, SQUAD_JSON, read_dataset
 
+# Where the data sets land unless --data_dir (--download_dir) says otherwise: the downloads write there, run_qa.py
+# and the evaluation page read from there.
+DEFAULT_DATA_DIR = "./data"
 SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset/"
 KORQUAD1_URL = "https://korquad.github.io/dataset/"
 KORQUAD2_URL = "https://github.com/korquad/korquad.github.io/raw/master/dataset/"

@@ -25,8 +25,7 @@ from tqdm import tqdm
 
 from ..common.errors import UsageError
 from ..common.jsonio import atomic_write_json, file_digest, load_record
-from ..config.options import DEFAULT_DATA_DIR
-from .datasets import REGISTRY, get_spec, names
+from .datasets import DEFAULT_DATA_DIR, REGISTRY, get_spec, names
 from .zip_parts import extract_json_parts, is_extracted, marker_path, names_from_other_parts
 
 CHUNK_BYTES = 1 << 16

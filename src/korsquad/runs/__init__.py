@@ -18,7 +18,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
                     "older_checkpoint_types", "plain_json", "recorded_model_path", "resolve_model_path",
                     "write_model_settings"],
     "evaluations": ["evaluated_dev_data", "evaluation_entry", "evaluation_settings"],
-    "folder": ["EVAL_SPLIT", "PREDICT_SPLIT", "RunFolder", "run_folders"],
+    "folder": ["DEFAULT_OUTPUT_DIR", "EVAL_SPLIT", "PREDICT_SPLIT", "RunFolder", "run_folders"],
     "record": ["MODEL_PATH_KEY", "RECORD_KEYS", "RESOLVED_KEYS", "RunRecord"],
     "settings": ["DecodingSettings", "INHERITED", "InvalidSetting", "RECORDS", "WindowSettings"],
 })

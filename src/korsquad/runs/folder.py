@@ -23,6 +23,7 @@ from pathlib import Path
 from ..common.errors import UsageError
 from ..common.jsonio import atomic_write_json, load_json
 
+DEFAULT_OUTPUT_DIR = "./model"  # where run folders go unless --output_dir says otherwise (the report reads there)
 EVAL_SPLIT = "eval"  # file suffix of the dev evaluation's outputs (the 2021 names)
 PREDICT_SPLIT = "predict"  # file suffix of --do_predict's outputs
 
