@@ -8,8 +8,10 @@
     state     where a cell stands (done, running, failed, pending), read from disk
     runner    one attempt at a cell: run_qa.py in a process of its own
     launcher  the local launcher: cells one after another, or side by side on disjoint GPU groups
-    status    the plan and status lines
+    status    the plan and status lines, the table and summary at the end
     table     the results table (mean ± sd over seeds, reference scores and differences)
+    search    a search: block run as Optuna studies, one trial a run folder, by local or SLURM workers
+    slurm     the SLURM launcher: the cells, or the search workers, as one job array
     cli       the command
 """
 
