@@ -53,7 +53,7 @@ def make_run(model_dir, data_name, run_name, config, result=None, status="finish
 
 
 def evaluation(result, questions, during="evaluation", null_score_diff_threshold=0.0, step=100):
-    """An evaluations.json entry as korsquad.runs.evaluations.evaluation_entry writes it."""
+    """An evaluations.json entry as korsquad.runs.record.evaluation_entry writes it."""
     return {"at": "2025-01-02T00:00:00+00:00", "during": during, "dev_file": "/data/dev.json", "dev_digest": "ab" * 32,
             "questions": questions, "window": {"max_seq_length": 384, "doc_stride": 128, "max_query_length": 64},
             "decoding": {"n_best_size": 20, "max_answer_length": 30,

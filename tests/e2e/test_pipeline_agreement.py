@@ -8,7 +8,7 @@ from conftest import FIXTURES
 
 from korsquad.data.datasets import get_spec
 from korsquad.data.readers import read_examples
-from korsquad.features.tokenizer_fit import spread_sample
+from korsquad.features.audit import spread_sample
 from korsquad.serving.pipeline_agreement import SAMPLE_SIZE, measure, pipeline_arguments
 
 

@@ -25,8 +25,8 @@ from ..data.datasets import get_spec
 from ..data.metrics import KEY_NAMES
 from ..data.readers import data_digest, read_examples
 from ..data.scoring import check_predictions, gold_answers
-from ..runs.evaluations import evaluated_dev_data
 from ..runs.folder import RunFolder
+from ..runs.record import evaluated_dev_data
 
 CONFIDENCE = 0.95
 # Resamples drawn per numpy call: bounds the index matrix to about 20 MB on SQuAD's 10,570 dev questions.
@@ -151,7 +151,7 @@ def compare_predictions(spec, examples, pred_a, pred_b, resamples, seed):
 
 def load_run(path):
     """(data_name, dev data {"path", "sha256"}, predictions) of a run folder: the dev data of its latest evaluation
-    (korsquad.runs.evaluations.evaluated_dev_data), whatever ran in the folder since (a --do_predict, a refused
+    (korsquad.runs.record.evaluated_dev_data), whatever ran in the folder since (a --do_predict, a refused
     command)."""
     folder = RunFolder(path)
     if not folder.root.is_dir():

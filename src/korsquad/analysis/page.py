@@ -21,8 +21,8 @@ from ..common.jsonio import atomic_write_bytes, load_json
 from ..data.datasets import DEFAULT_DATA_DIR, get_spec
 from ..data.readers import read_examples
 from ..data.scoring import check_na_probs, check_predictions
-from ..runs.evaluations import evaluated_dev_data
 from ..runs.folder import EVAL_SPLIT, PREDICT_SPLIT, RunFolder
+from ..runs.record import evaluated_dev_data
 from .page_content import PageSettings, build_page, render_page
 
 SPLIT_FLAG = {EVAL_SPLIT: "do_eval", PREDICT_SPLIT: "do_predict"}
@@ -54,7 +54,7 @@ def split_record(record, split, run_json, evaluations=()):
 
 def data_source(config, spec, split, run_json, recorded=None):
     """The data file (or KorQuAD 2.x folder) the run's predictions of `split` answer: the dev data's absolute path
-    that the run recorded (`recorded`: korsquad.runs.evaluations.evaluated_dev_data's), else the file its settings
+    that the run recorded (`recorded`: korsquad.runs.record.evaluated_dev_data's), else the file its settings
     name."""
     if split == PREDICT_SPLIT:
         named = [config.get("predict_file")]

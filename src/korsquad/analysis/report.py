@@ -8,7 +8,7 @@
   sets scored by the SQuAD 2.0 metric also the HasAns/NoAns split and the best F1 with the
   --null_score_diff_threshold that reproduces it; runs that differ only in --seed (and their names) also as one row
   per group: each score's mean ± standard deviation over the seeds, and n; then the runs without results, each with
-  the reason. A run evaluated more than once (its evaluations.json, see korsquad.runs.evaluations) has a row per
+  the reason. A run evaluated more than once (its evaluations.json, see korsquad.runs.record) has a row per
   evaluation, labelled, each with the scores and the settings (dev file and its digest, questions, windows,
   decoding, checkpoint step) it was measured with;
 - `other_folders.md` when `<model_dir>` holds run folders of data sets outside the registry;
@@ -35,8 +35,8 @@ from typing import Optional
 from ..common.errors import ArgumentParser, UsageError, exit_on_usage_error
 from ..common.jsonio import atomic_write_bytes, load_json
 from ..data.datasets import REGISTRY
-from ..runs.evaluations import evaluation_settings
 from ..runs.folder import DEFAULT_OUTPUT_DIR, RunFolder, run_folders
+from ..runs.record import evaluation_settings
 from .report_figures import write_figures
 from .report_tables import data_set_section, failures_list, required_keys
 

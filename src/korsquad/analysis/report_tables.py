@@ -185,7 +185,7 @@ def data_set_section(spec, runs, figures, model_dir):
 # ---- runs that differ only in --seed ----
 
 # Config keys that may differ between repeats of one setting: the run's name, the seed being varied, and the step of
-# the best checkpoint each seed reached (an evaluation's checkpoint_step, korsquad.runs.evaluations).
+# the best checkpoint each seed reached (an evaluation's checkpoint_step, korsquad.runs.record).
 _REPEAT_KEYS = ("run_name", "seed", "checkpoint_step")
 
 

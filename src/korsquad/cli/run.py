@@ -304,8 +304,8 @@ def pipeline_agreement(folder, dev_examples):
 
 def warn_if_tokenizer_misfits(config, tokenizer, dm):
     """One warning line, before training, when the tokenizer fits the training data badly (measured on
-    a sample of the questions the data module read: korsquad.features.tokenizer_fit)."""
-    from ..features.tokenizer_fit import audit_command, fit_warning, measure, spread_sample
+    a sample of the questions the data module read: korsquad.features.audit)."""
+    from ..features.audit import audit_command, fit_warning, measure, spread_sample
 
     fit = measure(spread_sample(dm.examples["train"]), tokenizer, config.window, config.spec.reader)
     command = audit_command(config.data_name, config.model_type, config.model_name_or_path, dm.split_source("train"),
@@ -355,9 +355,9 @@ def result_line(result):
 
 
 def record_evaluation(config, dm, result):
-    """evaluations.json: these dev scores beside what they were measured on (korsquad.runs.evaluations)."""
+    """evaluations.json: these dev scores beside what they were measured on (korsquad.runs.record)."""
     from ..data.readers import data_digest
-    from ..runs.evaluations import evaluation_entry
+    from ..runs.record import evaluation_entry
 
     source = config.model_source
     if source is not None:

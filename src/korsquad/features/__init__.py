@@ -10,9 +10,8 @@ batches, and the audit of how well a tokenizer fits a data set.
                     chunks
     cache           the feature cache (plain `.npy`, verified), keyed by the code that builds features
     batching        batches of features as padded tensors, and one process's evaluation batches
-    audit           the label audit: how well a tokenizer fits a data set
-    unknown_tokens  the share of text a tokenizer cannot read
-    tokenizer_fit   the tokenizer-fit warning before training
+    audit           the label audit: how well a tokenizer fits a data set (labels, unknown text), and the warning
+                    before a training it fits badly
 """
 
 from ..common.exports import lazy_exports
@@ -20,11 +19,11 @@ from ..common.exports import lazy_exports
 # The names other stages and users import, each loaded with its module on first use (importing the package
 # alone loads none of its modules).
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "audit": ["audit_command", "fit_warning", "measure", "spread_sample"],
     "batching": ["FeatureBatcher", "PADDING_FEATURE", "PaddingBatcher", "length_sorted_shard"],
     "cache": ["load_features", "save_features"],
     "model_types": ["KOBERT_MODEL_TYPES", "MODEL_TYPES", "MODEL_TYPES_WITH_UNUSED_PARAMETERS", "infer_model_type"],
     "pair_layout": ["pair_layout"],
     "tokenization": ["load_tokenizer"],
-    "tokenizer_fit": ["audit_command", "fit_warning", "measure", "spread_sample"],
     "windows": ["build_features", "check_parameters"],
 })

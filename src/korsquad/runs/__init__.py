@@ -2,8 +2,7 @@
 decoding settings a model is scored with.
 
     folder       the run folder `OUTPUT_DIR/<data_name>/<run_name>/` and every path in it
-    record       `run.json`'s record of each invocation
-    evaluations  `evaluations.json`: what each evaluation was measured on
+    record       `run.json`'s record of each invocation; `evaluations.json`: what each evaluation was measured on
     checkpoints  what an evaluation scores (checkpoint, run folder, model folder, Hub name) and the settings that
                  trained it; `weights_only` loading
     settings     the window and decoding settings: two frozen records with their checks
@@ -17,8 +16,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "checkpoints": ["SETTINGS_KEY", "is_hub_model_id", "load_checkpoint", "locate", "model_folder_settings",
                     "older_checkpoint_types", "plain_json", "recorded_model_path", "resolve_model_path",
                     "write_model_settings"],
-    "evaluations": ["evaluated_dev_data", "evaluation_entry", "evaluation_settings"],
     "folder": ["DEFAULT_OUTPUT_DIR", "EVAL_SPLIT", "PREDICT_SPLIT", "RunFolder", "run_folders"],
-    "record": ["MODEL_PATH_KEY", "RECORD_KEYS", "RESOLVED_KEYS", "RunRecord"],
+    "record": ["MODEL_PATH_KEY", "RECORD_KEYS", "RESOLVED_KEYS", "RunRecord", "evaluated_dev_data", "evaluation_entry",
+               "evaluation_settings"],
     "settings": ["DecodingSettings", "INHERITED", "InvalidSetting", "RECORDS", "WindowSettings"],
 })

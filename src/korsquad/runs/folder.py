@@ -193,7 +193,7 @@ class RunFolder:
         return [e for e in evaluations if isinstance(e, dict)] if isinstance(evaluations, list) else []
 
     def add_evaluation(self, entry):
-        """Append one evaluation (korsquad.runs.evaluations.evaluation_entry), labelled by its number."""
+        """Append one evaluation (korsquad.runs.record.evaluation_entry), labelled by its number."""
         evaluations = self.read_evaluations()
         evaluations.append(dict(entry, label=f"evaluation {len(evaluations) + 1}"))
         atomic_write_json(self.evaluations_json, evaluations)

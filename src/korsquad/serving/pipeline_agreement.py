@@ -25,7 +25,7 @@ def pipeline_arguments(settings, has_unanswerable):
 def measure(model_dir, examples, sample_size=SAMPLE_SIZE):
     """{"same": N, "questions": M}: of M dev questions spread over `examples` (readers.Example), how many the
     pipeline answers with QuestionAnswerer's answer text, both on the same device."""
-    from ..features.tokenizer_fit import spread_sample
+    from ..features.audit import spread_sample
     from .answerer import QuestionAnswerer
 
     sample = spread_sample(list(examples), sample_size)
