@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Overhead of the experiment command: `python -m korsquad.experiments FILE` against the same cells' run_qa.py
+"""Overhead of the experiment command: `korsquad experiment FILE` against the same cells' run_qa.py
 commands (each cell's exact command, korsquad.experiments.cells) run one after another, on the same machine.
 
 The experiment is one small model (a randomly initialised 2-layer BERT with MiniLM's vocabulary: cells of a few
@@ -65,7 +65,7 @@ def experiment_file(work, cells):
 
 
 def run_experiment(path, output_dir):
-    subprocess.run([sys.executable, "-m", "korsquad.experiments", str(path), "--output_dir", str(output_dir)],
+    subprocess.run([sys.executable, "-m", "korsquad", "experiment", str(path), "--output_dir", str(output_dir)],
                    check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""The evaluation page of a SQuAD 1.1 dev run (10,570 questions): time and size of `python -m korsquad.analysis.page`,
-against the time of scoring the same predictions with `python -m korsquad.data.scoring` in the same run; with Chromium
+"""The evaluation page of a SQuAD 1.1 dev run (10,570 questions): time and size of `korsquad inspect`,
+against the time of scoring the same predictions with `korsquad score` in the same run; with Chromium
 installed, also the time the page takes to open in it.
 
 The run folder is --run (any run_qa.py evaluation of the whole squad_v1.1 dev set), or by default one made here by
@@ -123,10 +123,10 @@ def main(argv=None):
         run = Path(args.run) if args.run else make_run(args, tmp)
         page = tmp / "inspect_eval.html"
         inspect_s, inspect_runs, inspect_cpu = fastest(
-            [sys.executable, "-m", "korsquad.analysis.page", str(run), "--data_file", args.dev_file, "--out", str(page)],
+            [sys.executable, "-m", "korsquad", "inspect", str(run), "--data_file", args.dev_file, "--out", str(page)],
             args.repeats)
         evaluate_s, evaluate_runs, evaluate_cpu = fastest(
-            [sys.executable, "-m", "korsquad.data.scoring", "--data_name", "squad_v1.1", args.dev_file,
+            [sys.executable, "-m", "korsquad", "score", "--data_name", "squad_v1.1", args.dev_file,
              str(run / "predictions_eval.json")], args.repeats)
         size = page.stat().st_size
         questions = len(json.loads((run / "predictions_eval.json").read_text()))

@@ -9,7 +9,7 @@ from conftest import ROOT
 
 
 def test_audit_command_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "korsquad.features.audit", *audit_argv(), "--no_such_flag"],
+    result = subprocess.run([sys.executable, "-m", "korsquad", "audit", *audit_argv(), "--no_such_flag"],
                             capture_output=True, text=True, timeout=120,
                             env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [

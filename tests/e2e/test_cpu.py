@@ -27,7 +27,7 @@ def clean_env():
 
 
 def test_python_m_korsquad_cpu_prints_one_json_object():
-    out = subprocess.run([sys.executable, "-m", "korsquad.common.cpu"], capture_output=True, text=True, check=True,
+    out = subprocess.run([sys.executable, "-m", "korsquad", "cpu"], capture_output=True, text=True, check=True,
                          cwd=ROOT, env=clean_env())
     report = json.loads(out.stdout)
     assert report["recommended_precision_on_cpu"] in ("32", "bf16-mixed")

@@ -1,4 +1,4 @@
-"""`python -m korsquad.experiments FILE` end to end on tiny models and the SQuAD 1.1 fixture: a 2-model x 2-seed
+"""`korsquad experiment FILE` end to end on tiny models and the SQuAD 1.1 fixture: a 2-model x 2-seed
 file killed with SIGKILL during its third cell and run again (four run folders, a mean ± sd row per model, the
 first two cells untouched, the third resumed to the weights of an uninterrupted run), two experiment processes on
 one file, and a failing cell."""
@@ -61,7 +61,7 @@ def experiment_file(path, models, seeds, data_dir):
 
 
 def run_experiment(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "korsquad.experiments", *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "korsquad", "experiment", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **ONE_THREAD))
 
 
@@ -85,8 +85,8 @@ def killed_and_rerun(tiny_bert, tiny_distilbert, squad_dir, tmp_path_factory):
     third, marker = cells[2], tmp / "halted"
     env = dict(os.environ, KORSQUAD_HALT_AT_STEP="2", KORSQUAD_HALT_MARKER=str(marker),
                KORSQUAD_HALT_RUN_NAME=third.name, **ONE_THREAD)
-    first = subprocess.Popen([sys.executable, str(ROOT / "tests" / "halting_experiment.py"), str(path)], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen([sys.executable, str(ROOT / "tests" / "halting_experiment.py"), str(path)], cwd=ROOT,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 600
     try:
         while not marker.exists() and first.poll() is None and time.time() < deadline:
@@ -150,7 +150,7 @@ def test_the_resumed_cell_ends_with_the_weights_of_an_uninterrupted_run(killed_a
 
 def test_two_experiment_processes_started_together_train_each_cell_once(tiny_bert, squad_dir, tmp_path):
     path = experiment_file(tmp_path / "exp.yaml", [("bert", tiny_bert, "tiny-bert")], [1, 2], squad_dir)
-    command = [sys.executable, "-m", "korsquad.experiments", str(path)]
+    command = [sys.executable, "-m", "korsquad", "experiment", str(path)]
     env = dict(os.environ, **ONE_THREAD)
     processes = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True) for _ in range(2)]

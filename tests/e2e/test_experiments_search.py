@@ -38,7 +38,7 @@ def test_a_dry_run_prints_the_space_and_a_trials_command_and_runs_nothing(tmp_pa
 
 def experiment_process(path, *flags):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "korsquad.experiments", str(path), *flags], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "korsquad", "experiment", str(path), *flags], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 

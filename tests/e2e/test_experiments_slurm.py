@@ -16,7 +16,7 @@ TINY_SETTINGS = {"accelerator": "cpu", "max_seq_length": 128, "doc_stride": 64, 
 
 
 def experiment_command(path, *flags):
-    return subprocess.run([sys.executable, "-m", "korsquad.experiments", str(path), *flags], cwd=ROOT, text=True,
+    return subprocess.run([sys.executable, "-m", "korsquad", "experiment", str(path), *flags], cwd=ROOT, text=True,
                           capture_output=True, timeout=600)
 
 

@@ -96,7 +96,7 @@ def check_highlights(page, run_dir, split="eval"):
 def test_squad2_run_page(runs):
     run_dir = runs["squad_v2.0"]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    proc = subprocess.run([sys.executable, "-m", "korsquad.analysis.page", str(run_dir)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "korsquad", "inspect", str(run_dir)], capture_output=True, text=True,
                           env=env, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     out = run_dir / "inspect_eval.html"

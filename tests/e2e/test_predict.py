@@ -1,4 +1,4 @@
-"""python -m korsquad.serving.predict: JSON Lines in and out (a file, or one --question/--context), the answers of
+"""korsquad predict: JSON Lines in and out (a file, or one --question/--context), the answers of
 QuestionAnswerer, and bad input as one `error:` line with exit status 2."""
 
 import json
@@ -14,9 +14,9 @@ from korsquad import QuestionAnswerer
 
 
 def predict(*args, timeout=300):
-    """`python -m korsquad.serving.predict ARGS` in a subprocess, importing this checkout's package."""
+    """`korsquad predict ARGS` in a subprocess, importing this checkout's package."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
-    return subprocess.run([sys.executable, "-m", "korsquad.serving.predict", *map(str, args)], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "korsquad", "predict", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, env=env)
 
 

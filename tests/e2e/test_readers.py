@@ -11,14 +11,14 @@ from readers_helpers import GOOD, KLUE_TINY, klue_file, write_lines
 
 def test_malformed_klue_file_exits_2_with_one_line(tmp_path):
     path = klue_file(tmp_path, question_type=7)
-    proc = subprocess.run([sys.executable, "-m", "korsquad.data.datasets", "--check", "--data_name", "klue_mrc", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "korsquad", "check", "--data_name", "klue_mrc", str(path)],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(f"error: {path}: ") and "question_type" in proc.stderr
 
 
 def test_check_prints_the_question_types_of_a_klue_file(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "korsquad.data.datasets", "--check", "--data_name", "klue_mrc",
+    proc = subprocess.run([sys.executable, "-m", "korsquad", "check", "--data_name", "klue_mrc",
                            str(KLUE_TINY)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
@@ -28,7 +28,7 @@ def test_check_prints_the_question_types_of_a_klue_file(tmp_path):
 
 def test_bad_jsonl_exits_2_with_one_line_through_the_check_command(tmp_path):
     path = write_lines(tmp_path / "bad.jsonl", GOOD, "{oops")
-    proc = subprocess.run([sys.executable, "-m", "korsquad.data.datasets", "--check", "--data_name", "squad_v1.1",
+    proc = subprocess.run([sys.executable, "-m", "korsquad", "check", "--data_name", "squad_v1.1",
                            str(path)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.startswith(f"error: {path}: line 2: not valid JSON")
     assert proc.stderr.count("\n") == 1

@@ -37,8 +37,8 @@ def test_report_from_a_clone_writes_beside_the_runs_and_leaves_git_status_clean(
     figs = {path.name: path.read_bytes() for path in (clone / "figs").iterdir()}
     shutil.copytree(model_dir, clone / "model")
     for runs in (model_dir, clone / "model", "model"):
-        done = subprocess.run([sys.executable, "-m", "korsquad.analysis.report", "--model_dir", str(runs)], cwd=clone, env=env,
-                              capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "korsquad", "report", "--model_dir", str(runs)], cwd=clone,
+                              env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         status = subprocess.run([git, "status", "--porcelain", "--untracked-files=all"], cwd=clone, env=env,
                                 capture_output=True, text=True, check=True).stdout

@@ -199,7 +199,7 @@ def test_every_output_has_the_mode_the_umask_gives(tiny_bert, tmp_path, umask):
                   "--do_eval", "--do_predict", "--predict_file", tiny)
     assert run.returncode == 0, run.stderr[-3000:]
     run_dir = tmp_path / "model" / "squad_v1.1" / "r"
-    page = subprocess.run([sys.executable, "-m", "korsquad.analysis.page", run_dir], capture_output=True, text=True,
+    page = subprocess.run([sys.executable, "-m", "korsquad", "inspect", run_dir], capture_output=True, text=True,
                           timeout=120)
     assert page.returncode == 0, page.stderr[-3000:]
     written = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*")}
@@ -432,7 +432,7 @@ def test_a_tokenizer_that_does_not_fit_the_data_is_one_warning_line(english_voca
     _, _, run = english_vocab_on_korean
     (line,) = [line for line in run.stderr.splitlines() if "the tokenizer does not fit" in line]
     assert line.startswith("warning: ") and "% of the context characters are unknown tokens" in line
-    assert "python -m korsquad.features.audit --data_name=korquad_v1.0" in line
+    assert "korsquad audit --data_name=korquad_v1.0" in line
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""`python -m korsquad.data.scoring`: the official numbers on real files, and one-line errors for bad input."""
+"""`korsquad score`: the official numbers on real files, and one-line errors for bad input."""
 
 import json
 import subprocess
@@ -22,7 +22,7 @@ SQUAD_V2_BERT_SINGLE = {
 
 def run_evaluate(cwd, *args):
     """Run the command from `cwd` (not the checkout), as a user would."""
-    return subprocess.run([sys.executable, "-m", "korsquad.data.scoring", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "korsquad", "score", *map(str, args)],
                           cwd=cwd, capture_output=True, text=True, timeout=120)
 
 

@@ -159,10 +159,10 @@ def test_the_check_names_the_file_and_line_of_an_upward_import_and_of_a_cycle(tm
                for p in problems)
 
 
-def test_every_package_is_a_stage_and_the_root_holds_only_the_face():
+def test_every_package_is_a_stage_and_the_root_holds_only_the_face_and_the_command():
     packages = sorted(p.name for p in SOURCE.iterdir() if p.is_dir() and p.name != "__pycache__")
     assert packages == sorted(STAGES)
-    assert sorted(p.name for p in SOURCE.glob("*.py")) == ["__init__.py"]
+    assert sorted(p.name for p in SOURCE.glob("*.py")) == ["__init__.py", "__main__.py"]
 
 
 @pytest.mark.parametrize("package", STAGES)

@@ -1,6 +1,6 @@
 """Is run B really better than run A? Paired significance of two runs' dev predictions.
 
-    python -m korsquad.analysis.compare RUN_A RUN_B [--resamples 10000] [--seed 0] [--dev_file FILE]
+    korsquad compare RUN_A RUN_B [--resamples 10000] [--seed 0] [--dev_file FILE]
 
 RUN_A and RUN_B are run folders (`<output_dir>/<data_name>/<run_name>/`) whose `predictions_eval.json` answer the
 same dev file: the digest recorded in each run.json must be equal (exit 2 with one line otherwise). Every question
@@ -14,7 +14,6 @@ It prints a Markdown table, and last one JSON line with the same numbers.
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -242,7 +241,7 @@ def summary_lines(comparison):
 
 
 def parse_args(argv):
-    parser = ArgumentParser(prog="python -m korsquad.analysis.compare", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="korsquad compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_a", help="run folder A (<output_dir>/<data_name>/<run_name>)")
     parser.add_argument("run_b", help="run folder B, scored on the same dev file")
     parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10,000)")
@@ -264,7 +263,3 @@ def main(argv=None):
     print(format_table(comparison))
     print(json.dumps(comparison, ensure_ascii=False))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

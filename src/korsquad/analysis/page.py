@@ -1,6 +1,6 @@
 """The evaluation page of a run: one self-contained HTML file to read its predictions question by question.
 
-    python -m korsquad.analysis.page RUN_FOLDER [--split eval|predict] [--data_file FILE] [--out FILE]
+    korsquad inspect RUN_FOLDER [--split eval|predict] [--data_file FILE] [--out FILE]
 
 Reads the run folder's files of the split (predictions_<split>.json, nbest_predictions_<split>.json,
 null_odds_<split>.json where the data set has unanswerable questions, result.json for the dev evaluation) and the
@@ -13,7 +13,6 @@ a temporary name and renamed when complete.
 
 import gc
 import json
-import sys
 from pathlib import Path
 
 from ..common.errors import ArgumentParser, UsageError, exit_on_usage_error
@@ -29,7 +28,7 @@ SPLIT_FLAG = {EVAL_SPLIT: "do_eval", PREDICT_SPLIT: "do_predict"}
 
 
 def build_parser():
-    parser = ArgumentParser(prog="python -m korsquad.analysis.page", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="korsquad inspect", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_folder", help="a run folder written by run_qa.py (run.json and prediction files)")
     parser.add_argument("--split", choices=(EVAL_SPLIT, PREDICT_SPLIT), default=EVAL_SPLIT,
                         help="eval: the dev evaluation (--do_eval); predict: --do_predict's answers (default: eval)")
@@ -162,7 +161,3 @@ def write_page(args):
     print(f"{out}: {len(page['questions'])} questions, {len(data) / 1e6:.1f} MB")
     print(json.dumps({"out": str(out), "questions": len(page["questions"]), "bytes": len(data)}))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

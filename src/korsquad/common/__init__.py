@@ -16,7 +16,7 @@ from .exports import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "console": ["LEVELS", "log"],
     "cpu": ["precision_here", "precision_line", "width_multiple"],
-    "errors": ["ArgumentParser", "UsageError", "exit_on_usage_error", "first_line"],
+    "errors": ["ArgumentParser", "UsageError", "exit_on_usage_error", "first_line", "program_name"],
     "flags": ["suggestions"],
     "jsonio": ["atomic_write_bytes", "atomic_write_json", "file_digest", "jsonl_objects", "load_json", "load_record",
                "ordinary_file_mode", "ordinary_folder_mode", "write_json_lines"],

@@ -2,7 +2,7 @@
 `--precision bf16-mixed` pays off on it, and what `--precision auto` chooses), and the batch widths that suit bf16 on
 a CPU.
 
-`python -m korsquad.common.cpu` prints what it finds on this machine as one JSON object.
+`korsquad cpu` prints what it finds on this machine as one JSON object.
 
 Batch widths. Per-batch padding rounds a batch's width up to a multiple of 8, what GPU tensor cores want. On a
 CPU computing in bfloat16, oneDNN compiles and caches kernels for every matrix shape it meets: each new batch width
@@ -24,6 +24,8 @@ CPU or device (and where the CPU's flags cannot be read). The run's record keeps
 import json
 import os
 import sys
+
+from .errors import ArgumentParser, exit_on_usage_error
 
 # /proc/cpuinfo flags of native bfloat16 arithmetic: x86 (AVX512_BF16, AMX-BF16), Arm (BF16, SVE BF16)
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16", "svebf16"})
@@ -134,7 +136,7 @@ def warn_if_bf16_emulated(config):
 
 
 def report():
-    """This machine's CPU settings as a dict (python -m korsquad.common.cpu)."""
+    """This machine's CPU settings as a dict (korsquad cpu)."""
     import torch
 
     flags = read_cpu_flags()
@@ -148,5 +150,8 @@ def report():
     }
 
 
-if __name__ == "__main__":
+@exit_on_usage_error
+def main(argv=None):
+    ArgumentParser(prog="korsquad cpu", description="This machine's CPU settings, as one JSON object.").parse_args(argv)
     print(json.dumps(report()))
+    return 0

@@ -1,6 +1,7 @@
 """One clear error line and exit status 2 for bad input, shared by every command-line entry point."""
 
 import argparse
+import contextlib
 import functools
 import sys
 
@@ -27,6 +28,22 @@ def exit_on_usage_error(main):
     return wrapper
 
 
+# The command the user typed while a `korsquad COMMAND` runs (korsquad.cli.commands): every parser of that run
+# names it in its usage and --help (`korsquad run`, not the name run_qa.py gives its own parser).
+_program = None
+
+
+@contextlib.contextmanager
+def program_name(name):
+    """Within the block, every ArgumentParser is the program `name`."""
+    global _program
+    previous, _program = _program, name
+    try:
+        yield
+    finally:
+        _program = previous
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports a bad command line as one `error:` line (exit 2) instead of usage + error, names the
     flags an unknown one may have meant, takes `--dashed-spellings` of its flags, and accepts no prefix
@@ -34,6 +51,8 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
+        if _program is not None:
+            kwargs["prog"] = _program
         super().__init__(*args, **kwargs)
 
     def flags(self):

@@ -1,6 +1,6 @@
 """The settings of a run: every flag of run_qa.py (OPTIONS: its type, run default, help text and check), read
 from the command line and from a --config file into typed values. `run_qa.py --help` and the READMEs' flag tables
-are generated from them (`python -m korsquad.config.options en|ko` prints a table). Each default has one owner: the
+are generated from them (`korsquad flags en|ko` prints a table). Each default has one owner: the
 registry for data-set defaults, OPTIONS for run defaults. korsquad.config.runconfig resolves the settings into one
 RunConfig.
 """
@@ -10,7 +10,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from ..common.errors import ArgumentParser, UsageError
+from ..common.errors import ArgumentParser, UsageError, exit_on_usage_error
 from ..common.jsonio import load_json
 from ..data.datasets import DEFAULT_DATA_DIR, REGISTRY
 from ..features.model_types import MODEL_TYPES
@@ -159,7 +159,7 @@ OPTIONS = (
     Option("accumulate_grad_batches", int, 1, "batches per optimizer step", positive),
     Option("precision", default="auto", choices=("auto", "32", "16-mixed", "bf16-mixed"),
            help="auto: bf16-mixed where the hardware computes bfloat16 natively (CUDA GPUs from Ampere on, CPUs "
-                "with AVX512_BF16 or AMX on x86 or BF16 on Arm; `python -m korsquad.common.cpu` tells), 16-mixed on older "
+                "with AVX512_BF16 or AMX on x86 or BF16 on Arm; `korsquad cpu` tells), 16-mixed on older "
                 "CUDA GPUs, 32 otherwise; the run prints its choice and run.json records it. Or 32, 16-mixed "
                 "(GPUs), bf16-mixed (emulated, slower than 32, on other CPUs)"),
     Option("num_workers", int, 0, "DataLoader worker processes", non_negative),
@@ -476,5 +476,9 @@ def flags_table(language="en"):
     return "\n".join(rows)
 
 
-if __name__ == "__main__":
-    print(flags_table(sys.argv[1] if len(sys.argv) > 1 else "en"))
+@exit_on_usage_error
+def main(argv=None):
+    parser = ArgumentParser(prog="korsquad flags", description="The README's table of run_qa.py's flags.")
+    parser.add_argument("language", nargs="?", default="en", choices=sorted(TABLE_WORDS))
+    print(flags_table(parser.parse_args(argv).language))
+    return 0

@@ -7,17 +7,15 @@ typed, which official metric scores it (a record of korsquad.data.metrics, which
 that ranks checkpoints), and its default hyper-parameters (from the experiment tables or the data set's own
 baseline). Nothing else in the project hard-codes a data set name or file.
 
-`python -m korsquad.data.datasets --check --data_name NAME FILE_OR_FOLDER` reads a file (JSON, .jsonl, or a KorQuAD 2.x
+`korsquad check --data_name NAME FILE_OR_FOLDER` reads a file (JSON, .jsonl, or a KorQuAD 2.x
 folder) with the strict readers and prints a summary whose last line is one JSON object.
 """
 
-import argparse
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..common.errors import UsageError, exit_on_usage_error
+from ..common.errors import ArgumentParser, UsageError, exit_on_usage_error
 from .metrics import KLUE_MRC, KORQUAD_V1, KORQUAD_V2, SQUAD_V1, SQUAD_V2
 from .readers import KORQUAD2_PAGES, SQUAD_JSON, read_dataset
 
@@ -221,8 +219,7 @@ def names(family=None):
 
 @exit_on_usage_error
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m korsquad.data.datasets", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", required=True, help="read and validate a data set file")
+    parser = ArgumentParser(prog="korsquad check", description="A data file read as training reads it: its counts.")
     parser.add_argument("--data_name", required=True, choices=list(REGISTRY))
     parser.add_argument("--training", action="store_true",
                         help="apply the training rules (an answer not found in its context is an error)")
@@ -237,7 +234,3 @@ def main(argv=None):
         print(f"  question type {qtype} ({spec.question_types[int(qtype)]}): {count}")
     print(json.dumps(stats))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import requests
 from tqdm import tqdm
 
-from ..common.errors import UsageError
+from ..common.errors import UsageError, exit_on_usage_error
 from ..common.jsonio import atomic_write_json, file_digest, load_record
 from .datasets import DEFAULT_DATA_DIR, REGISTRY, get_spec, names
 from .zip_parts import extract_json_parts, is_extracted, marker_path, names_from_other_parts
@@ -278,7 +278,7 @@ def resolve_names(family, requested):
     if not requested:
         return [name for name in family_names if REGISTRY[name].download_by_default]
     for name in requested:
-        if get_spec(name).family != family:
+        if family is not None and get_spec(name).family != family:
             raise UsageError(f"--data_name {name!r} is not a {family} data set; choose from {', '.join(family_names)}")
     return list(dict.fromkeys(requested))
 
@@ -287,7 +287,8 @@ def build_parser(family, prog=None):
     family_names = names(family)
     defaults = resolve_names(family, None)
     parser = argparse.ArgumentParser(
-        prog=prog, description=f"Download the {family} data sets into DOWNLOAD_DIR/<data_name>/, verified.")
+        prog=prog, description=f"Download the {family or 'registered'} data sets into "
+                               "DOWNLOAD_DIR/<data_name>/, verified.")
     parser.add_argument("--download_dir", default=DEFAULT_DATA_DIR,
                         help="where the data sets land (default %(default)s)")
     parser.add_argument("--data_name", nargs="+", metavar="NAME",
@@ -304,6 +305,13 @@ def build_parser(family, prog=None):
                              "(default %(default)s)")
     parser.add_argument("--no_progress", action="store_true", help="no progress bars on stderr")
     return parser
+
+
+@exit_on_usage_error
+def main(argv=None):
+    """`korsquad download`: any registered data set (--data_name), by default those that every family's script
+    fetches by default."""
+    return run_cli(None, argv, "korsquad download")
 
 
 def run_cli(family, argv=None, prog=None):

@@ -1,6 +1,6 @@
 """Score a prediction file exactly like the official leaderboard script of its data set.
 
-    python -m korsquad.data.scoring --data_name NAME DATASET PREDICTIONS [--na_prob_file F] [--out_file F]
+    korsquad score --data_name NAME DATASET PREDICTIONS [--na_prob_file F] [--out_file F]
 
 DATASET is the data set JSON, a .jsonl file (one question per line, Hugging Face layout) or a KorQuAD 2.x folder of
 *.json parts; PREDICTIONS a JSON object mapping question id -> answer text. The last line on stdout is one JSON
@@ -59,7 +59,7 @@ def check_na_probs(obj, source):
 
 
 def parse_args(argv):
-    parser = ArgumentParser(prog="python -m korsquad.data.scoring", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="korsquad score", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_name", required=True, help=f"one of {', '.join(REGISTRY)}")
     parser.add_argument("dataset", help="data set JSON file, .jsonl file, or KorQuAD 2.x folder of *.json parts")
     parser.add_argument("predictions", help="JSON object: question id -> predicted answer text")
@@ -90,7 +90,3 @@ def main(argv=None):
         atomic_write_json(args.out_file, result)
     print(json.dumps(result))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,5 +1,5 @@
 """Experiments: a results table stated in one YAML file, run as cells (one run folder each) by one command,
-`python -m korsquad.experiments FILE`.
+`korsquad experiment FILE`.
 
     spec      the file, read and checked into an Experiment
     cells     its cells: deterministic names, run folders and exact run_qa.py commands

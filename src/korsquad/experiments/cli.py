@@ -1,4 +1,4 @@
-"""`python -m korsquad.experiments FILE`: run an experiment file's cells that are not done, then write its
+"""`korsquad experiment FILE`: run an experiment file's cells that are not done, then write its
 results table. `--dry_run` prints the plan and each cell's exact run_qa.py command; `--status` prints where every
 cell stands and writes the table; neither runs anything. Exit status 0 when every cell is done, 1 when a cell
 failed (a summary names each with its error line), 2 for a bad file or flag (one line, nothing run), 130 when
@@ -68,7 +68,7 @@ class interrupt_on_sigterm:
 
 
 def build_parser():
-    parser = ArgumentParser(prog="python -m korsquad.experiments", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="korsquad experiment", description=__doc__.split("\n\n")[0])
     parser.add_argument("file", help="the experiment file (YAML; see experiments/)")
     parser.add_argument("--output_dir", help="where the cells' run folders go (default: the file's output_dir, "
                                              "else runs/<file name>)")

@@ -8,7 +8,7 @@ Three measures, each a pure function of tokens and spans:
   for a whole word, so the share of characters says more than the share of tokens;
 - `exact_share`: of the labeled answers, those whose tokens spell exactly the answer text.
 
-`python -m korsquad.features.audit --data_name NAME --model_type T --model_name_or_path P FILE` reports them for a
+`korsquad audit --data_name NAME --model_type T --model_name_or_path P FILE` reports them for a
 data file; its last line is one JSON object. run_qa.py --do_train measures the last two on a sample of the training
 questions (`measure`) and warns when they are below the bar (`fit_warning`), so that an English vocabulary on Korean
 text (which trains without complaint and answers '는 서울이다') is named before the run spends its time.
@@ -19,7 +19,6 @@ unknown, 99-100% exact.
 import json
 import re
 import shlex
-import sys
 
 import numpy as np
 
@@ -135,7 +134,7 @@ def _context_spans(features, f):
 
 
 def _audit_parser():
-    parser = ArgumentParser(prog="python -m korsquad.features.audit",
+    parser = ArgumentParser(prog="korsquad audit",
                             description="Audit the training labels a tokenizer gives a data set: count labeled "
                                         "answers, whether they cover their annotation, and why others are not.")
     parser.add_argument("--data_name", required=True, choices=list(REGISTRY),
@@ -178,10 +177,6 @@ def _audit_summary(path, tokenizer_name, window, counts):
             f"by their tokens ({counts['exact_text'] / max(labeled, 1):.2%}); "
             f"{counts['unknown_share']:.2%} of the context characters are unknown tokens ([UNK] or byte fallback)\n"
             f"unlabeled: {reasons}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 # ---- text the tokenizer cannot read ----------------------------------------------------------------------------------
@@ -260,4 +255,4 @@ def audit_command(data_name, model_type, model_name_or_path, path, window):
     """The label audit's command line for this data and tokenizer (`window`: a settings.WindowSettings)."""
     flags = [f"--data_name={data_name}", f"--model_type={model_type}", f"--model_name_or_path={model_name_or_path}"]
     flags += [f"--{name}={value}" for name, value in window.as_dict().items()]
-    return shlex.join(["python", "-m", "korsquad.features.audit", *flags, str(path)])
+    return shlex.join(["korsquad", "audit", *flags, str(path)])

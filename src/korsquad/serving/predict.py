@@ -1,7 +1,7 @@
 """Answer questions with a trained model from the command line (korsquad.serving.answerer.QuestionAnswerer).
 
-    python -m korsquad.serving.predict --model RUN_OR_BEST_MODEL --question Q --context C
-    python -m korsquad.serving.predict --model RUN_OR_BEST_MODEL --input questions.jsonl [--output answers.jsonl]
+    korsquad predict --model RUN_OR_BEST_MODEL --question Q --context C
+    korsquad predict --model RUN_OR_BEST_MODEL --input questions.jsonl [--output answers.jsonl]
 
 Input: JSON Lines, one {"question", "context", "id"?} object a line (blank lines are skipped; "-" reads stdin).
 Output: JSON Lines in input order, {"id", "answer", "char_start", "char_end", "score"} (see korsquad.serving.answerer;
@@ -19,7 +19,7 @@ from .answerer import DEFAULT_CHUNK_SIZE, check_record
 
 
 def build_parser():
-    parser = ArgumentParser(prog="python -m korsquad.serving.predict",
+    parser = ArgumentParser(prog="korsquad predict",
                             description="Answer questions with a trained model, decoded as its dev evaluation was.")
     parser.add_argument("--model", required=True,
                         help="a run folder (run.json, best_model/) or a model folder (e.g. its best_model/)")
@@ -100,7 +100,3 @@ def progress(answers, total):
 
     with tqdm(answers, total=total, unit="q", file=sys.stderr, dynamic_ncols=True, desc="answering") as bar:
         yield from bar
-
-
-if __name__ == "__main__":
-    sys.exit(main())

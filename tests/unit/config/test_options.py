@@ -84,7 +84,7 @@ def test_the_readme_flag_tables_are_the_generated_ones(readme, language):
     from korsquad.config.options import flags_table
 
     assert flags_table(language) in (ROOT / readme).read_text(encoding="utf-8"), \
-        f"regenerate the table in {readme} with `python -m korsquad.config.options {language}`"
+        f"regenerate the table in {readme} with `korsquad flags {language}`"
 
 
 # ---- Hugging Face Trainer names ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""python -m korsquad.serving.predict: JSON Lines in and out (a file, or one --question/--context), the answers of
+"""korsquad predict: JSON Lines in and out (a file, or one --question/--context), the answers of
 QuestionAnswerer, and bad input as one `error:` line with exit status 2."""
 
 import json
