@@ -293,7 +293,11 @@ def pipeline_agreement(folder, dev_examples):
 
     try:
         return measure(folder.best_model_dir, dev_examples)
-    except Exception as err:  # the model is trained and exported: only this comparison is lost
+    except BaseException as err:  # the model is trained and exported: only this comparison is lost
+        # tokenizers' Rust panics (e.g. a window the pipeline's stride does not fit) arrive as pyo3's
+        # PanicException, a BaseException: caught too, while Ctrl-C and SystemExit still end the run
+        if not isinstance(err, Exception) and type(err).__name__ != "PanicException":
+            raise
         from ..common.console import log
 
         reason = f"{type(err).__name__}: {first_line(err)}"
