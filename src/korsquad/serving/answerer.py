@@ -7,7 +7,7 @@
     qa.batch([{"question": ..., "context": ..., "id": ...}, ...])
 
 A thin layer over the pure functions of the evaluation: `windows.build_features` (training=False) windows the
-questions, the model scores length-sorted batches padded by `datamodule.FeatureBatcher`, and `postprocess.decode`
+questions, the model scores length-sorted batches padded by `batching.FeatureBatcher`, and `postprocess.decode`
 turns the logits into answers. With the training's settings (best_model/training_settings.json, else run.json's
 "config": the window and decoding records of korsquad.runs.settings, model_type, data_name) it therefore
 gives the answers of the run's predictions_eval.json for the dev questions: character spans of the given context

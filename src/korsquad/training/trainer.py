@@ -39,8 +39,8 @@ def validate_at_epoch_end_too(trainer):
     `check_val_every_n_epoch=None` validates every N batches across epochs and never at an epoch's end; with
     `check_val_every_n_epoch=1` it counts batches within each epoch instead of optimizer steps (so --eval_steps would
     restart at every epoch) and still skips the end of an epoch that is not a multiple. So the epoch loop's own
-    decision (`_should_check_val_fx`) is widened here, and only here: tests/test_cli.py's --eval_steps run checks
-    it still validates at the steps and at each epoch's end, so a Lightning that renames it fails there."""
+    decision (`_should_check_val_fx`) is widened here, and only here: tests/unit/training/test_trainer.py checks
+    that a fit validates at the steps and at each epoch's end, so a Lightning that renames it fails there."""
     loop = trainer.fit_loop.epoch_loop
     by_steps = loop._should_check_val_fx
 

@@ -25,7 +25,7 @@ from .loggers import log_best_score
 
 def without_padding(outputs):
     """A validation step's (feature indices, starts, ends) without the padding rows that keep a process with no
-    features of its own in step with the others (korsquad.training.datamodule.PADDING_FEATURE)."""
+    features of its own in step with the others (korsquad.features.batching.PADDING_FEATURE)."""
     indices, starts, ends = outputs
     keep = np.asarray(indices) != PADDING_FEATURE
     if keep.all():
