@@ -1,9 +1,12 @@
-"""Feature cache: verified loads, and builders racing on one folder (as the nodes of a run on a shared file system)."""
+"""Feature cache: verified loads, builders racing on one folder (as the nodes of a run on a shared file system), and
+a key that covers the code that builds features."""
 
 import threading
 
 import numpy as np
 import pytest
+from conftest import ROOT
+from source_imports import reached
 
 from korsquad.features import cache
 from korsquad.features.cache import CacheError, cached_features, load_features, save_features
@@ -199,3 +202,24 @@ def test_a_cache_built_by_other_feature_code_is_rebuilt_not_reused(tmp_path, ber
     monkeypatch.setattr(cache, "save_features", lambda *a, **k: built.append(a[1]) or save(*a, **k))
     new = prepared()
     assert new != old and built == [new] and (new / cache.MANIFEST).is_file()
+
+
+# Modules that building features reaches but that decide nothing of a feature's value, and why.
+NOT_FEATURE_CODE = {
+    "common.errors": "error messages",
+    "common.flags": "flag spellings in error messages",
+    "common.jsonio": "reading files, whose bytes are part of the key",
+    "features.model_types": "which tokenizer class loads: the tokenizer's class and files are part of the key",
+}
+
+
+def test_the_code_fingerprint_covers_every_module_that_building_features_reaches():
+    """Every module that build_features (windows, readers and what they import, inside functions too) runs is in
+    FEATURE_MODULES, by its path in the package: moving or renaming one, or putting feature code in a new module,
+    fails here instead of leaving the fingerprint blind to it."""
+    root = ROOT / "src" / "korsquad"
+    building = {name.removeprefix("korsquad.") for name in reached("korsquad.features.windows", root)}
+    building -= {"korsquad"} | {name for name in building if "." not in name}  # the package faces
+    assert sorted(building - set(NOT_FEATURE_CODE)) == sorted(cache.FEATURE_MODULES)
+    for name in cache.FEATURE_MODULES:
+        assert (root / f"{name.replace('.', '/')}.py").is_file(), name
