@@ -377,7 +377,11 @@ def read_config_file(path):
     if not isinstance(data, dict):
         raise UsageError(f"--config {path}: expected an object of settings, not {type(data).__name__}")
     if isinstance(data.get("config"), dict) and set(data) <= RECORD_KEYS:
-        data = replayed_settings(data["config"], path)
+        dropped = [name for name in NOT_REPLAYED if data["config"].get(name)]
+        if dropped:
+            print(f"note: --config {path} is a run's record: not replaying {', '.join('--' + n for n in dropped)} "
+                  "(give them on the command line to use them)", file=sys.stderr)
+        data = replay_settings(data["config"])
     return typed_settings(data, f"--config {path}")
 
 
@@ -409,14 +413,13 @@ def _config_key_option(key, where):
     return option
 
 
-def replayed_settings(config, path):
-    """A run.json's settings to replay, without what acts on the run it came from (NOT_REPLAYED): replaying a run
-    trained with --overwrite_output_dir must not remove that run. One note line names what was dropped."""
-    dropped = [name for name in NOT_REPLAYED if config.get(name)]
-    if dropped:
-        print(f"note: --config {path} is a run's record: not replaying {', '.join('--' + n for n in dropped)} "
-              "(give them on the command line to use them)", file=sys.stderr)
-    return {k: v for k, v in config.items() if k not in (*RESOLVED_KEYS, *NOT_REPLAYED)}
+def replay_settings(config):
+    """The settings a run's record ("config" of its run.json) replays: every flag's value, without what the flags
+    were resolved to (RESOLVED_KEYS), without what acts on the run it came from (NOT_REPLAYED: a replay of a run
+    trained with --overwrite_output_dir must not remove that run, nor --push_to_hub upload it again) and without the
+    unset ones. `--config run.json` and the model card's YAML block (korsquad.serving.model_card, which works as
+    --config) both take exactly these."""
+    return {k: v for k, v in config.items() if k not in (*RESOLVED_KEYS, *NOT_REPLAYED) and v is not None}
 
 
 def _typed(option, value, where):

@@ -15,15 +15,13 @@ from ..common.errors import UsageError
 from ..data.datasets import REGISTRY, get_spec
 from ..runs.folder import RunFolder
 from ..runs.record import MODEL_PATH_KEY
-from ..runs.settings import RECORDS, DecodingSettings, InvalidSetting, WindowSettings
-from ..runs.settings import INHERITED as RECORD_SETTINGS
+from ..runs.settings import INHERITED as SCORED_SETTINGS
+from ..runs.settings import DecodingSettings, WindowSettings, resolve_settings
 from ..training.loggers import check_log_model
 from .options import LARGE_HIDDEN_SIZE, OPTIONS, SETTINGS, parse_command_line, read_config_file
 
-# Settings an evaluation takes from its model's training unless given: the model type, and the window and decoding
-# records' fields (korsquad.runs.settings).
-INHERITED = ("model_type", *RECORD_SETTINGS)
-# An evaluation also reads the training's own dev file, unless given another.
+# An evaluation takes its model type from its model's training unless given (the window and decoding settings too:
+# korsquad.runs.settings.resolve_settings), and reads the training's own dev file, unless given another.
 INHERITED_SILENTLY = ("dev_file",)
 # What is trained: --resume refuses any of these that differs from the run it continues (the checkpoint's weights,
 # optimizer state, schedule and place in the epoch hold for these values only). The rest may change on resume:
@@ -56,7 +54,7 @@ class RunConfig:
     precision_note: str = None  # with --precision auto, the line saying what it chose and why
 
     def __getattr__(self, name):
-        if name in RECORD_SETTINGS:  # one owner each: read them from the records
+        if name in SCORED_SETTINGS:  # one owner each: read them from the records
             raise AttributeError(f"RunConfig.{name}: read it from config.window or config.decoding")
         try:
             return self.__dict__["values"][name]
@@ -112,9 +110,10 @@ def resolve_offline(argv=None):
     values.update(explicit)
     check_actions(values)
     source = resumed = None
+    differ = []
     if not values["do_train"]:
-        source = locate_model(values)
-        inherit_training_settings(values, explicit, source)
+        source = scored_model(values)
+        differ = inherit_training_settings(values, explicit, source)
     if values["model_name_or_path"] is None:
         raise UsageError("--model_name_or_path is required")
     if values["do_train"]:
@@ -130,10 +129,12 @@ def resolve_offline(argv=None):
             values["output_dir"] = str(folder.output_dir)
     fill_data_set_defaults(values)
     check_values(values)
-    try:
-        window, decoding = (record.first_of(values) for record in RECORDS)
-    except InvalidSetting as err:
-        raise UsageError(f"--{err}") from None
+    trained = resumed or (source.settings if source is not None else None) or {}
+    window, decoding, scored_differ = resolve_settings(explicit, trained, get_spec(data_name).defaults)
+    values.update(window.as_dict(), **decoding.as_dict())
+    if source is not None and differ + scored_differ:
+        print(f"note: settings differ from the training's ({source.origin}): {', '.join(differ + scored_differ)}",
+              file=sys.stderr)
     accelerator, devices, world = resolve_devices(values)
     precision_note = None
     if resumed is not None:  # compared as the precision it chooses here (otherwise with_late_defaults chooses)
@@ -176,7 +177,7 @@ def is_plain_name(name):
 
 
 # ---- what an evaluation or a resumed run takes from its training ---------------------------------------------
-def locate_model(values):
+def scored_model(values):
     """What an evaluation without --do_train scores (checkpoints.ModelSource): --checkpoint, else the best
     checkpoint of the run folder that --run_name (or the name --model_name_or_path gives a run) names."""
     from ..runs.checkpoints import locate
@@ -192,9 +193,9 @@ def locate_model(values):
 
 
 def inherit_training_settings(values, explicit, source):
-    """An evaluation uses the model type, window and decoding settings its model was trained with, whatever
-    --run_name says, unless given; one line on stderr names the given ones that differ. A model never trained
-    here gets the data set's defaults, and its model type from its folder."""
+    """An evaluation uses the model type its model was trained with, whatever --run_name says, unless given (and
+    the training's dev file); a model never trained here gets its model type from its folder. Returns the given
+    model type when it differs from the training's, for the note (with the window and decoding settings')."""
     training = source.settings or {}
     if values["model_name_or_path"] is None:  # the weights' own name: the tokenizer to load, the run folder's name
         values["model_name_or_path"] = source.path if source.kind == "model" else training.get("model_name_or_path")
@@ -202,20 +203,16 @@ def inherit_training_settings(values, explicit, source):
         if name not in explicit and training.get(name):
             values[name] = training[name]
     differ = []
-    for name in INHERITED:
-        if name not in training:
-            continue
-        if name in explicit:
-            if explicit[name] != training[name]:
-                differ.append(f"{name} {explicit[name]} (trained with {training[name]})")
-        else:
-            values[name] = training[name]
+    if "model_type" in training:
+        if "model_type" not in explicit:
+            values["model_type"] = training["model_type"]
+        elif explicit["model_type"] != training["model_type"]:
+            differ.append(f"model_type {explicit['model_type']} (trained with {training['model_type']})")
     if values["model_type"] is None and source.kind == "model":
         from ..features.model_types import infer_model_type
 
         values["model_type"] = infer_model_type(source.path)
-    if differ:
-        print(f"note: settings differ from the training's ({source.origin}): {', '.join(differ)}", file=sys.stderr)
+    return differ
 
 
 def evaluated_model_path(values, explicit, source):
@@ -281,9 +278,8 @@ def inherit_resumed_settings(values, explicit):
     """--resume continues the run with the settings it was trained with (its run.json): every setting not given
     on the command line is the run's. Returns that record's settings, or None when there is none to check against
     (a folder without run.json: the checkpoint alone is continued)."""
-    record = RunFolder.of(values["output_dir"], values["data_name"], values["run_name"]).read_record()
-    recorded = record.get("config") if record is not None else None
-    if not isinstance(recorded, dict) or not recorded.get("do_train"):
+    recorded = RunFolder.of(values["output_dir"], values["data_name"], values["run_name"]).training_settings()
+    if recorded is None:
         return None
     for name in SETTINGS:
         if name in recorded and name not in explicit and name not in NOT_RESUMED:

@@ -22,12 +22,12 @@ import shlex
 
 import numpy as np
 
-from ..common.errors import ArgumentParser, UsageError, exit_on_usage_error
+from ..common.errors import ArgumentParser, exit_on_usage_error
 from ..data.codepoints import codepoints, whitespace_mask
 from ..data.datasets import REGISTRY, get_spec
 from ..data.readers import SQUAD_JSON, read_examples
-from ..runs.checkpoints import resolve_model_path
-from ..runs.settings import InvalidSetting, WindowSettings
+from ..runs.checkpoints import locate, resolve_model_path
+from ..runs.settings import WindowSettings, resolve_settings
 from .model_types import MODEL_TYPES
 from .pair_layout import pair_layout
 from .tokenization import load_tokenizer, tokenize_with_offsets
@@ -142,7 +142,8 @@ def _audit_parser():
     parser.add_argument("--model_type", required=True, choices=MODEL_TYPES)
     parser.add_argument("--model_name_or_path", required=True, help="the tokenizer's model name or folder")
     for flag in WindowSettings.names():
-        parser.add_argument(f"--{flag}", type=int, help="default: the data set's, as run_qa.py uses")
+        parser.add_argument(f"--{flag}", type=int, help="default: the training's for a model this toolkit trained, "
+                                                        "else the data set's, as run_qa.py resolves them")
     parser.add_argument("path", help="a data set JSON file (or a folder of KorQuAD 2.x parts)")
     return parser
 
@@ -151,11 +152,10 @@ def _audit_parser():
 def main(argv=None):
     args = _audit_parser().parse_args(argv)
     spec = get_spec(args.data_name)
-    try:
-        window = WindowSettings.first_of(vars(args), spec.defaults)
-    except InvalidSetting as err:
-        raise UsageError(f"--{err}") from None
-    tokenizer = load_tokenizer(args.model_type, resolve_model_path(args.model_name_or_path))
+    model = locate(args.model_name_or_path, None, exported=True, flag="--model_name_or_path")
+    given = {name: getattr(args, name) for name in WindowSettings.names()}
+    window, _, _ = resolve_settings(given, model.settings or {}, spec.defaults)  # as run_qa.py resolves them
+    tokenizer = load_tokenizer(args.model_type, resolve_model_path(model.tokenizer))
     # Bad window flags are reported before the data set is read.
     check_parameters(tokenizer, pair_layout(tokenizer), window)
     examples = read_examples(args.path, spec, training=True)

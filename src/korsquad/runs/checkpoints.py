@@ -120,7 +120,7 @@ def model_folder_settings(directory):
             raise UsageError(f"{own}: expected an object of settings")
         return settings, str(own)
     parent = exported_by(directory)
-    training = training_config(parent) if parent is not None else None
+    training = parent.training_settings() if parent is not None else None
     if training is not None:
         return training, str(parent.run_json)
     return None, None
@@ -132,35 +132,41 @@ def exported_by(directory):
     return parent if parent.best_model_dir == Path(os.path.abspath(directory)) and parent.is_run_folder() else None
 
 
-def training_config(folder):
-    """The "config" of a run folder's run.json when a training wrote it, else None."""
-    record = folder.read_record()
-    config = record.get("config") if record is not None else None
-    return config if isinstance(config, dict) and config.get("do_train") else None
-
-
 # ---- what an evaluation scores --------------------------------------------------------------------------------
-def locate(checkpoint, run_folder):
-    """The ModelSource of --checkpoint (a .ckpt, a run folder, a model folder or a Hub name), or without one, of
-    the run folder's best checkpoint. UsageError when there is nothing to score."""
+def locate(checkpoint, run_folder, *, exported=False, flag="--checkpoint"):
+    """The ModelSource of `checkpoint` (a .ckpt, a run folder, a model folder or a Hub name), or without one, of
+    the run folder's best checkpoint. UsageError, naming `flag` (None: the path alone), when there is nothing to
+    score.
+
+    exported: the model as a model folder holds it (what from_pretrained loads: QuestionAnswerer, `korsquad
+    predict`): a run folder's best_model/ rather than its best checkpoint, which is then never read (no torch)."""
+    where = f"{flag} {checkpoint}: " if flag else f"{checkpoint}: "
     if checkpoint is None:
         return _run_folder_source(run_folder, "")
     path = Path(checkpoint)
     if path.is_file():
+        if exported:
+            raise UsageError(f"{where}a checkpoint file: give its run folder or a model folder (best_model/)")
         return _checkpoint_source(path)
     if path.is_dir():
         folder = RunFolder(path)
         if folder.is_run_folder():
-            return _run_folder_source(folder, f"--checkpoint {checkpoint}: ")
+            return _exported_source(folder.best_model_dir, where) if exported else _run_folder_source(folder, where)
         if (path / "config.json").is_file():
-            settings, origin = model_folder_settings(path)
-            return ModelSource("model", str(path), tokenizer=str(path), settings=settings, origin=origin,
-                               run_folder=exported_by(path))
-        raise UsageError(f"--checkpoint {checkpoint}: neither a run folder (run.json) nor a model folder "
-                         "(config.json)")
+            return _exported_source(path, where)
+        raise UsageError(f"{where}neither a run folder (run.json) nor a model folder (config.json)")
     if path.suffix != ".ckpt" and is_hub_model_id(str(checkpoint)):
         return ModelSource("model", str(checkpoint), tokenizer=str(checkpoint))
-    raise UsageError(f"--checkpoint {checkpoint}: file not found")
+    raise UsageError(f"{where}not found")
+
+
+def _exported_source(path, where):
+    """A model folder's ModelSource: its weights and tokenizer, the settings that trained it (if any)."""
+    if not (path / "config.json").is_file():
+        raise UsageError(f"{where}no trained model in {path} (it is written when --do_train finishes)")
+    settings, origin = model_folder_settings(path)
+    return ModelSource("model", str(path), tokenizer=str(path), settings=settings, origin=origin,
+                       run_folder=exported_by(path))
 
 
 def is_hub_model_id(name):
@@ -184,7 +190,7 @@ def _checkpoint_source(path, run_folder=None):
     settings, step = checkpoint_settings(path)
     origin = str(path)
     if settings is None and run_folder is not None:  # saved before checkpoints carried their settings
-        settings = training_config(run_folder)
+        settings = run_folder.training_settings()
         origin = str(run_folder.run_json) if settings is not None else None
     exported = run_folder.best_model_dir if run_folder is not None else None
     # the run's own tokenizer files (KoBERT's fast tokenizer.json among them) when it exported them

@@ -147,11 +147,16 @@ class RunFolder:
         return record["path"]
 
     # ---- training into the folder ------------------------------------------------------------------------
+    def training_settings(self):
+        """The settings of the training that made this folder: run.json's "config" when a training wrote it (an
+        evaluation in the folder keeps it and records its own under "evaluation"), else None."""
+        record = self.read_record()
+        config = record.get("config") if record is not None else None
+        return config if isinstance(config, dict) and config.get("do_train") else None
+
     def holds_training(self):
         """Whether a training wrote here (finished or not): its checkpoints would be mixed with a new one's."""
-        record = self.read_record()
-        trained = isinstance(record, dict) and (record.get("config") or {}).get("do_train")
-        return bool(trained) or self.best_record.is_file() or self.last_checkpoint.is_file()
+        return self.training_settings() is not None or self.best_record.is_file() or self.last_checkpoint.is_file()
 
     def check_training(self, resume, overwrite):
         """Refuse to mix a new training with an old one's files, unless told to continue or to start over. True
@@ -178,10 +183,9 @@ class RunFolder:
     def made_by_training(self):
         """Whether this folder is a run folder that a training of this toolkit made: its run.json records a
         training whose run folder is this one (<data_name>/<run_name>). Only such a folder is ever removed."""
-        record = self.read_record()
-        config = record.get("config") if record is not None else None
-        return (isinstance(config, dict) and bool(config.get("do_train"))
-                and config.get("run_name") == self.run_name and config.get("data_name") == self.data_name)
+        config = self.training_settings()
+        return config is not None and config.get("run_name") == self.run_name and config.get("data_name") == \
+            self.data_name
 
     # ---- evaluations.json ---------------------------------------------------------------------------------
     def read_evaluations(self):
@@ -210,10 +214,8 @@ class RunFolder:
     def write_record(self, record, evaluation_only):
         """Write run.json. An evaluation in a folder that a training made keeps the training's record (the report
         and later evaluations read it) and puts its own under "evaluation"."""
-        if evaluation_only:
-            training = self.read_record()
-            if training is not None and (training.get("config") or {}).get("do_train"):
-                record = dict(training, evaluation=record)
+        if evaluation_only and self.training_settings() is not None:
+            record = dict(self.read_record(), evaluation=record)
         atomic_write_json(self.run_json, record)
 
 

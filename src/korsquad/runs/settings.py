@@ -1,7 +1,10 @@
-"""The two groups of settings that decide what a model is scored on, each a small frozen record with its own checks.
+"""The two groups of settings that decide what a model is scored on, each a small frozen record with its own checks,
+and the one place that resolves them.
 
     WindowSettings    max_seq_length, doc_stride, max_query_length: how questions and contexts become windows
     DecodingSettings  n_best_size, max_answer_length, null_score_diff_threshold: how logits become answers
+    resolve_settings  both, from what was given, the training's record and the data set's defaults: run_qa.py
+                      (korsquad.config.runconfig), the label audit and QuestionAnswerer all take theirs from it
 
 korsquad.config.runconfig builds them once per run (RunConfig.window, RunConfig.decoding); whoever builds windows
 (features, the data module, the cache key, the label audit) or turns logits into answers (validation.Evaluator,
@@ -15,14 +18,15 @@ from ..common.errors import UsageError
 
 
 class InvalidSetting(UsageError):
-    """A value a record refuses; str() is "NAME PROBLEM, not VALUE" (korsquad.config.runconfig puts "--" before it)."""
+    """A value a record refuses; str() is "NAME PROBLEM, not VALUE" (resolve_settings puts "--" before a flag's)."""
 
     def __init__(self, name, problem, value):
         super().__init__(f"{name} {problem}, not {value!r}")
         self.name, self.problem, self.value = name, problem, value
 
 
-def _positive_int(name, value):
+def positive_int(name, value):
+    """`value` when it is a positive integer, else InvalidSetting naming `name`: every such check of the toolkit."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidSetting(name, "must be an integer", value)
     if value <= 0:
@@ -71,7 +75,7 @@ class WindowSettings(_Record):
     doc_stride: int
     max_query_length: int
 
-    CHECKS = {"max_seq_length": _positive_int, "doc_stride": _positive_int, "max_query_length": _positive_int}
+    CHECKS = {"max_seq_length": positive_int, "doc_stride": positive_int, "max_query_length": positive_int}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +86,7 @@ class DecodingSettings(_Record):
     max_answer_length: int
     null_score_diff_threshold: float
 
-    CHECKS = {"n_best_size": _positive_int, "max_answer_length": _positive_int,
+    CHECKS = {"n_best_size": positive_int, "max_answer_length": positive_int,
               "null_score_diff_threshold": _number}
 
 
@@ -90,3 +94,18 @@ RECORDS = (WindowSettings, DecodingSettings)
 # What an evaluation takes from the training unless given: which windows the model sees and how its logits become
 # answers; scoring with others measures a different model.
 INHERITED = tuple(name for record in RECORDS for name in record.names())
+
+
+def resolve_settings(explicit, trained, defaults, *, flags=True):
+    """(WindowSettings, DecodingSettings, differ): the settings a model is scored on, each from the first of
+    `explicit` (what was given: flags and a --config file, or keywords), `trained` (what its training recorded; {}
+    for a model never trained here) and `defaults` (the data set's) that has it, not None; `differ` names each given
+    setting that differs from the training's, "NAME VALUE (trained with VALUE)". A bad value is one UsageError
+    naming the setting, as the flag `--NAME` when `flags`."""
+    try:
+        window, decoding = (record.first_of(explicit, trained, defaults) for record in RECORDS)
+    except InvalidSetting as err:
+        raise UsageError(f"--{err}" if flags else str(err)) from None
+    differ = [f"{name} {explicit[name]} (trained with {trained[name]})" for name in INHERITED
+              if explicit.get(name) is not None and trained.get(name) is not None and explicit[name] != trained[name]]
+    return window, decoding, differ

@@ -26,7 +26,6 @@ Each answer is a dict:
 """
 
 from itertools import islice
-from pathlib import Path
 
 from ..common.errors import UsageError, first_line
 from ..data.datasets import REGISTRY, get_spec
@@ -36,10 +35,9 @@ from ..decoding.inference import MODEL_INPUTS, assemble_logits, feature_logits, 
 from ..features.model_types import MODEL_TYPES, infer_model_type
 from ..features.tokenization import load_tokenizer
 from ..features.windows import build_features
-from ..runs.checkpoints import model_folder_settings
-from ..runs.folder import RunFolder
+from ..runs.checkpoints import locate
 from ..runs.settings import INHERITED as SETTINGS
-from ..runs.settings import DecodingSettings, WindowSettings
+from ..runs.settings import positive_int, resolve_settings
 
 DEFAULT_BATCH_SIZE = 32  # without a run.json to take eval_batch_size from
 DEFAULT_CHUNK_SIZE = 256  # questions windowed and decoded at once by `stream`
@@ -73,22 +71,22 @@ class QuestionAnswerer:
         if unknown:
             raise TypeError(f"QuestionAnswerer got unknown settings {', '.join(unknown)}; "
                             f"settings are {', '.join(SETTINGS)}")
-        self.model_dir, self.run_folder = locate(model)
-        run_config = model_folder_settings(self.model_dir)[0] or read_run_config(self.run_folder)
-        self.data_name = data_name or run_config.get("data_name")
+        source = locate(model, None, exported=True, flag=None)  # a run folder's best_model/, or a model folder
+        self.model_dir, self.run_folder = source.path, source.run_folder
+        trained = source.settings or {}
+        self.data_name = data_name or trained.get("data_name")
         if self.data_name is None:
             raise UsageError(f"{model}: no run.json to take the settings from: pass data_name (one of "
                              f"{', '.join(REGISTRY)})")
         self.spec = get_spec(self.data_name)
-        self.model_type = model_type or run_config.get("model_type") or infer_model_type(self.model_dir)
+        self.model_type = model_type or trained.get("model_type") or infer_model_type(self.model_dir)
         if self.model_type not in MODEL_TYPES:
             raise UsageError(f"model_type {self.model_type!r} is unknown; choose one of {', '.join(MODEL_TYPES)}")
-        self.window = WindowSettings.first_of(settings, run_config, self.spec.defaults)
-        self.decoding = DecodingSettings.first_of(settings, run_config, self.spec.defaults)
+        self.window, self.decoding, _ = resolve_settings(settings, trained, self.spec.defaults, flags=False)
         if batch_size is None:
-            batch_size = run_config.get("eval_batch_size") or DEFAULT_BATCH_SIZE
-        self.batch_size = check_positive("batch_size", batch_size)
-        self.precision = precision or run_config.get("precision") or "32"
+            batch_size = trained.get("eval_batch_size") or DEFAULT_BATCH_SIZE
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.precision = precision or trained.get("precision") or "32"
         if self.precision not in ("32", *AUTOCAST):
             raise UsageError(f"precision must be 32, bf16-mixed or 16-mixed, not {self.precision!r}")
         self.device = resolve_device(device)
@@ -117,7 +115,7 @@ class QuestionAnswerer:
     def stream(self, records, chunk_size=DEFAULT_CHUNK_SIZE):
         """Answer dicts of an iterable of records, `chunk_size` at a time, so memory stays bounded whatever the
         number of records. Records without an "id" get their position in the iterable."""
-        check_positive("chunk_size", chunk_size)
+        positive_int("chunk_size", chunk_size)
         iterator = iter(records)
         first = 0
         while True:
@@ -171,40 +169,6 @@ class QuestionAnswerer:
 
 
 # ---- pieces ----------------------------------------------------------------------------------------------
-def locate(path):
-    """(model folder, run folder or None) of a run folder or a model folder."""
-    path = Path(path)
-    if not path.is_dir():
-        raise UsageError(f"model folder {path} not found")
-    run = RunFolder(path)
-    if run.run_json.is_file() or run.best_model_dir.is_dir():
-        if not (run.best_model_dir / "config.json").is_file():
-            raise UsageError(f"{path}: no trained model in {run.best_model_dir} (it is written when --do_train "
-                             "finishes)")
-        return run.best_model_dir, run if run.run_json.is_file() else None
-    if not (path / "config.json").is_file():
-        raise UsageError(f"{path}: neither a run folder (run.json, best_model/) nor a model folder (config.json)")
-    parent = RunFolder(path.parent)
-    return path, parent if parent.run_json.is_file() else None
-
-
-def read_run_config(run_folder):
-    """run.json's "config" (the training's settings), or {} without a run folder."""
-    if run_folder is None:
-        return {}
-    record = run_folder.read_record()
-    config = record.get("config") if record is not None else None
-    if not isinstance(config, dict):
-        raise UsageError(f"{run_folder.run_json}: not a run record with a \"config\" object")
-    return config
-
-
-def check_positive(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise UsageError(f"{name} must be a positive integer, not {value!r}")
-    return value
-
-
 def resolve_device(device):
     import torch
 

@@ -11,6 +11,7 @@ import json
 import shlex
 from pathlib import Path
 
+from ..config.options import replay_settings
 from ..runs.checkpoints import is_hub_model_id
 
 # Hub names of the data sets (datasets:, model-index) and their display names; a data set missing here is named by
@@ -164,7 +165,7 @@ def agreement_sentence(agreement):
 def training_section(config):
     import yaml
 
-    settings = yaml.safe_dump(reproducible_settings(config), sort_keys=False, allow_unicode=True).rstrip()
+    settings = yaml.safe_dump(replay_settings(config), sort_keys=False, allow_unicode=True).rstrip()
     return ["## Training", "", "The command, run from the KorSQuAD-pl repository, with every setting resolved:", "",
             "```bash", training_command(config), "```", "",
             "The same settings as a `--config` file (`python run_qa.py --config settings.yaml`):", "", "```yaml",
@@ -207,18 +208,10 @@ def license_section(spec, display, base):
             f"states it. The license of the base model `{base}` applies to the weights as well.", ""]
 
 
-def reproducible_settings(config):
-    """The run's settings as a --config file: flag names only, without what would not reproduce the run."""
-    from ..config.options import BY_NAME, NOT_REPLAYED  # they would not reproduce the run, or would upload it again
-
-    return {key: value for key, value in config.items()
-            if key in BY_NAME and key != "config" and key not in NOT_REPLAYED and value is not None}
-
-
 def training_command(config):
     """`python run_qa.py --flag value ...` for every setting of the run (its defaults resolved)."""
     parts = ["python", "run_qa.py"]
-    for key, value in reproducible_settings(config).items():
+    for key, value in replay_settings(config).items():
         if value is True:
             parts.append(f"--{key}")
         elif value is not False:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from ..common.errors import ArgumentParser, UsageError, exit_on_usage_error
 from ..common.jsonio import jsonl_objects, write_json_lines
+from ..runs.checkpoints import locate
+from ..runs.settings import positive_int
 from .answerer import DEFAULT_CHUNK_SIZE, check_record
 
 
@@ -45,14 +47,12 @@ def main(argv=None):
     if args.input is None and (args.question is None or args.context is None):
         raise UsageError("give --question and --context, or --input FILE.jsonl")
     for flag in ("batch_size", "chunk_size"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag} must be positive, not {value}")
+        if getattr(args, flag) is not None:
+            positive_int(f"--{flag}", getattr(args, flag))
     if args.output is not None and not Path(args.output).resolve().parent.is_dir():
         raise UsageError(f"--output {args.output}: folder {Path(args.output).parent} not found")
-    from .answerer import locate
-
-    locate(args.model)  # a missing model folder is reported before the input is read or torch loads
+    # a missing model folder is reported before the input is read or torch loads
+    locate(args.model, None, exported=True, flag="--model")
     if args.input is not None:
         records, total = file_records(args.input)
     else:

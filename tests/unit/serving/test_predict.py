@@ -51,7 +51,7 @@ def test_bad_input_lines_are_one_error_line(run_dir, tmp_path, capsys, lines, me
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "{tmp}/missing", "--question", "q?", "--context", "c."], "missing not found"),
+    (["--model", "{tmp}/missing", "--question", "q?", "--context", "c."], "missing: not found"),
     (["--model", "{run}", "--question", "q?"], "give --question and --context"),
     (["--model", "{run}", "--input", "{tmp}/in.jsonl", "--question", "q?"], "not both"),
     (["--model", "{run}", "--input", "{tmp}/absent.jsonl"], "absent.jsonl: file not found"),
