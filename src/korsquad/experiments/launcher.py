@@ -83,7 +83,8 @@ class LocalLauncher:
             state = cell_state(cell)
             if state.status == "done":
                 self.outcomes[cell] = Outcome(cell, "done", 0, wall_time_s=state.wall_time_s, scores=state.scores)
-                self.say(f"{self.number[cell]}: done (already): {format_scores(state.scores)}")
+                self.say(f"{self.number[cell]}: done (already): {format_scores(state.scores)}"
+                         + (f"; note: {state.detail}" if state.detail else ""))
         queue, running = [cell for cell in cells if cell not in self.outcomes], []
         last_beat = time.monotonic()
         try:

@@ -30,7 +30,7 @@ class CellState:
     def describe(self):
         """The state as the status lines show it: scores and wall time, or what is going on."""
         if self.status == "done":
-            return f"{format_scores(self.scores)}  {format_wall_time(self.wall_time_s)}"
+            return f"{format_scores(self.scores)}  {format_wall_time(self.wall_time_s)}  {self.detail}".rstrip()
         return self.detail
 
 
@@ -40,7 +40,9 @@ def cell_state(cell, held_here=False):
     if run.problem is None:
         metric = REGISTRY[cell.data_name].metric
         scores = {key: run.result[key] for key in (metric.exact_key, metric.primary_key)}
-        return CellState("done", scores, run.info.get("wall_time_s"))
+        drift = settings_drift(cell, run.config)
+        return CellState("done", scores, run.info.get("wall_time_s"),
+                         f"trained with {drift}: the file says otherwise now" if drift else "")
     if run.info.get("status") == "pruned":  # a search's trial that its pruner stopped: ended, never continued
         return CellState("done", best_scores(cell), run.info.get("wall_time_s"), detail="pruned")
     holder = None if held_here else held_elsewhere(CellLock.of(cell).path)
@@ -69,6 +71,14 @@ def best_scores(cell):
     result = load_record(cell.folder.result_json) or {}
     keys = (metric.exact_key, metric.primary_key)
     return {key: result[key] for key in keys} if all(isinstance(result.get(k), (int, float)) for k in keys) else None
+
+
+def settings_drift(cell, trained):
+    """The cell's settings that its finished run was trained with other values of ("learning_rate 3e-05 (file:
+    5e-05)"), "" when none: a file edited after its cells ran. Where the folder is is not compared."""
+    differ = [f"{key} {trained[key]} (file: {value})" for key, value in cell.settings.items()
+              if key != "output_dir" and key in trained and trained[key] != value]
+    return ", ".join(differ)
 
 
 def format_scores(scores):
