@@ -1,4 +1,4 @@
-"""`korsquad experiment FILE`: run an experiment file's cells that are not done, then write its
+"""Run the cells of an experiment file that are not done (`korsquad experiment FILE`), then write its
 results table. `--dry_run` prints the plan and each cell's exact run_qa.py command; `--status` prints where every
 cell stands and writes the table; neither runs anything. Exit status 0 when every cell is done, 1 when a cell
 failed (a summary names each with its error line), 2 for a bad file or flag (one line, nothing run), 130 when

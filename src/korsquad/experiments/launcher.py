@@ -71,8 +71,9 @@ class LocalLauncher:
             return
         for cell in cells:
             if cell.gpus > len(self.pool.order) and cell_state(cell).status != "done":
-                raise UsageError(f"cell {cell.label} needs {cell.gpus} GPUs (its size's gpus:), --gpu_ids gives "
-                                 f"{len(self.pool.order)}")
+                raise UsageError(f"cell {cell.label} needs {cell.gpus} GPUs (size {cell.model.size}) and --gpu_ids "
+                                 f"gives {len(self.pool.order)}: give more GPUs, or give the model a size with "
+                                 "fewer in a copy of the file")
 
     def run(self, cells):
         """Run every cell that is not done; the Outcome of each, in the cells' order."""

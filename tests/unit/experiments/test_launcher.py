@@ -122,7 +122,7 @@ def test_without_gpus_cells_run_one_after_another_with_their_own_devices(tmp_pat
 def test_a_cell_needing_more_gpus_than_given_is_refused_before_anything_runs(tmp_path):
     cells = experiment(tmp_path, ["base", "large"]).cells
     runs = FakeRuns()
-    with pytest.raises(UsageError, match=r"cell squad_v1.1/m1-seed1 needs 4 GPUs .*--gpu_ids gives 2"):
+    with pytest.raises(UsageError, match=r"cell squad_v1.1/m1-seed1 needs 4 GPUs \(size large\) and --gpu_ids gives 2"):
         LocalLauncher([0, 1], spawn=runs).run(cells)
     assert runs.started == []
     finished_run_folder(cells[1].command())  # trained before, on four GPUs: the two GPUs left do for the rest
