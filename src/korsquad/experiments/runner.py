@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from .record import finish_attempt, log_path, start_attempt
+from .state import cell_state
 
 TOKEN_VARIABLE = "KORSQUAD_CELL_TOKEN"
 STOP_GRACE_S = 30  # how long a stopped cell's processes get to end after SIGTERM, before SIGKILL
@@ -122,8 +123,6 @@ class CellRun:
     def finish(self, interrupted=False):
         """Record how the attempt ended (`interrupted`: stopped with the experiment command, to be continued); the
         Outcome."""
-        from .state import cell_state
-
         exit_code = self.process.wait()
         wall = time.monotonic() - self.started
         end_leftovers(self.lock.holder.token)  # DDP processes that its process 0 left behind
