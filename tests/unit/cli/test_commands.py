@@ -58,3 +58,19 @@ def test_the_install_declares_the_korsquad_script_as_this_command():
 def test_a_former_command_module_names_its_command():
     with pytest.raises(ModuleNotFoundError, match=r"^korsquad.evaluate is now the command `korsquad score`"):
         importlib.import_module("korsquad.evaluate")
+
+
+def test_the_former_package_spellings_run_or_name_their_command():
+    """`python -m korsquad.cli` (the run) keeps working; `python -m korsquad.config` (the flag table) is one line
+    naming `korsquad flags`, exit 2: neither gets Python's "is a package and cannot be directly executed"."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    run = subprocess.run([sys.executable, "-m", "korsquad.cli", "--help"], capture_output=True, text=True, env=env)
+    assert run.returncode == 0 and "--model_name_or_path" in run.stdout
+    flags = subprocess.run([sys.executable, "-m", "korsquad.config"], capture_output=True, text=True, env=env)
+    assert flags.returncode == 2 and flags.stdout == ""
+    assert flags.stderr.splitlines() == [
+        "error: python -m korsquad.config is now the command `korsquad flags` (or `python -m korsquad flags`)"]
