@@ -4,15 +4,15 @@ cell stands and writes the table; neither runs anything. Exit status 0 when ever
 failed (a summary names each with its error line), 2 for a bad file or flag (one line, nothing run), 130 when
 interrupted."""
 
-import signal
 import sys
 
 from . import search, slurm
 from ._toolkit import ArgumentParser, UsageError, exit_on_usage_error
 from .launcher import LocalLauncher, parse_gpu_ids
+from .runner import interrupt_on_sigterm
 from .spec import load_experiment
 from .state import cell_state
-from .status import plan_lines, status_lines, summary_line
+from .status import finish, plan_lines, status_lines, summary_line
 from .table import write_table
 
 
@@ -27,21 +27,6 @@ def local_launch(experiment, cells, args):
     return finish(experiment, cells, [o for o in outcomes if o.status != "done"])
 
 
-def finish(experiment, cells, failed):
-    """Write the table; print it and the summary; the exit status."""
-    states = {cell: cell_state(cell) for cell in cells}
-    markdown, path = write_table(experiment, states)
-    print(markdown)
-    print(f"wrote {path}")
-    print(summary_line(experiment, cells, states))
-    if not failed:
-        return 0
-    print(f"{len(failed)} of {len(cells)} cells failed:", file=sys.stderr)
-    for outcome in failed:
-        print(f"  {outcome.cell.label}: {outcome.error or outcome.status}", file=sys.stderr)
-    return 1
-
-
 def slurm_launch(experiment, cells, args):
     from .slurm import launch
 
@@ -52,19 +37,15 @@ def slurm_launch(experiment, cells, args):
 LAUNCHERS = {"local": local_launch, "slurm": slurm_launch}
 
 
-class interrupt_on_sigterm:
-    """SIGTERM (a scheduler's, `kill`'s) stops the experiment as Ctrl-C does: the cells in flight are stopped and
-    recorded (korsquad.experiments.launcher)."""
-
-    def __enter__(self):
-        self.previous = signal.signal(signal.SIGTERM, self.raise_interrupt)
-
-    def __exit__(self, *exc):
-        signal.signal(signal.SIGTERM, self.previous)
-
-    @staticmethod
-    def raise_interrupt(signum, frame):
-        raise KeyboardInterrupt
+def load_checked(path, output_dir):
+    """The experiment of the file, its search: and slurm: blocks checked too: every mistake in the file is one error
+    line before anything runs (spec reads the blocks raw; search and slurm, which stand above it, check them)."""
+    experiment = load_experiment(path, output_dir)
+    if experiment.search is not None:
+        search.check_block(experiment.search, f"{experiment.path}: search", tuple(experiment.grid))
+    if experiment.slurm is not None:
+        slurm.check_block(experiment.slurm, f"{experiment.path}: slurm")
+    return experiment
 
 
 def build_parser():
@@ -94,7 +75,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.retries < 0:
         raise UsageError(f"--retries must not be negative, not {args.retries}")
-    experiment = load_experiment(args.file, args.output_dir)
+    experiment = load_checked(args.file, args.output_dir)
     cells = experiment.cells
     if experiment.search is not None:
         return search.main(experiment, args)

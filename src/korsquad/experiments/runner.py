@@ -212,3 +212,18 @@ def end_leftovers(token):
             except (ProcessLookupError, PermissionError):
                 pass
     return ended
+
+
+class interrupt_on_sigterm:
+    """SIGTERM (a scheduler's, `kill`'s) stops the experiment as Ctrl-C does: the cells in flight are stopped and
+    recorded (korsquad.experiments.launcher)."""
+
+    def __enter__(self):
+        self.previous = signal.signal(signal.SIGTERM, self.raise_interrupt)
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self.previous)
+
+    @staticmethod
+    def raise_interrupt(signum, frame):
+        raise KeyboardInterrupt

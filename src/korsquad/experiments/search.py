@@ -69,7 +69,7 @@ class Search:
 
 def check_block(raw, where, grid_keys=()):
     """The Search a `search:` block states; a bad block is one UsageError naming `where` and the key."""
-    from .spec import check_keys, mapping
+    from .fields import check_keys, mapping
 
     block = mapping(raw, where)
     check_keys(block, BLOCK_KEYS, where, "the keys of search")
@@ -90,7 +90,7 @@ def check_block(raw, where, grid_keys=()):
 
 def read_param(name, entry, where, grid_keys):
     """A Param from `{kind: values}`; its values typed and range-checked as the setting's own (spec.read_settings)."""
-    from .spec import check_keys, mapping, read_settings
+    from .fields import check_keys, mapping, read_settings
 
     if name in grid_keys:
         raise UsageError(f"{where}: key {name!r} is both searched and in grid: (give it in one of them)")
@@ -146,7 +146,7 @@ def main(experiment, args):
         return status(experiment, args)
     if args.launcher == "slurm":
         return run_on_slurm(experiment, args)
-    from .cli import interrupt_on_sigterm
+    from .runner import interrupt_on_sigterm
 
     try:
         with interrupt_on_sigterm():

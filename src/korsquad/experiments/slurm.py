@@ -57,7 +57,7 @@ class SlurmSettings:
 
 def check_block(raw, where):
     """The SlurmSettings a `slurm:` block states; a bad block is one UsageError naming `where` and the key."""
-    from .spec import check_keys, mapping
+    from .fields import check_keys, mapping
 
     block = mapping(raw, where)
     check_keys(block, BLOCK_KEYS, where, "the keys of slurm")
@@ -226,7 +226,7 @@ def wait(submitted):
 def finish(experiment, cells):
     """After the jobs ended: the table and the summary as the local launcher ends (korsquad.experiments.cli); a
     cell not done then failed (its error line from its record)."""
-    from .cli import finish as write_table_and_summary
+    from .status import finish as write_table_and_summary
     from .runner import Outcome
     from .state import cell_state
 

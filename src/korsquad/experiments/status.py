@@ -1,11 +1,14 @@
 """What the experiment command prints about its cells: the plan (`--dry_run`: each cell's state and the exact
-command it would run now) and the status (`--status`, and before a run: each cell's state, scores and wall time)."""
+command it would run now), the status (`--status`, and before a run: each cell's state, scores and wall time), and
+the end of a run (the table written, the summary and the exit status)."""
 
 import shlex
+import sys
 from collections import Counter
 
 from .runner import start_mode
-from .state import STATUSES
+from .state import STATUSES, cell_state
+from .table import write_table
 
 
 def summary_line(experiment, cells, states=None):
@@ -41,3 +44,18 @@ def plan_lines(cells, states, gpu_ids=None):
             argv = cell.command(cell.gpus if gpu_ids else None, resume=mode == "resume", overwrite=mode == "restart")
             lines.append(f"  {shlex.join(argv)}")
     return lines
+
+
+def finish(experiment, cells, failed):
+    """Write the table; print it and the summary; the exit status."""
+    states = {cell: cell_state(cell) for cell in cells}
+    markdown, path = write_table(experiment, states)
+    print(markdown)
+    print(f"wrote {path}")
+    print(summary_line(experiment, cells, states))
+    if not failed:
+        return 0
+    print(f"{len(failed)} of {len(cells)} cells failed:", file=sys.stderr)
+    for outcome in failed:
+        print(f"  {outcome.cell.label}: {outcome.error or outcome.status}", file=sys.stderr)
+    return 1
