@@ -153,11 +153,7 @@ def load_run(path):
     (korsquad.runs.record.evaluated_dev_data), whatever ran in the folder since (a --do_predict, a refused
     command)."""
     folder = RunFolder(path)
-    if not folder.root.is_dir():
-        raise UsageError(f"{folder.root}: run folder not found")
-    record = load_json(folder.run_json)
-    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-        raise UsageError(f"{folder.run_json}: no \"config\" object; is {folder.root} a run folder?")
+    record = folder.required_record()
     dev = evaluated_dev_data(folder.read_evaluations(), record)
     if dev is None:
         raise UsageError(f"{folder.root} records no digest of its dev file (evaluations.json or run.json's "

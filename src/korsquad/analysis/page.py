@@ -93,11 +93,7 @@ def load_run(run_folder, split, data_file=None):
     """Everything the page needs from a run folder: (examples, predictions, nbest, null_odds, spec, settings,
     notes)."""
     folder = RunFolder(run_folder)
-    if not folder.root.is_dir():
-        raise UsageError(f"{folder.root}: run folder not found")
-    record = load_json(folder.run_json)
-    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-        raise UsageError(f"{folder.run_json}: no \"config\" object: not a run_qa.py run folder")
+    record = folder.required_record()
     evaluations = folder.read_evaluations() if split == EVAL_SPLIT else []
     part = split_record(record, split, folder.run_json, evaluations)
     config = part["config"]

@@ -211,6 +211,16 @@ class RunFolder:
             return None
         return record if isinstance(record, dict) else None
 
+    def required_record(self):
+        """run.json of a run folder that a command reads (compare, the evaluation page), or one error line: the
+        folder missing, or no "config" object in its run.json."""
+        if not self.root.is_dir():
+            raise UsageError(f"{self.root}: run folder not found")
+        record = load_json(self.run_json)
+        if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+            raise UsageError(f"{self.run_json}: no \"config\" object: is {self.root} a run folder of run_qa.py?")
+        return record
+
     def write_record(self, record, evaluation_only):
         """Write run.json. An evaluation in a folder that a training made keeps the training's record (the report
         and later evaluations read it) and puts its own under "evaluation"."""

@@ -169,3 +169,23 @@ def test_evaluations_are_appended_and_numbered(tmp_path):
     assert folder.read_evaluations() == [{"f1": 1.0}]
     folder.evaluations_json.write_text("{broken")
     assert folder.read_evaluations() == []
+
+
+def test_a_command_reading_a_run_folder_gets_its_record_or_one_line_naming_what_is_wrong(tmp_path):
+    """compare and the evaluation page read a run folder through RunFolder.required_record."""
+    import json
+
+    import pytest
+
+    from korsquad.common.errors import UsageError
+    from korsquad.runs.folder import RunFolder
+
+    folder = RunFolder(tmp_path / "squad_v1.1" / "r")
+    with pytest.raises(UsageError, match="run folder not found"):
+        folder.required_record()
+    folder.root.mkdir(parents=True)
+    folder.run_json.write_text(json.dumps({"status": "finished"}))
+    with pytest.raises(UsageError, match=r'no "config" object: is .* a run folder of run_qa.py\?'):
+        folder.required_record()
+    folder.run_json.write_text(json.dumps({"config": {"data_name": "squad_v1.1"}}))
+    assert folder.required_record() == {"config": {"data_name": "squad_v1.1"}}
