@@ -75,11 +75,14 @@ def losses_by_step(run_dir):
 # each sampler once, and each process count once (the four pairs took 2.5 minutes of the suite)
 @pytest.mark.slow
 @pytest.mark.parametrize("group_by_length, devices", [(False, 1), (True, 2)])
-def test_killed_and_resumed_run_trains_as_an_uninterrupted_one(tiny_bert, squad_dir, tmp_path, group_by_length,
-                                                                devices):
+def test_killed_and_resumed_run_trains_as_an_uninterrupted_one(tiny_bert, tmp_path, group_by_length, devices):
     """An uninterrupted run; the same run killed right after its mid-epoch save in the second epoch, then resumed:
     same final weights (tiny BERT, with dropout), same steps, same per-step losses after the kill, and a learning
     rate that goes on decaying from where it stopped."""
+    # a data folder of its own: the module's squad_dir holds the caches of every test that ran before (in a random
+    # order, other window settings), and train_features counts this run's one cache
+    squad_dir = data_dir_with(tmp_path / "own", "squad_v1.1", FIXTURES / "squad_v1_tiny.json",
+                              FIXTURES / "squad_v1_tiny.json")
     args = ["--model_type", "bert", "--model_name_or_path", tiny_bert, "--data_name", "squad_v1.1",
             "--data_dir", squad_dir, *TINY, "--devices", devices, "--run_name", "run", "--do_train",
             *(["--group_by_length"] if group_by_length else [])]
