@@ -233,12 +233,15 @@ def work_on(study, cell, search, url, folder, gpu_ids=None, env=None):
         if claimed is None:
             return
         number, trial, lock = claimed
-        if cell_state(trial, held_here=True).status == "done":  # its worker died after the run, before telling
+        # the run folder's lock is held until the study is told: a trial whose lock is free while the study still
+        # says RUNNING is one whose worker died, never one whose worker is about to tell the study how it ended
+        try:
+            if cell_state(trial, held_here=True).status != "done":  # "done": its worker died before telling
+                link = TrialLink(url, study.study_name, number, search.pruning)
+                run_trial(trial, lock, gpu_ids, dict(env or {}, **link.to_env()))
+            conclude(study, number, trial, folder)
+        finally:
             lock.release()
-        else:
-            link = TrialLink(url, study.study_name, number, search.pruning)
-            run_trial(trial, lock, gpu_ids, dict(env or {}, **link.to_env()))
-        conclude(study, number, trial)
 
 
 def worker_gpus(cell, args):
@@ -257,28 +260,25 @@ def worker_gpus(cell, args):
 
 def run_trial(trial, lock, gpu_ids, env):
     """One attempt at the trial's run folder (a new one, or --resume of a trial whose worker died), this process
-    holding its lock, recorded by the runner. The lock is released when it ends, however it ends."""
+    holding its lock (its caller releases it), recorded by the runner."""
     from .lock import HEARTBEAT_S
     from .record import log_path
     from .runner import CellRun
 
+    run = CellRun(trial, lock, gpu_ids, env=env).start()
+    print(f"{trial.label}: started ({run.mode}); log {log_path(trial)}", flush=True)
+    beat = time.monotonic()
     try:
-        run = CellRun(trial, lock, gpu_ids, env=env).start()
-        print(f"{trial.label}: started ({run.mode}); log {log_path(trial)}", flush=True)
-        beat = time.monotonic()
-        try:
-            while run.poll() is None:
-                time.sleep(TRIAL_POLL_S)
-                if time.monotonic() - beat > HEARTBEAT_S:
-                    lock.heartbeat()
-                    beat = time.monotonic()
-        except BaseException:  # the worker interrupted (Ctrl-C, SIGTERM): the trial stays RUNNING for the next one
-            run.stop()
-            run.finish(interrupted=True)
-            raise
-        run.finish()
-    finally:
-        lock.release()
+        while run.poll() is None:
+            time.sleep(TRIAL_POLL_S)
+            if time.monotonic() - beat > HEARTBEAT_S:
+                lock.heartbeat()
+                beat = time.monotonic()
+    except BaseException:  # the worker interrupted (Ctrl-C, SIGTERM): the trial stays RUNNING for the next one
+        run.stop()
+        run.finish(interrupted=True)
+        raise
+    run.finish()
 
 
 def claim_trial(study, cell, search, folder):
@@ -328,9 +328,23 @@ def study_lock(path):
         lock.release()
 
 
-def conclude(study, number, trial):
+def conclude(study, number, trial, folder):
     """Tell the study how the trial's run ended, read from its run folder: its best validation score, or pruned,
-    or failed (the error line from its record of attempts)."""
+    or failed (the error line from its record of attempts). Under the study's lock, and only while the study still
+    says RUNNING: a trial told by another worker is left as it was told."""
+    with study_lock(folder / f"{study.study_name}.lock"):
+        if still_running(study, number):
+            tell(study, number, trial)
+
+
+def still_running(study, number):
+    import optuna
+
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    return any(frozen.number == number for frozen in running)
+
+
+def tell(study, number, trial):
     import optuna
 
     from .state import cell_state

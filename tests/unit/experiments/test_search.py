@@ -72,3 +72,47 @@ def test_the_trials_table_marks_the_best_trial_and_shows_a_pruned_ones_last_scor
     assert rows[0] == "| trial | state | learning_rate | f1 | run folder |"
     assert rows[2:] == ["| 0 | complete | 0.0001 | 50.00 | — |", "| 1 | complete (best) | 0.0003 | 70.00 | — |",
                         "| 2 | pruned | 1e-05 | 5.00 | — |"]
+
+
+def test_a_worker_telling_the_study_how_its_trial_ended_still_holds_the_trial(tmp_path, tiny_bert, monkeypatch):
+    """Two workers: while the first tells the study its trial's end, the second must not take that trial over
+    (it did when the run folder's lock was released before the telling: 'Cannot tell a COMPLETE trial')."""
+    from korsquad.experiments import runner, search
+    from korsquad.experiments.spec import load_experiment
+
+    class FinishedRun:  # a trial's run_qa.py that has ended
+        mode = "new"
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def start(self):
+            return self
+
+        def poll(self):
+            return 0
+
+        def finish(self, interrupted=False):
+            pass
+
+    monkeypatch.setattr(runner, "CellRun", FinishedRun)
+    experiment = load_experiment(write_experiment(tmp_path, tiny_bert, dict(GOOD, n_trials=1)))
+    block = search.check_block(experiment.search, "search")
+    url = search.storage_url(experiment, None)
+    (cell, study), = search.open_studies(experiment, block, url)
+    folder = search.search_dir(experiment)
+    other_worker = search.open_study(cell, block, url, create=False)
+    seen_by_other_worker = []
+    conclude = search.conclude
+
+    def conclude_while_another_worker_looks(*args):
+        seen_by_other_worker.append(search.claim_trial(other_worker, cell, block, folder))
+        return conclude(*args)
+
+    monkeypatch.setattr(search, "conclude", conclude_while_another_worker_looks)
+    search.work_on(study, cell, block, url, folder)
+    assert seen_by_other_worker == [None]
+    assert [t.state.name for t in study.get_trials()] == ["FAIL"]  # no run record: told failed, once
+
+    conclude(other_worker, 0, search.trial_cell(cell, 0, study.trials[0].params), folder)  # told already
+    assert [t.state.name for t in study.get_trials()] == ["FAIL"]

@@ -61,3 +61,20 @@ def test_import_stays_light():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
+
+
+@pytest.mark.parametrize("prediction, nbest, with_null, expected", [
+    ("Paris", [{"text": "Paris", "char_start": 3, "char_end": 8, "probability": 0.7}], False, (3, 8, 0.7)),
+    ("Paris", [{"text": "", "char_start": -1, "char_end": -1, "probability": 0.8},
+               {"text": "Paris", "char_start": 3, "char_end": 8, "probability": 0.1}], True, (3, 8, 0.1)),
+    ("", [{"text": "Paris", "char_start": 3, "char_end": 8, "probability": 0.1},
+          {"text": "", "char_start": -1, "char_end": -1, "probability": 0.05}], True, (-1, -1, 0.05)),
+    ("", [], False, (-1, -1, 0.0)),  # no valid span in any window
+    ("", [{"text": "", "char_start": 4, "char_end": 4, "probability": 0.9}], False, (-1, -1, 0.0)),
+])
+def test_the_chosen_answer_is_the_decoded_prediction_with_its_entry_offsets_and_probability(
+        prediction, nbest, with_null, expected):
+    from korsquad.serving.answerer import chosen_answer
+
+    answer = chosen_answer("q", prediction, nbest, with_null)
+    assert (answer["answer"], answer["char_start"], answer["char_end"], answer["score"]) == (prediction, *expected)
