@@ -203,6 +203,7 @@ class Alias:
     name: str
     option: str  # our flag
     sets: object = None
+    unset: object = None  # what the switch given false sets (None: nothing), unless another name sets it
 
 
 ALIASES = (
@@ -213,8 +214,9 @@ ALIASES = (
     Alias("lr_scheduler_type", "lr_scheduler"),
     Alias("report_to", "logger"),
     Alias("dataloader_num_workers", "num_workers"),
-    Alias("fp16", "precision", "16-mixed"),
-    Alias("bf16", "precision", "bf16-mixed"),
+    # the Trainer trains in fp32 unless --fp16 or --bf16 is true: `--bf16 False` is fp32 there, never auto's bf16
+    Alias("fp16", "precision", "16-mixed", unset="32"),
+    Alias("bf16", "precision", "bf16-mixed", unset="32"),
     Alias("use_cpu", "accelerator", "cpu"),
     Alias("torch_compile", "compile", True),
 )
@@ -293,13 +295,16 @@ class NoEquivalent(argparse.Action):
 def under_our_names(given, spelling, where=""):
     """Settings by name, ours or the Trainer's (ALIASES), -> by our names. An alias and the flag it stands for (or
     two aliases of one flag) that disagree are one error line (`where` + names as `spelling` spells them); a switch
-    alias given false sets nothing."""
-    settings, said = {}, {}
+    alias given false sets its `unset` value where no other name sets the flag (`--fp16 True --bf16 False`:
+    16-mixed), else nothing."""
+    settings, said, unset = {}, {}, {}
     for name, value in given.items():
         alias = ALIAS_BY_NAME.get(name)
         option = name if alias is None else alias.option
         if alias is not None and alias.sets is not None:
             if not value:
+                if alias.unset is not None:
+                    unset[option] = alias.unset
                 continue
             value = alias.sets
             saying = f"{spelling.format(name)} ({option} {value})"
@@ -308,7 +313,7 @@ def under_our_names(given, spelling, where=""):
         if option in settings and settings[option] != value:
             raise UsageError(f"{where}{said[option]} and {saying} disagree: give one")
         settings[option], said[option] = value, saying
-    return settings
+    return {**unset, **settings}
 
 
 def help_text(option):

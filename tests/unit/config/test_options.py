@@ -114,9 +114,21 @@ def test_a_trainer_flag_is_its_alias_recorded_under_our_name(alias):
     assert resolve([*BASE, "--do_train", f"--{alias.replace('_', '-')}", *flag[1:]]).record()[option] == expected
     if given is None:  # a switch takes the Trainer's optional true/false
         assert resolve([*BASE, "--do_train", f"--{alias}", "True"]).record()[option] == expected
-        # false sets nothing: as without the flag (--precision's default, auto, resolves on this machine)
+        # false: the Trainer's fp32 for --fp16/--bf16 (never auto's bf16), else as without the flag
+        unset = ALIAS_BY_NAME[alias].unset
         assert resolve([*BASE, "--do_train", f"--{alias}", "false"]).record()[option] == \
-            resolve([*BASE, "--do_train"]).record()[option]
+            (unset if unset is not None else resolve([*BASE, "--do_train"]).record()[option])
+
+
+def test_fp16_or_bf16_given_false_trains_in_fp32_unless_the_other_is_true(monkeypatch):
+    from korsquad.common import cpu
+
+    monkeypatch.setattr(cpu, "read_cpu_flags", lambda: frozenset({"avx512_bf16"}))  # auto would pick bf16-mixed
+    assert resolve([*BASE, "--do_train"]).precision == "bf16-mixed"
+    assert resolve([*BASE, "--do_train", "--bf16", "False"]).precision == "32"
+    assert resolve([*BASE, "--do_train", "--fp16", "false", "--bf16", "false"]).precision == "32"
+    assert resolve([*BASE, "--do_train", "--bf16", "False", "--fp16", "True"]).precision == "16-mixed"
+    assert resolve([*BASE, "--do_train", "--bf16", "False", "--precision", "auto"]).precision == "bf16-mixed"
 
 
 @pytest.mark.parametrize("alias", sorted(ALIAS_VALUES))
