@@ -24,7 +24,7 @@ STATUSES = ("done", "running", "failed", "pending")
 class CellState:
     status: str  # one of STATUSES
     scores: Optional[dict] = None  # {result key: number}: the data set's exact and primary scores, when done
-    wall_time_s: Optional[float] = None  # run.json's, when done
+    wall_time_s: Optional[float] = None  # when done: its attempts' together (a resumed cell's whole time)
     detail: str = ""  # failed: the error line; running: who holds it; pending: interrupted or not
 
     def describe(self):
@@ -41,10 +41,12 @@ def cell_state(cell, held_here=False):
         metric = REGISTRY[cell.data_name].metric
         scores = {key: run.result[key] for key in (metric.exact_key, metric.primary_key)}
         drift = settings_drift(cell, run.config)
-        return CellState("done", scores, run.info.get("wall_time_s"),
-                         f"trained with {drift}: the file says otherwise now" if drift else "")
+        wall_time_s, attempts = total_wall_time(cell, run.info)
+        notes = [f"{attempts} attempts" if attempts > 1 else "",
+                 f"trained with {drift}: the file says otherwise now" if drift else ""]
+        return CellState("done", scores, wall_time_s, "; ".join(note for note in notes if note))
     if run.info.get("status") == "pruned":  # a search's trial that its pruner stopped: ended, never continued
-        return CellState("done", best_scores(cell), run.info.get("wall_time_s"), detail="pruned")
+        return CellState("done", best_scores(cell), total_wall_time(cell, run.info)[0], detail="pruned")
     holder = None if held_here else held_elsewhere(CellLock.of(cell).path)
     if holder is not None:
         return CellState("running", detail=f"{holder.describe()}{elapsed(holder.since)}")
@@ -63,6 +65,13 @@ def cell_state(cell, held_here=False):
     if last is not None and last.get("exit_code") == 0:
         return CellState("failed", detail=f"ended without a result: {run.problem}")
     return CellState("pending", detail="not started")
+
+
+def total_wall_time(cell, info):
+    """(seconds, attempts): the wall time of the cell's attempts that ended, summed (run.json's wall time is its
+    last invocation's only), else run.json's when the cell ran outside the experiment command."""
+    times = [a["wall_time_s"] for a in read_attempts(cell) if isinstance(a.get("wall_time_s"), (int, float))]
+    return (round(sum(times), 1), len(times)) if times else (info.get("wall_time_s"), 1)
 
 
 def best_scores(cell):

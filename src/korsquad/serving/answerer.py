@@ -56,7 +56,9 @@ class QuestionAnswerer:
                 tokenizer_config.json names KoBertTokenizer, else "bert" (any other type loads with AutoTokenizer).
     batch_size: windows per forward pass. Default: the run's eval_batch_size (the dev evaluation's batches), else 32.
     device:     "cpu", "cuda", "cuda:1", a torch.device, or "auto" (the first GPU when there is one).
-    precision:  "32", "bf16-mixed" or "16-mixed" (autocast on a GPU, as Lightning evaluates). Default: the run's.
+    precision:  "32", "bf16-mixed" or "16-mixed" (autocast on a GPU, as Lightning evaluates), or "auto" (what
+                run_qa.py's --precision auto picks for the device). Default: the run's, whose answers are the dev
+                evaluation's (a run trained in bf16 on another machine may be faster here with "auto").
     **settings: overrides of max_seq_length, doc_stride, max_query_length, n_best_size, max_answer_length,
                 null_score_diff_threshold (which otherwise come from the training's settings: best_model/'s
                 training_settings.json or run.json; else the registry's defaults). They end up in two records,
@@ -87,9 +89,11 @@ class QuestionAnswerer:
             batch_size = trained.get("eval_batch_size") or DEFAULT_BATCH_SIZE
         self.batch_size = positive_int("batch_size", batch_size)
         self.precision = precision or trained.get("precision") or "32"
-        if self.precision not in ("32", *AUTOCAST):
-            raise UsageError(f"precision must be 32, bf16-mixed or 16-mixed, not {self.precision!r}")
+        if self.precision not in ("32", "auto", *AUTOCAST):
+            raise UsageError(f"precision must be 32, bf16-mixed, 16-mixed or auto, not {self.precision!r}")
         self.device = resolve_device(device)
+        if self.precision == "auto":
+            self.precision = auto_precision_on(self.device)[0]
         self.tokenizer = load_tokenizer(self.model_type, str(self.model_dir))
         self.model = load_model(self.model_dir, self.device)
         self.with_token_type_ids = uses_token_type_ids(self.model, self.tokenizer)
@@ -218,6 +222,17 @@ def check_record(record, where):
         if not isinstance(value, str) or not value.strip():
             problem = "missing" if value is None else "not a string" if not isinstance(value, str) else "empty"
             raise UsageError(f"{where}: \"{field}\" is {problem}")
+
+
+def auto_precision_on(device):
+    """(precision, why) that precision="auto" gives on a torch.device: what run_qa.py's --precision auto picks."""
+    from ..common.cpu import auto_precision, read_cpu_flags
+
+    if device.type == "cuda":
+        import torch
+
+        return auto_precision(False, cuda_capability=torch.cuda.get_device_capability(device))
+    return auto_precision(device.type == "cpu", read_cpu_flags())
 
 
 def chosen_answer(record_id, prediction, nbest, with_null):

@@ -76,3 +76,14 @@ def test_a_cell_whose_lock_another_process_holds_is_running(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_resumed_cell_is_done_in_the_time_of_all_its_attempts(tmp_path):
+    cell = one_cell(tmp_path)
+    for mode, wall_time_s in (("new", 30.0), ("resume", 12.5)):  # interrupted, then resumed to its end
+        finish_attempt(cell, start_attempt(cell, ["python"], None, mode), 0 if mode == "resume" else None, None,
+                       wall_time_s, interrupted=mode == "new")
+    write_run(cell, "finished", result={"exact": 70.0, "f1": 73.5})
+    state = cell_state(cell)
+    assert (state.status, state.wall_time_s, state.detail) == ("done", 42.5, "2 attempts")
+    assert state.describe() == "exact 70.00  f1 73.50  42.5 s  2 attempts"

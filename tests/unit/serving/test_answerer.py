@@ -78,3 +78,14 @@ def test_the_chosen_answer_is_the_decoded_prediction_with_its_entry_offsets_and_
 
     answer = chosen_answer("q", prediction, nbest, with_null)
     assert (answer["answer"], answer["char_start"], answer["char_end"], answer["score"]) == (prediction, *expected)
+
+
+def test_precision_auto_is_what_run_qa_picks_for_the_device_and_a_bad_value_is_one_error(tiny_bert, monkeypatch):
+    from korsquad.common import cpu
+
+    for flags, expected in ((frozenset({"avx512_bf16"}), "bf16-mixed"), (frozenset({"avx2"}), "32")):
+        monkeypatch.setattr(cpu, "read_cpu_flags", lambda flags=flags: flags)
+        qa = QuestionAnswerer(tiny_bert, data_name="squad_v1.1", device="cpu", precision="auto", **WINDOW)
+        assert qa.precision == expected
+    with pytest.raises(UsageError, match="precision must be 32, bf16-mixed, 16-mixed or auto, not 'fp32'"):
+        QuestionAnswerer(tiny_bert, data_name="squad_v1.1", device="cpu", precision="fp32")
