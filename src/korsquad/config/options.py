@@ -160,8 +160,9 @@ OPTIONS = (
     Option("precision", default="auto", choices=("auto", "32", "16-mixed", "bf16-mixed"),
            help="auto: bf16-mixed where the hardware computes bfloat16 natively (CUDA GPUs from Ampere on, CPUs "
                 "with AVX512_BF16 or AMX on x86 or BF16 on Arm; `korsquad cpu` tells), 16-mixed on older "
-                "CUDA GPUs, 32 otherwise; the run prints its choice and run.json records it. Or 32, 16-mixed "
-                "(GPUs), bf16-mixed (emulated, slower than 32, on other CPUs)"),
+                "CUDA GPUs, 32 otherwise; the run prints its choice and run.json records it (an evaluation alone, "
+                "not given one: the training's). Or 32, 16-mixed (GPUs), bf16-mixed (emulated, slower than 32, on "
+                "other CPUs)"),
     Option("num_workers", int, 0, "DataLoader worker processes", non_negative),
     Option("max_train_samples", int, help="use only the first N training questions", check=positive),
     Option("max_eval_samples", int, help="use only the first N evaluation questions", check=positive),

@@ -137,6 +137,8 @@ def resolve_offline(argv=None):
               file=sys.stderr)
     accelerator, devices, world = resolve_devices(values)
     precision_note = None
+    if source is not None and "precision" not in explicit:
+        precision_note = inherit_precision(values, source.settings or {}, accelerator)
     if resumed is not None:  # compared as the precision it chooses here (otherwise with_late_defaults chooses)
         precision_note = resolve_precision(values, accelerator, devices)
         refuse_resume_changes(resumed, explicit, world, values)
@@ -213,6 +215,17 @@ def inherit_training_settings(values, explicit, source):
 
         values["model_type"] = infer_model_type(source.path)
     return differ
+
+
+def inherit_precision(values, training, accelerator):
+    """An evaluation not given --precision computes in its training's, so that its predictions are the training's
+    (as its window and decoding settings are), except 16-mixed on a CPU (Lightning would run bf16-mixed instead):
+    then, and for a model never trained here, auto chooses. The line saying so, or None."""
+    precision = training.get("precision")
+    if precision not in ("32", "bf16-mixed", "16-mixed") or (precision == "16-mixed" and accelerator == "cpu"):
+        return None
+    values["precision"] = precision
+    return f"precision {precision} (the training's; --precision auto chooses for this machine instead)"
 
 
 def evaluated_model_path(values, explicit, source):

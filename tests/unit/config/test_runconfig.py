@@ -2,6 +2,7 @@
 the registry (no model is loaded here: these run in milliseconds)."""
 
 import json
+import shutil
 
 import pytest
 
@@ -301,3 +302,22 @@ def test_a_relative_model_path_is_resolved_once_when_given(tmp_path, monkeypatch
     message = str(refused.value)
     assert "\n" not in message and len(message) < 400 and "give --model_name_or_path" in message
     assert str(model) in message
+
+
+def test_an_evaluation_computes_in_its_trainings_precision_unless_given_one(tmp_path, monkeypatch):
+    from korsquad.common import cpu
+
+    monkeypatch.setattr(cpu, "read_cpu_flags", lambda: frozenset({"amx_bf16"}))  # auto would pick bf16-mixed here
+    trained = resolve([*BASE, "--do_train", "--output_dir", str(tmp_path), "--precision", "32"])
+    fake_best_checkpoint(trained.folder, trained.record())
+    trained.folder.run_json.write_text(json.dumps({"config": trained.record(), "status": "finished"}))
+    again = evaluate("--output_dir", tmp_path, "--model_name_or_path", "some/model", "--accelerator", "cpu")
+    assert again.precision == "32" and again.folder.is_same(trained.folder)
+    assert again.precision_note == "precision 32 (the training's; --precision auto chooses for this machine instead)"
+    assert evaluate("--output_dir", tmp_path, "--model_name_or_path", "some/model", "--accelerator", "cpu", "--precision", "auto").precision == "bf16-mixed"
+    # 16-mixed (a GPU's) is not the training's on a CPU: auto chooses there
+    record = dict(trained.record(), precision="16-mixed")
+    trained.folder.run_json.write_text(json.dumps({"config": record, "status": "finished"}))
+    shutil.rmtree(trained.folder.checkpoints_dir)
+    fake_best_checkpoint(trained.folder, record)
+    assert evaluate("--output_dir", tmp_path, "--model_name_or_path", "some/model", "--accelerator", "cpu").precision == "bf16-mixed"
