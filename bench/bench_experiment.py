@@ -75,11 +75,10 @@ def run_experiment(path, output_dir):
 def time_in_cells(path, output_dir):
     """Seconds the experiment's cells ran (each attempt from its start to the launcher seeing it end, as their
     records say): the rest of the command's wall time is what the command itself adds."""
-    from korsquad.experiments.record import read_attempts
     from korsquad.experiments.spec import load_experiment
+    from korsquad.experiments.state import total_wall_time
 
-    return sum(a["wall_time_s"] for cell in load_experiment(path, output_dir=output_dir).cells
-               for a in read_attempts(cell))
+    return sum(total_wall_time(cell, {})[0] for cell in load_experiment(path, output_dir=output_dir).cells)
 
 
 def run_sequential(path, output_dir):

@@ -226,13 +226,11 @@ def check_record(record, where):
 
 def auto_precision_on(device):
     """(precision, why) that precision="auto" gives on a torch.device: what run_qa.py's --precision auto picks."""
-    from ..common.cpu import auto_precision, read_cpu_flags
+    from ..common.cpu import precision_here
 
-    if device.type == "cuda":
-        import torch
-
-        return auto_precision(False, cuda_capability=torch.cuda.get_device_capability(device))
-    return auto_precision(device.type == "cpu", read_cpu_flags())
+    if device.type == "cpu":
+        return precision_here("cpu", 1)
+    return precision_here("gpu", [device.index or 0])
 
 
 def chosen_answer(record_id, prediction, nbest, with_null):
